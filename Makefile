@@ -1,0 +1,55 @@
+# tracehouse: two commands set everything up on a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+ARGS ?=
+# Debian packages the browser tests need; installed through apt-get when missing.
+APT_PACKAGES := chromium fonts-dejavu-core
+
+.PHONY: install demo test lint typecheck unit bench apt clean lock
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=24"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+demo: install
+	$(VENV)/bin/tracehouse demo $(ARGS)
+
+apt:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@test -x /usr/bin/chromium || { echo "error: /usr/bin/chromium is missing after apt-get install chromium" >&2; exit 1; }
+
+lint: install
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/lint-imports --config pyproject.toml
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+unit: install apt
+	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+
+test: lint typecheck unit
+
+bench: install
+	$(PY) -m bench.run $(ARGS)
+
+# Refresh constraints.txt (the lock) from a clean resolve of pyproject's ranges.
+lock:
+	rm -rf /tmp/tracehouse-lock && $(PYTHON) -m venv /tmp/tracehouse-lock
+	/tmp/tracehouse-lock/bin/pip install --quiet ".[dev]"
+	/tmp/tracehouse-lock/bin/pip freeze --exclude tracehouse > constraints.txt
+
+clean:
+	rm -rf $(VENV) .tracehouse .pytest_cache .mypy_cache .ruff_cache

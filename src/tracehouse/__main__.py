@@ -1,0 +1,3 @@
+from tracehouse.app.entry import main
+
+main()

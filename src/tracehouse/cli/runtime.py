@@ -1,0 +1,30 @@
+"""What the CLI needs from app wiring, without importing it (the CLI sits below the wiring layer).
+
+`tracehouse.app.entry` builds a `Runtime` and passes it to the click group as `ctx.obj`.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import click
+
+from tracehouse.query.service import QueryService
+from tracehouse.settings import Settings
+
+
+class Runtime(Protocol):
+    def serve(self, settings: Settings) -> None:
+        """Run the backend (receivers, batcher, query API and UI) until SIGINT/SIGTERM."""
+        ...
+
+    def open_query_service(self, settings: Settings, read_only: bool = True) -> QueryService:
+        """Open the store in `settings.data_dir` directly (no server) behind a query service."""
+        ...
+
+
+def runtime(ctx: click.Context) -> Runtime:
+    obj = ctx.find_root().obj
+    if obj is None:
+        raise click.UsageError("tracehouse was started without its app wiring; run the `tracehouse` command")
+    return obj  # type: ignore[no-any-return]

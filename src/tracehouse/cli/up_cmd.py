@@ -1,0 +1,10 @@
+"""`tracehouse up`."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command()
+def up() -> None:
+    """Run the backend."""

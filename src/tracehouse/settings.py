@@ -1,0 +1,137 @@
+"""Every setting of the tracehouse backend, in one place.
+
+Each setting has one environment variable and (for `tracehouse up`) one CLI flag. A test checks that
+every setting here is documented in docs/configuration.md, so this module and the docs cannot drift.
+The FBaaS example services are configured by the standard OpenTelemetry variables instead (they know
+nothing of tracehouse); those are documented in the same file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+_SIZE_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+               "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+class SettingError(ValueError):
+    """A setting has a value that cannot be used; the message names the setting."""
+
+
+def parse_size(text: str) -> int:
+    """Parse '10GB', '512MiB' or a plain number of bytes. '0' means no limit."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", text)
+    if not m or m.group(2).upper() not in _SIZE_UNITS:
+        raise SettingError(f"not a size: {text!r} (examples: 500MB, 10GB, 2GiB)")
+    return int(float(m.group(1)) * _SIZE_UNITS[m.group(2).upper()])
+
+
+def parse_retention(text: str) -> int:
+    """Parse '7d', '12h', '30m', '2w' or a number of seconds. '0' means keep forever."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", text)
+    if not m:
+        raise SettingError(f"not a duration: {text!r} (examples: 7d, 12h, 30m)")
+    return int(float(m.group(1)) * _DURATION_UNITS.get(m.group(2) or "s", 1))
+
+
+def _meta(env: str, flag: str | None, doc: str) -> dict[str, Any]:
+    return {"env": env, "flag": flag, "doc": doc}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The backend's settings. Build with `Settings.from_env()`, then `.with_overrides()` for CLI flags."""
+
+    data_dir: Path = field(default=Path(".tracehouse"), metadata=_meta(
+        "TRACEHOUSE_DATA", "--data", "Directory holding the store (created if missing)."))
+    host: str = field(default="127.0.0.1", metadata=_meta(
+        "TRACEHOUSE_HOST", "--host", "Address every listener binds to. Loopback unless told otherwise."))
+    otlp_grpc_port: int = field(default=4317, metadata=_meta(
+        "TRACEHOUSE_OTLP_GRPC_PORT", "--otlp-grpc-port", "OTLP/gRPC receiver port (0 = pick a free one)."))
+    otlp_http_port: int = field(default=4318, metadata=_meta(
+        "TRACEHOUSE_OTLP_HTTP_PORT", "--otlp-http-port", "OTLP/HTTP receiver port (0 = pick a free one)."))
+    query_port: int = field(default=16686, metadata=_meta(
+        "TRACEHOUSE_QUERY_PORT", "--query-port", "Query API and web UI port (0 = pick a free one)."))
+    retention_seconds: int = field(default=7 * 86400, metadata=_meta(
+        "TRACEHOUSE_RETENTION", "--retention",
+        "Delete spans older than this (7d, 12h, ...). 0 keeps everything."))
+    max_size_bytes: int = field(default=10 * 10**9, metadata=_meta(
+        "TRACEHOUSE_MAX_SIZE", "--max-size",
+        "Delete the oldest spans while the store is larger than this (10GB, 500MB, ...). 0 = no cap."))
+    max_body_bytes: int = field(default=64 * 2**20, metadata=_meta(
+        "TRACEHOUSE_MAX_BODY", "--max-body",
+        "Largest OTLP request accepted, measured after decompression (413 beyond it)."))
+    queue_max_spans: int = field(default=200_000, metadata=_meta(
+        "TRACEHOUSE_QUEUE_MAX_SPANS", "--queue-max-spans",
+        "Spans decoded but not yet committed before receivers answer 503/UNAVAILABLE."))
+    batch_max_spans: int = field(default=50_000, metadata=_meta(
+        "TRACEHOUSE_BATCH_MAX_SPANS", "--batch-max-spans",
+        "Most spans written in one commit; waiting requests are grouped up to this."))
+    store_memory_limit: str = field(default="256MB", metadata=_meta(
+        "TRACEHOUSE_STORE_MEMORY", "--store-memory", "Memory the embedded store may use for its caches."))
+    sql_timeout_seconds: float = field(default=10.0, metadata=_meta(
+        "TRACEHOUSE_SQL_TIMEOUT", "--sql-timeout", "Time limit of one query from the SQL console or API."))
+    sql_max_rows: int = field(default=10_000, metadata=_meta(
+        "TRACEHOUSE_SQL_MAX_ROWS", "--sql-max-rows", "Row cap of one SQL console result (truncation is flagged)."))
+    retention_interval_seconds: float = field(default=60.0, metadata=_meta(
+        "TRACEHOUSE_RETENTION_INTERVAL", None, "How often the background retention pass runs."))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(f.metadata["env"])
+            if raw is not None and raw != "":
+                values[f.name] = _convert(f.name, raw, f.metadata["env"])
+        return cls(**values)
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """Apply CLI values (None means 'not given'); strings are parsed like environment values."""
+        values: dict[str, Any] = {}
+        by_name = {f.name: f for f in fields(self)}
+        for name, value in overrides.items():
+            if value is None:
+                continue
+            if isinstance(value, str) and name != "host":
+                value = _convert(name, value, by_name[name].metadata["flag"] or name)
+            values[name] = value
+        return replace(self, **values)
+
+    @property
+    def store_path(self) -> Path:
+        return self.data_dir / "tracehouse.duckdb"
+
+
+def _convert(name: str, raw: str, source: str) -> Any:
+    try:
+        if name == "data_dir":
+            return Path(raw)
+        if name == "host":
+            return raw
+        if name == "retention_seconds":
+            return parse_retention(raw)
+        if name == "max_size_bytes":
+            return parse_size(raw)
+        if name == "store_memory_limit":
+            parse_size(raw)
+            return raw
+        if name in ("sql_timeout_seconds", "retention_interval_seconds"):
+            return float(raw)
+        value = int(raw)
+        if value < 0:
+            raise ValueError("must not be negative")
+        return value
+    except (ValueError, SettingError) as exc:
+        raise SettingError(f"{source}: {exc}") from exc
+
+
+def documented_settings() -> list[tuple[str, str | None, str]]:
+    """(environment variable, CLI flag, description) of every setting, for docs and --help."""
+    return [(f.metadata["env"], f.metadata["flag"], f.metadata["doc"]) for f in fields(Settings)]

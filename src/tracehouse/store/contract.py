@@ -1,0 +1,123 @@
+"""The store contract, modelled on Jaeger's tracestore reader/writer interfaces.
+
+Everything outside `tracehouse.stores` talks to storage only through these Protocols, so a
+ClickHouse store can replace DuckDB without touching the receiver, the query service or the UI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import pyarrow as pa
+
+from tracehouse.model import DependencyLink, Operation, SqlResult, TraceQuery, TraceSummary
+
+
+class StoreError(Exception):
+    """The store could not do what was asked; the message says why in plain words."""
+
+
+class IncompatibleStoreError(StoreError):
+    """The data directory was written by an incompatible schema version. It is refused, never changed."""
+
+
+class SqlRefusedError(StoreError):
+    """A user's SQL was refused (it writes, reaches files/network, changes settings, or is several
+    statements). Nothing was run and the store is unchanged."""
+
+
+class SqlTimeoutError(StoreError):
+    """A user's SQL ran past its time limit and was cancelled."""
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    received: int   # rows handed to write_spans
+    stored: int     # rows that were new (the rest were already stored)
+
+
+@runtime_checkable
+class SpanWriter(Protocol):
+    def write_spans(self, batch: pa.Table) -> WriteResult:
+        """Store a batch in `tracehouse.model.SPAN_BATCH_SCHEMA`.
+
+        Guarantees:
+        - Durable on return: once this returns, the spans survive a crash (kill -9, power loss of
+          the process) and are visible to readers.
+        - Atomic: the whole batch is stored, or (on exception) none of it.
+        - Idempotent: a span whose (trace_id, span_id, start time) is already stored is not stored
+          again, whether it repeats inside the batch or arrived in an earlier one. Client retries
+          resend byte-identical spans, so they are stored once.
+        - Not thread-safe: one writer at a time (the receiver's batcher owns it).
+        """
+        ...
+
+    def delete_before(self, cutoff_unix_nano: int) -> int:
+        """Delete spans that started before the cutoff; returns how many. Durable on return."""
+        ...
+
+    def enforce_max_size(self, max_bytes: int) -> int:
+        """Delete the oldest spans until the store's size is at most `max_bytes`; returns how many."""
+        ...
+
+
+@runtime_checkable
+class SpanReader(Protocol):
+    """Reads. An empty result is a normal answer, never an error: a search that matches nothing
+    returns [], an unknown trace id returns an empty table. Errors mean the store failed."""
+
+    def services(self) -> list[str]:
+        """Every service name that has spans, sorted."""
+        ...
+
+    def operations(self, service: str | None, span_kind: str | None = None) -> list[Operation]:
+        """Span names with their kinds, for one service or all; sorted by name."""
+        ...
+
+    def find_traces(self, query: TraceQuery) -> list[TraceSummary]:
+        """Traces matching the query, ordered by `query.sort`, at most `query.limit`."""
+        ...
+
+    def get_spans(self, trace_ids: Sequence[str]) -> pa.Table:
+        """All spans of the given traces (hex ids), in `tracehouse.model.SPAN_ROW_SCHEMA`,
+        ordered by trace then start time. Unknown ids contribute no rows."""
+        ...
+
+    def dependencies(self, start_unix_nano: int, end_unix_nano: int) -> list[DependencyLink]:
+        """Service-to-service calls among spans that started in the window."""
+        ...
+
+    def span_count(self) -> int:
+        """How many spans are stored."""
+        ...
+
+
+@runtime_checkable
+class SqlRunner(Protocol):
+    def run_sql(self, sql: str, max_rows: int, timeout_seconds: float,
+                params: Sequence[object] = ()) -> SqlResult:
+        """Run one read-only statement from a user.
+
+        Refuses (SqlRefusedError, nothing run) anything but a single SELECT-like statement, and
+        anything that would reach files, the network, extensions or settings. Stops after
+        `timeout_seconds` (SqlTimeoutError). Returns at most `max_rows` rows, with `truncated` set
+        when there were more. Never changes the store.
+        """
+        ...
+
+    def sql_dialect(self) -> str:
+        """The SQL dialect users write in ('duckdb', 'clickhouse'), for docs and the console."""
+        ...
+
+
+@runtime_checkable
+class Store(SpanWriter, SpanReader, SqlRunner, Protocol):
+    def size_bytes(self) -> int:
+        """Bytes the store occupies on disk."""
+        ...
+
+    def close(self) -> None:
+        """Flush and release the store. Idempotent."""
+        ...
