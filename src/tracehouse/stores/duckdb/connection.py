@@ -1,0 +1,88 @@
+"""Opening the DuckDB file: configuration, the sandbox settings, and the schema-version check."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import duckdb
+
+from tracehouse.store import IncompatibleStoreError, StoreError
+from tracehouse.stores.duckdb.sql_files import sql
+
+SCHEMA_VERSION = "1"
+
+
+def _config(memory_limit: str, read_only: bool) -> dict[str, str | bool | int]:
+    # Users' SQL runs on this same database instance, so the instance itself is locked down: no
+    # files outside the store, no network, no extensions, and no way to SET those back
+    # (lock_configuration). The store needs none of them.
+    return {
+        "enable_external_access": False,
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+        "allow_community_extensions": False,
+        "memory_limit": memory_limit,
+        "access_mode": "READ_ONLY" if read_only else "READ_WRITE",
+        "lock_configuration": True,
+    }
+
+
+def open_database(path: Path, memory_limit: str, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """Open (creating when writable) the store at `path` and check its schema version.
+
+    Raises StoreError with a plain message when the directory is not writable or the file is not
+    a DuckDB database, and IncompatibleStoreError when it was written by another schema version;
+    in both cases the file is left as it was.
+    """
+    if read_only and not path.exists():
+        raise StoreError(f"no tracehouse store at {path} (start `tracehouse up --data {path.parent}` first)")
+    if not read_only:
+        _ensure_writable_dir(path.parent)
+    try:
+        con = duckdb.connect(str(path), config=_config(memory_limit, read_only))
+    except duckdb.IOException as exc:
+        raise StoreError(f"cannot open the store at {path}: {exc}") from exc
+    except duckdb.Error as exc:
+        raise IncompatibleStoreError(f"{path} is not a store this version of tracehouse can read: {exc}") from exc
+    try:
+        _check_or_create_schema(con, path, read_only)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _ensure_writable_dir(directory: Path) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create the data directory {directory}: {exc.strerror}") from exc
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise StoreError(f"the data directory {directory} is not writable ({errno.errorcode[errno.EACCES]})")
+
+
+def _check_or_create_schema(con: duckdb.DuckDBPyConnection, path: Path, read_only: bool) -> None:
+    has_meta = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'tracehouse_meta'"
+    ).fetchone()
+    tables = con.execute("SELECT count(*) FROM information_schema.tables").fetchone()
+    if has_meta and has_meta[0]:
+        row = con.execute("SELECT value FROM tracehouse_meta WHERE key = 'schema_version'").fetchone()
+        found = row[0] if row else "none"
+        if found != SCHEMA_VERSION:
+            raise IncompatibleStoreError(
+                f"{path} was written with store schema version {found}; this tracehouse uses version "
+                f"{SCHEMA_VERSION}. It was left untouched: point --data at another directory, or "
+                "export the data with the tracehouse version that wrote it."
+            )
+        return
+    if tables and tables[0]:
+        raise IncompatibleStoreError(f"{path} is a DuckDB database but not a tracehouse store; it was left untouched")
+    if read_only:
+        raise StoreError(f"{path} holds no tracehouse store yet")
+    con.execute("BEGIN")
+    con.execute(sql("schema"))
+    con.execute("INSERT INTO tracehouse_meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
+    con.execute("COMMIT")

@@ -1,0 +1,79 @@
+"""Users' SQL: one read-only statement, a time limit, a row cap, and no way out of the store.
+
+Defence in depth: (1) only a single SELECT/EXPLAIN statement is accepted, by DuckDB's own parser;
+(2) the database instance has external access, extensions and configuration changes disabled
+(connection.py), so table functions such as read_csv or read_text fail even inside a SELECT;
+(3) the statement runs in a transaction that is always rolled back.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+
+import duckdb
+
+from tracehouse.model import SqlResult
+from tracehouse.store import SqlRefusedError, SqlTimeoutError, StoreError
+
+_ALLOWED = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
+_REFUSAL_HINTS = {
+    duckdb.StatementType.COPY: "COPY reads or writes files",
+    duckdb.StatementType.ATTACH: "ATTACH opens other databases",
+    duckdb.StatementType.LOAD: "extensions cannot be installed or loaded",
+    duckdb.StatementType.SET: "settings cannot be changed",
+    duckdb.StatementType.VARIABLE_SET: "settings cannot be changed",
+    duckdb.StatementType.PRAGMA: "PRAGMA statements cannot be run",
+}
+
+
+def check_statement(con: duckdb.DuckDBPyConnection, text: str) -> None:
+    """Refuse anything but exactly one SELECT-like statement, before anything runs."""
+    try:
+        statements = con.extract_statements(text)
+    except duckdb.Error as exc:
+        raise SqlRefusedError(f"the query does not parse: {_first_line(exc)}") from exc
+    if len(statements) != 1:
+        raise SqlRefusedError(f"one statement at a time, please (found {len(statements)})")
+    kind = statements[0].type
+    if kind not in _ALLOWED:
+        hint = _REFUSAL_HINTS.get(kind, "only SELECT queries are allowed")
+        name = str(kind).rsplit(".", 1)[-1]
+        raise SqlRefusedError(f"read-only SQL: {name} refused ({hint}); the store is unchanged")
+
+
+def run_user_sql(cursor: duckdb.DuckDBPyConnection, text: str, max_rows: int, timeout_seconds: float,
+                 params: Sequence[object] = ()) -> SqlResult:
+    check_statement(cursor, text)
+    started = time.perf_counter()
+    timer = threading.Timer(timeout_seconds, cursor.interrupt)
+    timer.daemon = True
+    cursor.execute("BEGIN TRANSACTION")
+    try:
+        timer.start()
+        result = cursor.execute(text, list(params) if params else None)
+        columns = [d[0] for d in result.description] if result.description else []
+        types = [str(d[1]) for d in result.description] if result.description else []
+        rows = result.fetchmany(max_rows + 1)
+    except duckdb.InterruptException as exc:
+        raise SqlTimeoutError(f"the query ran past its time limit of {timeout_seconds:g} s and was stopped") from exc
+    except duckdb.PermissionException as exc:
+        raise SqlRefusedError(f"refused: files, the network and extensions are out of reach ({_first_line(exc)})") from exc
+    except duckdb.Error as exc:
+        if "interrupted" in str(exc).lower():
+            raise SqlTimeoutError(f"the query ran past its time limit of {timeout_seconds:g} s and was stopped") from exc
+        raise StoreError(_first_line(exc)) from exc
+    finally:
+        timer.cancel()
+        try:
+            cursor.execute("ROLLBACK")
+        except duckdb.Error:
+            pass
+    truncated = len(rows) > max_rows
+    return SqlResult(columns=columns, types=types, rows=[tuple(r) for r in rows[:max_rows]],
+                     truncated=truncated, elapsed_ms=(time.perf_counter() - started) * 1000)
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -1,0 +1,22 @@
+-- Every span of the traces whose raw ids are in $trace_ids, in model.SPAN_ROW_SCHEMA order.
+SELECT
+    lower(hex(trace_id))          AS trace_id,
+    lower(hex(span_id))           AS span_id,
+    lower(hex(parent_span_id))    AS parent_span_id,
+    trace_state,
+    service_name,
+    span_name,
+    span_kind::VARCHAR            AS span_kind,
+    epoch_ns(start_time)          AS start_time_unix_nano,
+    duration_ns,
+    status_code::VARCHAR          AS status_code,
+    status_message,
+    attributes::JSON::VARCHAR           AS attributes,
+    resource_attributes::JSON::VARCHAR  AS resource_attributes,
+    events::JSON::VARCHAR               AS events,
+    links::JSON::VARCHAR                AS links,
+    scope_name,
+    scope_version
+FROM span_data
+WHERE trace_id IN (SELECT unnest($trace_ids::BLOB[]))
+ORDER BY trace_id, start_time, span_id;

@@ -1,0 +1,83 @@
+-- tracehouse DuckDB store, schema version 1. Documented column by column in docs/schema.md.
+-- Physical tables end in _data; users query the views (spans, traces, edges).
+
+CREATE TABLE IF NOT EXISTS tracehouse_meta (
+    key   VARCHAR PRIMARY KEY,
+    value VARCHAR NOT NULL
+);
+
+CREATE TYPE IF NOT EXISTS span_kind_t AS ENUM ('UNSPECIFIED', 'INTERNAL', 'SERVER', 'CLIENT', 'PRODUCER', 'CONSUMER');
+CREATE TYPE IF NOT EXISTS status_code_t AS ENUM ('UNSET', 'OK', 'ERROR');
+
+-- Ids are raw bytes (16/8): half the size of hex text and compared as fast. No primary key: an ART
+-- index over 10M random ids costs hundreds of MB of memory; duplicates are filtered at write time
+-- (see write/insert_spans.sql). Rows arrive roughly in start_time order, so zone maps on start_time
+-- prune both time-window queries and the duplicate check.
+CREATE TABLE IF NOT EXISTS span_data (
+    trace_id            BLOB NOT NULL,
+    span_id             BLOB NOT NULL,
+    parent_span_id      BLOB,
+    trace_state         VARCHAR,
+    service_name        VARCHAR NOT NULL,
+    span_name           VARCHAR NOT NULL,
+    span_kind           span_kind_t NOT NULL,
+    start_time          TIMESTAMP_NS NOT NULL,
+    duration_ns         BIGINT NOT NULL,
+    status_code         status_code_t NOT NULL,
+    status_message      VARCHAR,
+    attributes          VARIANT,
+    resource_attributes VARIANT,
+    events              VARIANT,
+    links               VARIANT,
+    scope_name          VARCHAR,
+    scope_version       VARCHAR
+);
+
+CREATE OR REPLACE VIEW spans AS
+SELECT
+    lower(hex(trace_id))                          AS trace_id,
+    lower(hex(span_id))                           AS span_id,
+    lower(hex(parent_span_id))                    AS parent_span_id,
+    trace_state,
+    service_name,
+    span_name,
+    span_kind::VARCHAR                            AS span_kind,
+    start_time,
+    make_timestamp_ns(epoch_ns(start_time) + duration_ns) AS end_time,
+    duration_ns,
+    status_code::VARCHAR                          AS status_code,
+    status_message,
+    attributes,
+    resource_attributes,
+    events,
+    links,
+    scope_name,
+    scope_version
+FROM span_data;
+
+-- One row per trace. The root is the span without a parent (the earliest one if a trace has several).
+CREATE OR REPLACE VIEW traces AS
+SELECT
+    lower(hex(trace_id))                                             AS trace_id,
+    arg_min(service_name, (parent_span_id IS NOT NULL, start_time))  AS root_service,
+    arg_min(span_name, (parent_span_id IS NOT NULL, start_time))     AS root_span_name,
+    min(start_time)                                                  AS start_time,
+    max(epoch_ns(start_time) + duration_ns) - min(epoch_ns(start_time)) AS duration_ns,
+    count(*)                                                         AS span_count,
+    count(*) FILTER (WHERE status_code = 'ERROR')                    AS error_count
+FROM span_data
+GROUP BY trace_id;
+
+-- One row per call between two spans: parent service/operation -> child service/operation.
+CREATE OR REPLACE VIEW edges AS
+SELECT
+    lower(hex(c.trace_id))   AS trace_id,
+    p.service_name           AS parent_service,
+    p.span_name              AS parent_operation,
+    c.service_name           AS child_service,
+    c.span_name              AS child_operation,
+    c.start_time             AS start_time,
+    c.duration_ns            AS duration_ns,
+    c.status_code::VARCHAR   AS status_code
+FROM span_data c
+JOIN span_data p ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id;

@@ -1,0 +1,35 @@
+-- Insert a decoded batch (the Arrow table registered as `batch`, in model.SPAN_BATCH_SCHEMA),
+-- skipping spans already stored. A resent span has the same trace_id, span_id and start time, so the
+-- duplicate check reads only the rows whose start_time lies in this batch's range ($min_start ..
+-- $max_start): zone maps skip every other row group, which keeps the check cheap on a large store.
+INSERT INTO span_data
+WITH incoming AS (
+    SELECT DISTINCT ON (trace_id, span_id, start_time_unix_nano) *
+    FROM batch
+),
+existing AS (
+    SELECT trace_id, span_id, start_time
+    FROM span_data
+    WHERE start_time BETWEEN make_timestamp_ns($min_start) AND make_timestamp_ns($max_start)
+)
+SELECT
+    i.trace_id,
+    i.span_id,
+    i.parent_span_id,
+    i.trace_state,
+    i.service_name,
+    i.span_name,
+    (['UNSPECIFIED', 'INTERNAL', 'SERVER', 'CLIENT', 'PRODUCER', 'CONSUMER'][i.span_kind + 1])::span_kind_t,
+    make_timestamp_ns(i.start_time_unix_nano),
+    greatest(i.end_time_unix_nano - i.start_time_unix_nano, 0),
+    (['UNSET', 'OK', 'ERROR'][i.status_code + 1])::status_code_t,
+    i.status_message,
+    i.attributes::JSON::VARIANT,
+    i.resource_attributes::JSON::VARIANT,
+    i.events::JSON::VARIANT,
+    i.links::JSON::VARIANT,
+    i.scope_name,
+    i.scope_version
+FROM incoming i
+ANTI JOIN existing e
+    ON e.trace_id = i.trace_id AND e.span_id = i.span_id AND e.start_time = make_timestamp_ns(i.start_time_unix_nano);

@@ -1,0 +1,146 @@
+"""DuckDBStore: the store contract on an embedded DuckDB file. The only module set that knows DuckDB."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from tracehouse.model import DependencyLink, Operation, SqlResult, TraceQuery, TraceSummary
+from tracehouse.store import StoreError, WriteResult
+from tracehouse.stores.duckdb.connection import open_database
+from tracehouse.stores.duckdb.reader import DuckDBReader
+from tracehouse.stores.duckdb.sandbox import run_user_sql
+from tracehouse.stores.duckdb.sql_files import sql
+
+
+class DuckDBStore:
+    """A tracehouse store in one DuckDB file. See tracehouse.store.contract for the guarantees.
+
+    One process may open the file for writing; other processes can open it read-only only while
+    no writer holds it (DuckDB's file lock), which is why `tracehouse sql` talks to a running
+    backend over HTTP instead.
+    """
+
+    def __init__(self, path: Path, memory_limit: str = "256MB", read_only: bool = False) -> None:
+        self.path = path
+        self.read_only = read_only
+        self._con = open_database(path, memory_limit, read_only)
+        self._write_cursor = self._con.cursor()
+        self._local = threading.local()
+        self._closed = False
+        self._close_lock = threading.Lock()
+
+    # ---- cursors: DuckDB connections are not shared across threads; each thread gets its own cursor.
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        cursor: duckdb.DuckDBPyConnection | None = getattr(self._local, "cursor", None)
+        if cursor is None:
+            if self._closed:
+                raise StoreError("the store is closed")
+            cursor = self._con.cursor()
+            self._local.cursor = cursor
+        return cursor
+
+    def _reader(self) -> DuckDBReader:
+        return DuckDBReader(self._cursor())
+
+    # ---- SpanWriter
+    def write_spans(self, batch: pa.Table) -> WriteResult:
+        if batch.num_rows == 0:
+            return WriteResult(received=0, stored=0)
+        if self.read_only:
+            raise StoreError("the store was opened read-only")
+        starts = batch.column("start_time_unix_nano")
+        bounds = pa.compute.min_max(starts)
+        cur = self._write_cursor
+        cur.register("batch", batch)
+        try:
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                cur.execute(sql("write/insert_spans"),
+                            {"min_start": bounds["min"].as_py(), "max_start": bounds["max"].as_py()})
+                row = cur.fetchone()
+                cur.execute("COMMIT")  # DuckDB syncs its write-ahead log here: durable on return.
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+        finally:
+            cur.unregister("batch")
+        stored = int(row[0]) if row else 0
+        return WriteResult(received=batch.num_rows, stored=stored)
+
+    def delete_before(self, cutoff_unix_nano: int) -> int:
+        cur = self._write_cursor
+        cur.execute(sql("admin/delete_before"), {"cutoff": cutoff_unix_nano})
+        row = cur.fetchone()
+        return int(row[0]) if row else 0
+
+    def enforce_max_size(self, max_bytes: int) -> int:
+        """Trim the oldest spans while over the cap. Deleted blocks are reused by later writes after
+        a checkpoint, so the file stops growing rather than shrinking."""
+        deleted = 0
+        for _ in range(8):
+            if max_bytes <= 0 or self.size_bytes() <= max_bytes:
+                break
+            total = self.span_count()
+            if total == 0:
+                break
+            fraction = min(0.5, max(0.05, 1 - max_bytes / max(self.size_bytes(), 1)))
+            row = self._write_cursor.execute(sql("admin/start_time_quantile"), {"fraction": fraction}).fetchone()
+            if not row or row[0] is None:
+                break
+            deleted += self.delete_before(int(row[0]) + 1)
+            self._write_cursor.execute("CHECKPOINT")
+        return deleted
+
+    def size_bytes(self) -> int:
+        # Used blocks, not the file size: deleted blocks are reused, and the file never shrinks.
+        row = self._cursor().execute(sql("admin/used_bytes")).fetchone()
+        used = int(row[0]) if row and row[0] is not None else 0
+        wal = self.path.with_name(self.path.name + ".wal")
+        return used + (wal.stat().st_size if wal.exists() else 0)
+
+    # ---- SpanReader
+    def services(self) -> list[str]:
+        return self._reader().services()
+
+    def operations(self, service: str | None, span_kind: str | None = None) -> list[Operation]:
+        return self._reader().operations(service, span_kind)
+
+    def find_traces(self, query: TraceQuery) -> list[TraceSummary]:
+        return self._reader().find_traces(query)
+
+    def get_spans(self, trace_ids: Sequence[str]) -> pa.Table:
+        return self._reader().get_spans(trace_ids)
+
+    def dependencies(self, start_unix_nano: int, end_unix_nano: int) -> list[DependencyLink]:
+        return self._reader().dependencies(start_unix_nano, end_unix_nano)
+
+    def span_count(self) -> int:
+        return self._reader().span_count()
+
+    # ---- SqlRunner
+    def run_sql(self, sql_text: str, max_rows: int, timeout_seconds: float,
+                params: Sequence[object] = ()) -> SqlResult:
+        # A fresh cursor per query: interrupt() on timeout must not hit another thread's query.
+        cursor = self._con.cursor()
+        try:
+            return run_user_sql(cursor, sql_text, max_rows, timeout_seconds, params)
+        finally:
+            cursor.close()
+
+    def sql_dialect(self) -> str:
+        return "duckdb"
+
+    def checkpoint(self) -> None:
+        self._write_cursor.execute("CHECKPOINT")
+
+    def close(self) -> None:
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._con.close()
