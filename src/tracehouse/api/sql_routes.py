@@ -1,0 +1,66 @@
+"""POST /api/sql: the SQL console's engine over HTTP (also what `tracehouse sql --url` calls)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from tracehouse.query.service import QueryService
+from tracehouse.store import SqlRefusedError, SqlTimeoutError, StoreError
+
+
+class SqlRequest(BaseModel):
+    sql: str = Field(min_length=1, description="One read-only SELECT statement.")
+    max_rows: int | None = Field(default=None, ge=1, description="Row cap (the server's cap if larger).")
+    timeout_seconds: float | None = Field(default=None, gt=0, description="Time limit (the server's if larger).")
+
+
+def json_value(value: Any) -> Any:
+    """Make one SQL result value JSON-safe, keeping numbers and booleans as they are."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): json_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_value(v) for v in value]
+    return str(value)
+
+
+def router(service: QueryService) -> APIRouter:
+    api = APIRouter()
+
+    @api.post("/api/sql")
+    def run_sql(body: SqlRequest, request: Request) -> JSONResponse:
+        try:
+            result = service.run_sql(body.sql, body.max_rows, body.timeout_seconds)
+        except SqlRefusedError as exc:
+            return JSONResponse({"error": str(exc), "kind": "refused"}, status_code=400)
+        except SqlTimeoutError as exc:
+            return JSONResponse({"error": str(exc), "kind": "timeout"}, status_code=408)
+        except StoreError as exc:
+            return JSONResponse({"error": str(exc), "kind": "error"}, status_code=400)
+        return JSONResponse({
+            "columns": result.columns,
+            "types": result.types,
+            "rows": [[json_value(v) for v in row] for row in result.rows],
+            "truncated": result.truncated,
+            "elapsed_ms": round(result.elapsed_ms, 3),
+        })
+
+    return api
