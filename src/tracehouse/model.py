@@ -7,7 +7,7 @@ the dataclasses below (or Arrow tables in `SPAN_ROW_SCHEMA` when many spans are 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 import pyarrow as pa
@@ -62,7 +62,7 @@ SPAN_ROW_SCHEMA = pa.schema([
 ])
 
 
-class SortOrder(str, Enum):
+class SortOrder(StrEnum):
     """How trace search results are ordered."""
 
     RECENT = "recent"
@@ -71,7 +71,7 @@ class SortOrder(str, Enum):
     MOST_ERRORS = "most_errors"
 
 
-class DurationScope(str, Enum):
+class DurationScope(StrEnum):
     """What a min/max duration filter applies to.
 
     TRACE (our default): the whole trace's duration, root start to last end — what people mean by

@@ -135,3 +135,12 @@ def _convert(name: str, raw: str, source: str) -> Any:
 def documented_settings() -> list[tuple[str, str | None, str]]:
     """(environment variable, CLI flag, description) of every setting, for docs and --help."""
     return [(f.metadata["env"], f.metadata["flag"], f.metadata["doc"]) for f in fields(Settings)]
+
+
+# ---- The run file: how a CLI finds the backend that serves a data directory.
+RUN_FILE_NAME = "server.json"
+
+
+def run_file(data_dir: Path) -> Path:
+    """`tracehouse up` writes its pid and addresses here while it runs, and removes it on exit."""
+    return data_dir / RUN_FILE_NAME

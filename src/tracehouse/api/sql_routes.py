@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
-import uuid
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from tracehouse.query.service import QueryService
+from tracehouse.query.values import json_value
 from tracehouse.store import SqlRefusedError, SqlTimeoutError, StoreError
 
 
@@ -19,27 +15,6 @@ class SqlRequest(BaseModel):
     sql: str = Field(min_length=1, description="One read-only SELECT statement.")
     max_rows: int | None = Field(default=None, ge=1, description="Row cap (the server's cap if larger).")
     timeout_seconds: float | None = Field(default=None, gt=0, description="Time limit (the server's if larger).")
-
-
-def json_value(value: Any) -> Any:
-    """Make one SQL result value JSON-safe, keeping numbers and booleans as they are."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, dt.datetime | dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, dt.timedelta):
-        return value.total_seconds()
-    if isinstance(value, decimal.Decimal):
-        return float(value)
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value).hex()
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, dict):
-        return {str(k): json_value(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_value(v) for v in value]
-    return str(value)
 
 
 def router(service: QueryService) -> APIRouter:

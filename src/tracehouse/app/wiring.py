@@ -2,13 +2,42 @@
 
 from __future__ import annotations
 
+import contextlib
+
+import click
+
+from tracehouse.app.server import BackendServer, PortInUseError
 from tracehouse.query.service import QueryService
 from tracehouse.settings import Settings
+from tracehouse.store import Store, StoreError
+from tracehouse.stores.duckdb import DuckDBStore
+
+
+def open_store(settings: Settings, read_only: bool = False) -> Store:
+    return DuckDBStore(settings.store_path, memory_limit=settings.store_memory_limit, read_only=read_only)
 
 
 class Wiring:
+    """The CLI's Runtime. Start-up failures become one clear line (click.ClickException), not a traceback."""
+
     def serve(self, settings: Settings) -> None:
-        raise NotImplementedError
+        try:
+            store = open_store(settings)
+        except StoreError as exc:
+            raise click.ClickException(str(exc)) from exc
+        server = BackendServer(settings, store)
+        try:
+            ports = server.bind()
+        except (PortInUseError, OSError) as exc:
+            server.batcher.close()
+            with contextlib.suppress(Exception):
+                store.close()
+            raise click.ClickException(str(exc)) from exc
+        server.announce(ports)
+        server.serve(ports)
 
     def open_query_service(self, settings: Settings, read_only: bool = True) -> QueryService:
-        raise NotImplementedError
+        try:
+            return QueryService(open_store(settings, read_only=read_only), settings)
+        except StoreError as exc:
+            raise click.ClickException(str(exc)) from exc

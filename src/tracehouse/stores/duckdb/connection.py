@@ -14,7 +14,7 @@ from tracehouse.stores.duckdb.sql_files import sql
 SCHEMA_VERSION = "1"
 
 
-def _config(memory_limit: str, read_only: bool) -> dict[str, str | bool | int]:
+def _config(memory_limit: str, read_only: bool) -> dict[str, str | bool | int | float | list[str]]:
     # Users' SQL runs on this same database instance, so the instance itself is locked down: no
     # files outside the store, no network, no extensions, and no way to SET those back
     # (lock_configuration). The store needs none of them.

@@ -8,6 +8,7 @@ Defence in depth: (1) only a single SELECT/EXPLAIN statement is accepted, by Duc
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Sequence
@@ -57,19 +58,18 @@ def run_user_sql(cursor: duckdb.DuckDBPyConnection, text: str, max_rows: int, ti
         types = [str(d[1]) for d in result.description] if result.description else []
         rows = result.fetchmany(max_rows + 1)
     except duckdb.InterruptException as exc:
-        raise SqlTimeoutError(f"the query ran past its time limit of {timeout_seconds:g} s and was stopped") from exc
+        raise SqlTimeoutError(_timeout_message(timeout_seconds)) from exc
     except duckdb.PermissionException as exc:
-        raise SqlRefusedError(f"refused: files, the network and extensions are out of reach ({_first_line(exc)})") from exc
+        raise SqlRefusedError(
+            f"refused: files, the network and extensions are out of reach ({_first_line(exc)})") from exc
     except duckdb.Error as exc:
         if "interrupted" in str(exc).lower():
-            raise SqlTimeoutError(f"the query ran past its time limit of {timeout_seconds:g} s and was stopped") from exc
+            raise SqlTimeoutError(_timeout_message(timeout_seconds)) from exc
         raise StoreError(_first_line(exc)) from exc
     finally:
         timer.cancel()
-        try:
+        with contextlib.suppress(duckdb.Error):
             cursor.execute("ROLLBACK")
-        except duckdb.Error:
-            pass
     truncated = len(rows) > max_rows
     return SqlResult(columns=columns, types=types, rows=[tuple(r) for r in rows[:max_rows]],
                      truncated=truncated, elapsed_ms=(time.perf_counter() - started) * 1000)
@@ -77,3 +77,7 @@ def run_user_sql(cursor: duckdb.DuckDBPyConnection, text: str, max_rows: int, ti
 
 def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _timeout_message(seconds: float) -> str:
+    return f"the query ran past its time limit of {seconds:g} s and was stopped"

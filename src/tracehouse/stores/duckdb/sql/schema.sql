@@ -81,3 +81,22 @@ SELECT
     c.status_code::VARCHAR   AS status_code
 FROM span_data c
 JOIN span_data p ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id;
+
+-- One row per trace, kept by the writer in the same transaction as the spans it summarises
+-- (write/before_insert_trace_summary.sql), so search and lookup by id need not group 10M spans.
+-- An accelerator only: readers check that it covers every stored span (sum(span_count) = count of
+-- span_data) and otherwise answer from span_data. No primary key, for the same memory reason as
+-- span_data; the writer's MERGE finds a trace's row with a hash join instead.
+CREATE TABLE IF NOT EXISTS trace_summary_data (
+    trace_id        BLOB NOT NULL,
+    start_time      TIMESTAMP_NS NOT NULL,   -- earliest span start
+    end_unix_nano   BIGINT NOT NULL,         -- latest span end
+    duration_ns     BIGINT NOT NULL,         -- end_unix_nano - start
+    span_count      BIGINT NOT NULL,
+    error_count     BIGINT NOT NULL,
+    root_is_missing BOOLEAN NOT NULL,        -- no span without a parent seen yet
+    root_start_unix_nano BIGINT NOT NULL,    -- start of the chosen root (or earliest span)
+    root_service    VARCHAR,
+    root_span_name  VARCHAR,
+    spans_per_service MAP(VARCHAR, BIGINT) NOT NULL
+);

@@ -1,4 +1,6 @@
--- Every span of the traces whose raw ids are in $trace_ids, in model.SPAN_ROW_SCHEMA order.
+-- Every span of the traces whose raw ids are in $trace_ids, in model.SPAN_ROW_SCHEMA order. Only spans
+-- starting in $min_start..$max_start (ns) are read: the caller narrows that band with the trace
+-- summary so zone maps skip the other row groups, or passes the whole range.
 SELECT
     lower(hex(trace_id))          AS trace_id,
     lower(hex(span_id))           AS span_id,
@@ -18,5 +20,6 @@ SELECT
     scope_name,
     scope_version
 FROM span_data
-WHERE trace_id IN (SELECT unnest($trace_ids::BLOB[]))
+WHERE start_time BETWEEN make_timestamp_ns($min_start) AND make_timestamp_ns($max_start)
+  AND trace_id IN (SELECT unnest($trace_ids::BLOB[]))
 ORDER BY trace_id, start_time, span_id;

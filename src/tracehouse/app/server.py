@@ -1,0 +1,171 @@
+"""`tracehouse up`: the receivers, the batcher, retention and the query port, in one process.
+
+One asyncio loop serves both HTTP ports through uvicorn (the OTLP receiver and the query API/UI);
+grpc runs its own threads; the batcher thread owns the store's writes. Shutdown stops the listeners
+first, so every request that was answered had its spans committed, then drains the batcher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import grpc
+import uvicorn
+
+from tracehouse.api.app import create_app
+from tracehouse.query.service import QueryService
+from tracehouse.receiver.batcher import Batcher
+from tracehouse.receiver.otlp_grpc import create_grpc_server
+from tracehouse.receiver.otlp_http import create_otlp_http_app
+from tracehouse.receiver.retention import Retention
+from tracehouse.settings import Settings, run_file
+from tracehouse.store import Store
+
+log = logging.getLogger("tracehouse")
+
+
+class PortInUseError(Exception):
+    def __init__(self, what: str, host: str, port: int, flag: str) -> None:
+        super().__init__(f"port {port} on {host} ({what}) is already in use; stop what holds it or choose "
+                         f"another port with {flag}")
+        self.port = port
+
+
+@dataclass(frozen=True)
+class BoundPorts:
+    otlp_grpc: int
+    otlp_http: int
+    query: int
+
+
+def bind_socket(host: str, port: int, what: str, flag: str) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUseError(what, host, port, flag) from exc
+        raise OSError(f"cannot listen on {host}:{port} ({what}): {exc.strerror}") from exc
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+class _Server(uvicorn.Server):
+    # Two servers share one loop; signals are handled once, by BackendServer.
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class BackendServer:
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+        self.batcher = Batcher(store, settings.queue_max_spans, settings.batch_max_spans)
+        self.retention = Retention(self.batcher, settings.retention_seconds, settings.max_size_bytes,
+                                   settings.retention_interval_seconds)
+        self.query_service = QueryService(store, settings)
+        self._sockets: list[socket.socket] = []
+        self._grpc: grpc.Server | None = None
+        self._servers: list[_Server] = []
+
+    def bind(self) -> BoundPorts:
+        """Claim every port before starting anything, so a port in use fails fast and cleanly."""
+        s = self.settings
+        http_sock = bind_socket(s.host, s.otlp_http_port, "OTLP/HTTP", "--otlp-http-port")
+        self._sockets.append(http_sock)
+        query_sock = bind_socket(s.host, s.query_port, "query API and UI", "--query-port")
+        self._sockets.append(query_sock)
+        self._grpc = create_grpc_server(self.batcher, s.max_body_bytes)
+        try:
+            grpc_port = self._grpc.add_insecure_port(f"{s.host}:{s.otlp_grpc_port}")
+        except RuntimeError as exc:
+            raise PortInUseError("OTLP/gRPC", s.host, s.otlp_grpc_port, "--otlp-grpc-port") from exc
+        if grpc_port == 0:
+            raise PortInUseError("OTLP/gRPC", s.host, s.otlp_grpc_port, "--otlp-grpc-port")
+        return BoundPorts(otlp_grpc=grpc_port, otlp_http=http_sock.getsockname()[1],
+                          query=query_sock.getsockname()[1])
+
+    def serve(self, ports: BoundPorts) -> None:
+        assert self._grpc is not None
+        self._grpc.start()
+        self.retention.start()
+        http_sock, query_sock = self._sockets
+        self._servers = [
+            _Server(uvicorn.Config(create_otlp_http_app(self.batcher, self.settings.max_body_bytes),
+                                   log_level="warning", access_log=False, timeout_graceful_shutdown=10)),
+            _Server(uvicorn.Config(create_app(self.query_service), log_level="warning", access_log=False,
+                                   timeout_graceful_shutdown=5)),
+        ]
+        self._write_run_file(ports)
+        try:
+            asyncio.run(self._serve_until_signal([[http_sock], [query_sock]]))
+        finally:
+            self._shutdown()
+
+    async def _serve_until_signal(self, sockets: list[list[socket.socket]]) -> None:
+        loop = asyncio.get_running_loop()
+
+        def stop() -> None:
+            for server in self._servers:
+                server.should_exit = True
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop)
+        await asyncio.gather(*(server.serve(sockets=socks)
+                               for server, socks in zip(self._servers, sockets, strict=True)))
+
+    def _shutdown(self) -> None:
+        # Listeners first: once they are closed no new export can be acknowledged.
+        if self._grpc is not None:
+            self._grpc.stop(grace=10).wait(15)
+        self.retention.stop()
+        self.batcher.close()
+        self.store.close()
+        for sock in self._sockets:
+            sock.close()
+        with contextlib.suppress(FileNotFoundError):
+            run_file(self.settings.data_dir).unlink()
+
+    def _write_run_file(self, ports: BoundPorts) -> None:
+        host = self.settings.host
+        url_host = f"[{host}]" if ":" in host else host
+        info = {
+            "pid": os.getpid(),
+            "started": time.time(),
+            "query_url": f"http://{url_host}:{ports.query}",
+            "otlp_grpc": f"{url_host}:{ports.otlp_grpc}",
+            "otlp_http": f"http://{url_host}:{ports.otlp_http}",
+            "data_dir": str(self.settings.data_dir.resolve()),
+        }
+        path = run_file(self.settings.data_dir)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(info, indent=2))
+        tmp.replace(path)
+
+    def announce(self, ports: BoundPorts) -> None:
+        host = self.settings.host
+        print(
+            f"tracehouse is up (pid {os.getpid()})\n"
+            f"  OTLP/gRPC   {host}:{ports.otlp_grpc}\n"
+            f"  OTLP/HTTP   http://{host}:{ports.otlp_http}/v1/traces\n"
+            f"  UI and API  http://{host}:{ports.query}/\n"
+            f"  data        {self.settings.data_dir.resolve()}\n"
+            "Press Ctrl-C to stop.",
+            file=sys.stderr, flush=True,
+        )

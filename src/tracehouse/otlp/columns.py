@@ -1,0 +1,222 @@
+"""The one walk from a parsed ExportTraceServiceRequest to columns in model.SPAN_BATCH_SCHEMA.
+
+Protobuf and JSON bodies both end up here (JSON is first turned into the same message), so the
+validation rules live in one place. The walk is column-oriented — one list per column, appended in
+a single pass, attribute maps serialised by orjson — because building a dict per row costs more than
+the protobuf parse itself (measured: parse ~3.7M spans/s, this walk ~200k spans/s).
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from tracehouse.model import SPAN_BATCH_SCHEMA
+from tracehouse.otlp.errors import DecodeError
+
+_ZERO_TRACE = bytes(16)
+_ZERO_SPAN = bytes(8)
+_SCALARS = frozenset(("string_value", "int_value", "double_value", "bool_value"))
+# Deeper attribute values are rejected with their span rather than recursed into.
+MAX_VALUE_DEPTH = 32
+
+
+@dataclass(frozen=True)
+class DecodedBatch:
+    """Accepted spans as an Arrow table, and how many were rejected and why (for partial success)."""
+
+    table: pa.Table
+    rejected: int
+    error_message: str
+
+    @property
+    def accepted(self) -> int:
+        return int(self.table.num_rows)
+
+
+class _TooDeep(Exception):
+    pass
+
+
+def any_value(value: Any, depth: int = 0) -> Any:
+    """An OTLP AnyValue as a JSON-ready Python value; bytes become base64 text."""
+    which = value.WhichOneof("value")
+    if which in _SCALARS:
+        return getattr(value, which)
+    if which is None:
+        return None
+    if depth >= MAX_VALUE_DEPTH:
+        raise _TooDeep
+    if which == "array_value":
+        return [any_value(v, depth + 1) for v in value.array_value.values]
+    if which == "kvlist_value":
+        return {kv.key: any_value(kv.value, depth + 1) for kv in value.kvlist_value.values}
+    if which == "bytes_value":
+        return base64.b64encode(value.bytes_value).decode("ascii")
+    return None
+
+
+def attributes(kvs: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for kv in kvs:
+        value = kv.value
+        which = value.WhichOneof("value")
+        out[kv.key] = getattr(value, which) if which in _SCALARS else any_value(value)
+    return out
+
+
+def _events(span: Any) -> bytes | None:
+    if not span.events:
+        return None
+    return orjson.dumps([
+        {"time_unix_nano": e.time_unix_nano, "name": e.name, "attributes": attributes(e.attributes)}
+        for e in span.events
+    ])
+
+
+def _links(span: Any) -> bytes | None:
+    if not span.links:
+        return None
+    return orjson.dumps([
+        {"trace_id": link.trace_id.hex(), "span_id": link.span_id.hex(),
+         "trace_state": link.trace_state or None, "attributes": attributes(link.attributes)}
+        for link in span.links
+    ])
+
+
+class _Rejections:
+    def __init__(self, prior: dict[str, int] | None = None) -> None:
+        self.counts: dict[str, int] = dict(prior or {})
+
+    def add(self, reason: str) -> None:
+        self.counts[reason] = self.counts.get(reason, 0) + 1
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def message(self) -> str:
+        if not self.counts:
+            return ""
+        parts = [f"{n} with {reason}" for reason, n in sorted(self.counts.items())]
+        return f"rejected {self.total} span(s): " + "; ".join(parts) + ". The other spans were accepted."
+
+
+def _span_problem(span: Any) -> str | None:
+    trace_id = span.trace_id
+    if len(trace_id) != 16:
+        return f"a trace id of {len(trace_id)} bytes (must be 16)"
+    if trace_id == _ZERO_TRACE:
+        return "an all-zero trace id"
+    span_id = span.span_id
+    if len(span_id) != 8:
+        return f"a span id of {len(span_id)} bytes (must be 8)"
+    if span_id == _ZERO_SPAN:
+        return "an all-zero span id"
+    parent = span.parent_span_id
+    if parent and len(parent) != 8:
+        return f"a parent span id of {len(parent)} bytes (must be 8 or empty)"
+    return None
+
+
+def to_columns(request: Any, prior_rejections: dict[str, int] | None = None) -> DecodedBatch:
+    """Validate and flatten a parsed ExportTraceServiceRequest. Invalid spans are counted, not kept.
+
+    `prior_rejections` are spans a decoder already dropped before building the message (reason -> count).
+    """
+    trace_id: list[bytes] = []
+    span_id: list[bytes] = []
+    parent: list[bytes | None] = []
+    trace_state: list[str | None] = []
+    service: list[str] = []
+    name: list[str] = []
+    kind: list[int] = []
+    start: list[int] = []
+    end: list[int] = []
+    status_code: list[int] = []
+    status_message: list[str | None] = []
+    attrs: list[bytes] = []
+    resource_attrs: list[bytes] = []
+    events: list[bytes | None] = []
+    links: list[bytes | None] = []
+    scope_name: list[str | None] = []
+    scope_version: list[str | None] = []
+    rejected = _Rejections(prior_rejections)
+
+    for resource_spans in request.resource_spans:
+        try:
+            resource = attributes(resource_spans.resource.attributes)
+        except _TooDeep:
+            for scope_spans in resource_spans.scope_spans:
+                for _ in scope_spans.spans:
+                    rejected.add(f"resource attribute values nested deeper than {MAX_VALUE_DEPTH}")
+            continue
+        service_name = resource.get("service.name")
+        if not isinstance(service_name, str) or not service_name:
+            service_name = "unknown_service"
+        resource_json = orjson.dumps(resource)
+        for scope_spans in resource_spans.scope_spans:
+            scope = scope_spans.scope
+            s_name = scope.name or None
+            s_version = scope.version or None
+            for span in scope_spans.spans:
+                problem = _span_problem(span)
+                if problem is None:
+                    try:
+                        span_attrs = orjson.dumps(attributes(span.attributes))
+                        span_events = _events(span)
+                        span_links = _links(span)
+                    except _TooDeep:
+                        problem = f"attribute values nested deeper than {MAX_VALUE_DEPTH}"
+                if problem is not None:
+                    rejected.add(problem)
+                    continue
+                trace_id.append(span.trace_id)
+                span_id.append(span.span_id)
+                parent.append(span.parent_span_id or None)
+                trace_state.append(span.trace_state or None)
+                service.append(service_name)
+                name.append(span.name)
+                k = span.kind
+                kind.append(k if 0 <= k <= 5 else 0)
+                start.append(span.start_time_unix_nano)
+                end.append(span.end_time_unix_nano)
+                status = span.status
+                code = status.code
+                status_code.append(code if 0 <= code <= 2 else 0)
+                status_message.append(status.message or None)
+                attrs.append(span_attrs)
+                resource_attrs.append(resource_json)
+                events.append(span_events)
+                links.append(span_links)
+                scope_name.append(s_name)
+                scope_version.append(s_version)
+
+    try:
+        table = pa.Table.from_arrays([
+            pa.array(trace_id, pa.binary(16)),
+            pa.array(span_id, pa.binary(8)),
+            pa.array(parent, pa.binary(8)),
+            pa.array(trace_state, pa.string()),
+            pa.array(service, pa.string()),
+            pa.array(name, pa.string()),
+            pa.array(kind, pa.uint8()),
+            pa.array(start, pa.int64()),
+            pa.array(end, pa.int64()),
+            pa.array(status_code, pa.uint8()),
+            pa.array(status_message, pa.string()),
+            pa.array(attrs, pa.string()),
+            pa.array(resource_attrs, pa.string()),
+            pa.array(events, pa.string()),
+            pa.array(links, pa.string()),
+            pa.array(scope_name, pa.string()),
+            pa.array(scope_version, pa.string()),
+        ], schema=SPAN_BATCH_SCHEMA)
+    except (pa.ArrowInvalid, OverflowError) as exc:
+        # uint64 timestamps beyond int64 (year 2262+) are the only way here; refuse the request.
+        raise DecodeError(f"a span has a timestamp out of range: {exc}") from exc
+    return DecodedBatch(table=table, rejected=rejected.total, error_message=rejected.message())

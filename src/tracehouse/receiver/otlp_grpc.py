@@ -1,0 +1,71 @@
+"""OTLP/gRPC receiver: opentelemetry.proto.collector.trace.v1.TraceService/Export.
+
+The request is taken as raw bytes and parsed by our decoder rather than by grpc, so a body that is
+not a valid message gets INVALID_ARGUMENT with our message (grpc's own deserializer would answer
+INTERNAL). gzip-compressed requests are decompressed by grpc itself, within the receive-size cap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import grpc
+from google.protobuf import duration_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from tracehouse.otlp import DecodeError, decode_protobuf
+from tracehouse.otlp.responses import export_response
+from tracehouse.receiver.batcher import Batcher, BatcherClosedError, QueueFullError
+
+SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
+COMMIT_TIMEOUT_SECONDS = 60.0
+
+
+def _unavailable(message: str, retry_after_seconds: int) -> grpc.Status:
+    retry = error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=retry_after_seconds))
+    status = status_pb2.Status(code=code_pb2.UNAVAILABLE, message=message)
+    status.details.add().Pack(retry)
+    return rpc_status.to_status(status)
+
+
+def _export_handler(batcher: Batcher) -> Callable[[bytes, grpc.ServicerContext], bytes]:
+    def export(body: bytes, context: grpc.ServicerContext) -> bytes:
+        try:
+            decoded = decode_protobuf(body)
+        except DecodeError as exc:
+            bad = error_details_pb2.BadRequest()
+            bad.field_violations.add(field="body", description=str(exc))
+            status = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=str(exc))
+            status.details.add().Pack(bad)
+            context.abort_with_status(rpc_status.to_status(status))
+        try:
+            future = batcher.submit(decoded.table)
+        except QueueFullError as exc:
+            context.abort_with_status(_unavailable(str(exc), exc.retry_after_seconds))
+        except BatcherClosedError as exc:
+            context.abort_with_status(_unavailable(str(exc), 1))
+        try:
+            future.result(timeout=COMMIT_TIMEOUT_SECONDS)
+        except Exception as exc:
+            context.abort_with_status(_unavailable(f"the store could not commit the spans: {exc}", 1))
+        return export_response(decoded.rejected, decoded.error_message).SerializeToString()
+
+    return export
+
+
+def create_grpc_server(batcher: Batcher, max_body_bytes: int, workers: int = 8) -> grpc.Server:
+    """A grpc server with the TraceService registered; the caller adds a port and starts it."""
+    handler = grpc.method_handlers_generic_handler(SERVICE, {
+        "Export": grpc.unary_unary_rpc_method_handler(_export_handler(batcher)),
+    })
+    options: list[tuple[str, Any]] = [
+        ("grpc.max_receive_message_length", max_body_bytes),
+        # Without this, Linux lets a second server bind the same port and steal half the traffic.
+        ("grpc.so_reuseport", 0),
+    ]
+    server = grpc.server(ThreadPoolExecutor(max_workers=workers, thread_name_prefix="otlp-grpc"),
+                         handlers=[handler], options=options)
+    return server

@@ -1,0 +1,98 @@
+"""OTLP/HTTP receiver: POST /v1/traces, protobuf or JSON, plain or gzip (rules: docs/receiving.md)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import anyio
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tracehouse.otlp import (
+    BodyTooLargeError,
+    DecodedBatch,
+    DecodeError,
+    decode_json,
+    decode_protobuf,
+    decompress,
+)
+from tracehouse.otlp.responses import JSON, PROTOBUF, encode, export_response, status_body
+from tracehouse.receiver.batcher import Batcher, BatcherClosedError, QueueFullError
+
+# gRPC status codes used in google.rpc.Status bodies.
+_INVALID_ARGUMENT = 3
+_RESOURCE_EXHAUSTED = 8
+_UNAVAILABLE = 14
+_INTERNAL = 13
+_DECODERS: dict[str, Callable[[bytes], DecodedBatch]] = {PROTOBUF: decode_protobuf, JSON: decode_json}
+
+
+def _error(http_status: int, grpc_code: int, message: str, content_type: str,
+           headers: dict[str, str] | None = None) -> Response:
+    return Response(status_body(grpc_code, message, content_type), status_code=http_status,
+                    media_type=content_type, headers=headers)
+
+
+def create_otlp_http_app(batcher: Batcher, max_body_bytes: int, decode_threads: int = 2) -> Starlette:
+    # Decoding holds the GIL; more threads than cores would only queue bodies in memory.
+    limiter = anyio.CapacityLimiter(decode_threads)
+
+    async def export(request: Request) -> Response:
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type not in _DECODERS:
+            return _error(415, _INVALID_ARGUMENT,
+                          f"unsupported Content-Type {content_type or '(none)'!r}; OTLP/HTTP takes "
+                          f"{PROTOBUF} or {JSON}", JSON)
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > max_body_bytes:
+            return _error(413, _RESOURCE_EXHAUSTED, f"request body of {declared} bytes exceeds the limit of "
+                          f"{max_body_bytes}", content_type)
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > max_body_bytes:
+                    return _error(413, _RESOURCE_EXHAUSTED, f"request body exceeds the limit of {max_body_bytes} "
+                                  "bytes", content_type)
+                chunks.append(chunk)
+        except ClientDisconnect:
+            return Response(status_code=400)
+        body = b"".join(chunks)
+        encoding = request.headers.get("content-encoding")
+        decoder = _DECODERS[content_type]
+
+        def decode() -> DecodedBatch:
+            return decoder(decompress(body, encoding, max_body_bytes))
+
+        try:
+            decoded = await anyio.to_thread.run_sync(decode, limiter=limiter)
+        except BodyTooLargeError as exc:
+            return _error(413, _RESOURCE_EXHAUSTED, str(exc), content_type)
+        except DecodeError as exc:
+            return _error(400, _INVALID_ARGUMENT, str(exc), content_type)
+        try:
+            future = batcher.submit(decoded.table)
+        except QueueFullError as exc:
+            return _error(503, _UNAVAILABLE, str(exc), content_type,
+                          {"Retry-After": str(exc.retry_after_seconds)})
+        except BatcherClosedError as exc:
+            return _error(503, _UNAVAILABLE, str(exc), content_type, {"Retry-After": "1"})
+        try:
+            await asyncio.wrap_future(future)
+        except Exception as exc:  # the commit failed: nothing of this request was stored; retryable
+            return _error(503, _UNAVAILABLE, f"the store could not commit the spans: {exc}", content_type,
+                          {"Retry-After": "1"})
+        return Response(encode(export_response(decoded.rejected, decoded.error_message), content_type),
+                        media_type=content_type)
+
+    async def method_not_allowed(request: Request) -> Response:
+        return _error(405, _INVALID_ARGUMENT, "use POST /v1/traces", JSON, {"Allow": "POST"})
+
+    return Starlette(routes=[
+        Route("/v1/traces", export, methods=["POST"]),
+        Route("/v1/traces", method_not_allowed, methods=["GET", "PUT", "DELETE", "PATCH"]),
+    ])

@@ -1,0 +1,52 @@
+-- Trace search over trace_summary_data (or, when the reader prefixes a CTE of that name, over
+-- summaries computed live). Every filter is a bound value; "no filter" is passed as the widest
+-- bound, so the start_time/duration predicates stay plain comparisons that zone maps can use.
+--   $start_min/$start_max      trace start window (ns)
+--   $trace_dur_min/_max        whole-trace duration bounds (ns)
+--   $service                   a service the trace must have spans of, or NULL
+--   $match_spans               whether the trace also needs one span matching all of:
+--     $service, $operation, $span_kind (each NULL = any), $span_dur_min/_max (ns), and every
+--     $attr_keys[i] = $attr_values[i] on the span's attributes or its resource's ("error" = "true"
+--     also matches a span with status ERROR, as in Jaeger's tag search)
+--   $sort                      'recent' | 'longest' | 'most_spans' | 'most_errors'
+SELECT
+    lower(hex(s.trace_id))  AS trace_id,
+    s.root_service,
+    s.root_span_name,
+    epoch_ns(s.start_time)  AS start_time_unix_nano,
+    s.duration_ns,
+    s.span_count,
+    s.error_count,
+    s.spans_per_service
+FROM trace_summary_data s
+WHERE s.start_time >= make_timestamp_ns($start_min)
+  AND s.start_time <= make_timestamp_ns($start_max)
+  AND s.duration_ns >= $trace_dur_min
+  AND s.duration_ns <= $trace_dur_max
+  AND ($service IS NULL OR map_contains(s.spans_per_service, $service))
+  AND (NOT $match_spans OR s.trace_id IN (
+        SELECT d.trace_id
+        FROM span_data d
+        WHERE d.start_time >= make_timestamp_ns($start_min)
+          AND d.duration_ns >= $span_dur_min
+          AND d.duration_ns <= $span_dur_max
+          AND ($service IS NULL OR d.service_name = $service)
+          AND ($operation IS NULL OR d.span_name = $operation)
+          AND ($span_kind IS NULL OR d.span_kind::VARCHAR = $span_kind)
+          AND list_bool_and(list_transform(list_zip($attr_keys::VARCHAR[], $attr_values::VARCHAR[]),
+                lambda kv: coalesce(
+                    variant_extract(d.attributes, kv[1])::VARCHAR,
+                    variant_extract(d.resource_attributes, kv[1])::VARCHAR,
+                    CASE WHEN kv[1] = 'error' AND d.status_code = 'ERROR' THEN 'true' END
+                ) IS NOT DISTINCT FROM kv[2]))
+      ))
+ORDER BY
+    CASE $sort
+        WHEN 'longest' THEN s.duration_ns
+        WHEN 'most_spans' THEN s.span_count
+        WHEN 'most_errors' THEN s.error_count
+        ELSE epoch_ns(s.start_time)
+    END DESC,
+    s.start_time DESC,
+    s.trace_id
+LIMIT $limit;

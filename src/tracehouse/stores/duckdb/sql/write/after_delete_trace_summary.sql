@@ -1,0 +1,58 @@
+-- After admin/delete_before removed the spans that started before $cutoff (same transaction, same
+-- $cutoff): drop the summaries of traces that started before the cutoff, and re-summarise from the
+-- spans that remain those traces that straddled it. Only spans starting in the straddlers' time
+-- band are read, so zone maps keep this cheap.
+MERGE INTO trace_summary_data AS s
+USING (
+    WITH straddling AS (
+        SELECT trace_id, end_unix_nano
+        FROM trace_summary_data
+        WHERE start_time < make_timestamp_ns($cutoff) AND end_unix_nano >= $cutoff
+    ),
+    remaining AS (
+        SELECT d.*
+        FROM span_data d
+        SEMI JOIN straddling t ON t.trace_id = d.trace_id
+        WHERE d.start_time >= make_timestamp_ns($cutoff)
+          AND d.start_time <= make_timestamp_ns((SELECT coalesce(max(end_unix_nano), $cutoff) FROM straddling))
+    ),
+    per_service AS (
+        SELECT trace_id, service_name, count(*) AS n
+        FROM remaining
+        GROUP BY trace_id, service_name
+    ),
+    per_trace AS (
+        SELECT
+            trace_id,
+            min(epoch_ns(start_time))                                          AS start_ns,
+            max(epoch_ns(start_time) + duration_ns)                            AS end_ns,
+            count(*)                                                           AS span_count,
+            count(*) FILTER (WHERE status_code = 'ERROR')                      AS error_count,
+            NOT bool_or(parent_span_id IS NULL)                                AS root_is_missing,
+            arg_min(epoch_ns(start_time), (parent_span_id IS NOT NULL, start_time)) AS root_start,
+            arg_min(service_name, (parent_span_id IS NOT NULL, start_time))    AS root_service,
+            arg_min(span_name, (parent_span_id IS NOT NULL, start_time))       AS root_span_name
+        FROM remaining
+        GROUP BY trace_id
+    )
+    SELECT t.*, m.services
+    FROM per_trace t
+    JOIN (
+        SELECT trace_id, map_from_entries(list({'key': service_name, 'value': n})) AS services
+        FROM per_service
+        GROUP BY trace_id
+    ) m USING (trace_id)
+) AS n
+ON s.trace_id = n.trace_id
+WHEN MATCHED THEN UPDATE SET
+    start_time = make_timestamp_ns(n.start_ns),
+    end_unix_nano = n.end_ns,
+    duration_ns = n.end_ns - n.start_ns,
+    span_count = n.span_count,
+    error_count = n.error_count,
+    root_is_missing = n.root_is_missing,
+    root_start_unix_nano = n.root_start,
+    root_service = n.root_service,
+    root_span_name = n.root_span_name,
+    spans_per_service = n.services
+WHEN NOT MATCHED BY SOURCE AND s.start_time < make_timestamp_ns($cutoff) THEN DELETE;
