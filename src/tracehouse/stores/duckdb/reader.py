@@ -1,17 +1,38 @@
-"""Reads for the query service: SpanReader on DuckDB. Every statement is a .sql file with bound values."""
+"""Reads for the query service: SpanReader on DuckDB. Every statement is a .sql file with bound values.
+
+Search and lookup by id lean on trace_summary_data (one row per trace, kept by the writer) so they need
+not group millions of spans. The summary is trusted only while it accounts for every stored span;
+otherwise the same statements run over summaries computed live from span_data: slower, never wrong.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 
-from tracehouse.model import SPAN_ROW_SCHEMA, DependencyLink, Operation, TraceQuery, TraceSummary
+from tracehouse.model import (
+    SPAN_ROW_SCHEMA,
+    DependencyLink,
+    DurationScope,
+    Operation,
+    TraceQuery,
+    TraceSummary,
+)
+from tracehouse.store import StoreError
 from tracehouse.stores.duckdb.sql_files import sql
 
+# find_traces.sql has this many attribute slots (a VARIANT path must be a constant or bound value).
+MAX_ATTRIBUTE_FILTERS = 8
 _HEX_ID = re.compile(r"[0-9a-fA-F]{1,32}")
+_NS_MIN = -(2**63) + 1
+_NS_MAX = 2**63 - 1
+# TIMESTAMP_NS cannot hold the full BIGINT range; these bound every "no limit" time window.
+_TIME_MIN = 0
+_TIME_MAX = 2**62
 
 
 def trace_id_bytes(hex_id: str) -> bytes | None:
@@ -26,24 +47,110 @@ class DuckDBReader:
         self._cursor = cursor
 
     def span_count(self) -> int:
-        row = self._cursor.execute("SELECT count(*) FROM span_data").fetchone()
-        return int(row[0]) if row else 0
+        rows = self._cursor.execute("SELECT count(*) FROM span_data").fetchall()
+        return int(rows[0][0]) if rows else 0
+
+    def _summary_is_complete(self) -> bool:
+        rows = self._cursor.execute(sql("read/summary_covers_spans")).fetchall()
+        return bool(rows and rows[0][0])
+
+    def _over_summaries(self, statement: str) -> str:
+        """`statement` as is when the summary table is complete, else over live summaries.
+
+        The CTE is named like the table so it shadows it; the statement text never changes.
+        """
+        if self._summary_is_complete():
+            return statement
+        return f"WITH trace_summary_data AS ({sql('read/trace_summary_live')})\n{statement}"
 
     def get_spans(self, trace_ids: Sequence[str]) -> pa.Table:
-        ids = [b for b in (trace_id_bytes(t) for t in trace_ids) if b is not None]
+        ids = list(dict.fromkeys(b for b in (trace_id_bytes(t) for t in trace_ids) if b is not None))
         if not ids:
             return SPAN_ROW_SCHEMA.empty_table()
-        table = self._cursor.sql(sql("read/spans_of_traces"), params={"trace_ids": ids}).to_arrow_table()
+        low, high = _TIME_MIN, _TIME_MAX
+        if self._summary_is_complete():
+            [(first_start, last_end)] = self._cursor.execute(
+                sql("read/trace_time_bounds"), {"trace_ids": ids}).fetchall()
+            if first_start is None:
+                return SPAN_ROW_SCHEMA.empty_table()
+            low, high = int(first_start), int(last_end)
+        table = self._cursor.sql(
+            sql("read/spans_of_traces"), params={"trace_ids": ids, "min_start": low, "max_start": high}
+        ).to_arrow_table()
         return table.cast(SPAN_ROW_SCHEMA)
 
     def services(self) -> list[str]:
-        raise NotImplementedError
+        return [str(r[0]) for r in self._cursor.execute(sql("read/services")).fetchall()]
 
     def operations(self, service: str | None, span_kind: str | None = None) -> list[Operation]:
-        raise NotImplementedError
+        rows = self._cursor.execute(
+            sql("read/operations"), {"service": service, "span_kind": span_kind}
+        ).fetchall()
+        return [Operation(name=str(name), span_kind=str(kind)) for name, kind in rows]
 
     def find_traces(self, query: TraceQuery) -> list[TraceSummary]:
-        raise NotImplementedError
+        if query.limit <= 0:
+            return []
+        if len(query.attributes) > MAX_ATTRIBUTE_FILTERS or "" in query.attributes:
+            raise StoreError(f"at most {MAX_ATTRIBUTE_FILTERS} attribute filters, each with a non-empty key")
+        rows = self._cursor.execute(self._over_summaries(sql("read/find_traces")), _search_params(query)).fetchall()
+        return [
+            TraceSummary(
+                trace_id=str(trace_id),
+                root_service=root_service,
+                root_span_name=root_name,
+                start_time_unix_nano=int(start),
+                duration_ns=int(duration),
+                span_count=int(spans),
+                error_count=int(errors),
+                spans_per_service={str(k): int(v) for k, v in dict(per_service).items()},
+            )
+            for trace_id, root_service, root_name, start, duration, spans, errors, per_service in rows
+        ]
 
     def dependencies(self, start_unix_nano: int, end_unix_nano: int) -> list[DependencyLink]:
-        raise NotImplementedError
+        rows = self._cursor.execute(
+            sql("read/dependencies"),
+            {"start": max(start_unix_nano, _TIME_MIN), "end": min(end_unix_nano, _TIME_MAX)},
+        ).fetchall()
+        return [
+            DependencyLink(parent=str(p), child=str(c), call_count=int(n), error_count=int(e),
+                           p95_duration_ns=int(p95 or 0))
+            for p, c, n, e, p95 in rows
+        ]
+
+
+def _search_params(query: TraceQuery) -> dict[str, Any]:
+    by_span = query.duration_scope is DurationScope.SPAN
+    dur_min = query.duration_min_ns if query.duration_min_ns is not None else _NS_MIN
+    dur_max = query.duration_max_ns if query.duration_max_ns is not None else _NS_MAX
+    has_duration = query.duration_min_ns is not None or query.duration_max_ns is not None
+    match_spans = bool(
+        query.operation or query.span_kind or query.attributes or (by_span and has_duration)
+    )
+    return {
+        "start_min": max(query.start_time_min_ns or _TIME_MIN, _TIME_MIN),
+        "start_max": min(query.start_time_max_ns if query.start_time_max_ns is not None else _TIME_MAX,
+                         _TIME_MAX),
+        "trace_dur_min": _NS_MIN if by_span else dur_min,
+        "trace_dur_max": _NS_MAX if by_span else dur_max,
+        "service": query.service,
+        "match_spans": match_spans,
+        "operation": query.operation,
+        "span_kind": query.span_kind,
+        "span_dur_min": dur_min if by_span else _NS_MIN,
+        "span_dur_max": dur_max if by_span else _NS_MAX,
+        **_attribute_slots(query.attributes),
+        "sort": query.sort.value,
+        "limit": query.limit,
+    }
+
+
+def _attribute_slots(attributes: dict[str, str]) -> dict[str, str]:
+    slots: dict[str, str] = {}
+    items = list(attributes.items())
+    for i in range(MAX_ATTRIBUTE_FILTERS):
+        key, value = items[i] if i < len(items) else ("", "")
+        slots[f"k{i + 1}"] = key
+        slots[f"v{i + 1}"] = value
+    return slots

@@ -5,9 +5,10 @@
 --   $trace_dur_min/_max        whole-trace duration bounds (ns)
 --   $service                   a service the trace must have spans of, or NULL
 --   $match_spans               whether the trace also needs one span matching all of:
---     $service, $operation, $span_kind (each NULL = any), $span_dur_min/_max (ns), and every
---     $attr_keys[i] = $attr_values[i] on the span's attributes or its resource's ("error" = "true"
---     also matches a span with status ERROR, as in Jaeger's tag search)
+--     $service, $operation, $span_kind (each NULL = any), $span_dur_min/_max (ns), and each
+--     $k<i> = $v<i> (i = 1..8; '' = unused slot) on the span's attributes or its resource's
+--     ("error" = "true" also matches a span with status ERROR, as in Jaeger's tag search).
+--     Eight fixed slots because DuckDB needs a VARIANT path to be a constant (a bound value is one).
 --   $sort                      'recent' | 'longest' | 'most_spans' | 'most_errors'
 SELECT
     lower(hex(s.trace_id))  AS trace_id,
@@ -27,18 +28,45 @@ WHERE s.start_time >= make_timestamp_ns($start_min)
   AND (NOT $match_spans OR s.trace_id IN (
         SELECT d.trace_id
         FROM span_data d
-        WHERE d.start_time >= make_timestamp_ns($start_min)
+        WHERE $match_spans  -- repeated here so the planner drops this scan when it is not needed
+          AND d.start_time >= make_timestamp_ns($start_min)
           AND d.duration_ns >= $span_dur_min
           AND d.duration_ns <= $span_dur_max
           AND ($service IS NULL OR d.service_name = $service)
           AND ($operation IS NULL OR d.span_name = $operation)
           AND ($span_kind IS NULL OR d.span_kind::VARCHAR = $span_kind)
-          AND list_bool_and(list_transform(list_zip($attr_keys::VARCHAR[], $attr_values::VARCHAR[]),
-                lambda kv: coalesce(
-                    variant_extract(d.attributes, kv[1])::VARCHAR,
-                    variant_extract(d.resource_attributes, kv[1])::VARCHAR,
-                    CASE WHEN kv[1] = 'error' AND d.status_code = 'ERROR' THEN 'true' END
-                ) IS NOT DISTINCT FROM kv[2]))
+          AND ($k1 = '' OR coalesce(
+                variant_extract_string(d.attributes, [$k1])[1],
+                variant_extract_string(d.resource_attributes, [$k1])[1],
+                CASE WHEN $k1 = 'error' AND d.status_code = 'ERROR' THEN 'true' END) IS NOT DISTINCT FROM $v1)
+          AND ($k2 = '' OR coalesce(
+                variant_extract_string(d.attributes, [$k2])[1],
+                variant_extract_string(d.resource_attributes, [$k2])[1],
+                CASE WHEN $k2 = 'error' AND d.status_code = 'ERROR' THEN 'true' END) IS NOT DISTINCT FROM $v2)
+          AND ($k3 = '' OR coalesce(
+                variant_extract_string(d.attributes, [$k3])[1],
+                variant_extract_string(d.resource_attributes, [$k3])[1],
+                CASE WHEN $k3 = 'error' AND d.status_code = 'ERROR' THEN 'true' END) IS NOT DISTINCT FROM $v3)
+          AND ($k4 = '' OR coalesce(
+                variant_extract_string(d.attributes, [$k4])[1],
+                variant_extract_string(d.resource_attributes, [$k4])[1],
+                CASE WHEN $k4 = 'error' AND d.status_code = 'ERROR' THEN 'true' END) IS NOT DISTINCT FROM $v4)
+          AND ($k5 = '' OR coalesce(
+                variant_extract_string(d.attributes, [$k5])[1],
+                variant_extract_string(d.resource_attributes, [$k5])[1],
+                CASE WHEN $k5 = 'error' AND d.status_code = 'ERROR' THEN 'true' END) IS NOT DISTINCT FROM $v5)
+          AND ($k6 = '' OR coalesce(
+                variant_extract_string(d.attributes, [$k6])[1],
+                variant_extract_string(d.resource_attributes, [$k6])[1],
+                CASE WHEN $k6 = 'error' AND d.status_code = 'ERROR' THEN 'true' END) IS NOT DISTINCT FROM $v6)
+          AND ($k7 = '' OR coalesce(
+                variant_extract_string(d.attributes, [$k7])[1],
+                variant_extract_string(d.resource_attributes, [$k7])[1],
+                CASE WHEN $k7 = 'error' AND d.status_code = 'ERROR' THEN 'true' END) IS NOT DISTINCT FROM $v7)
+          AND ($k8 = '' OR coalesce(
+                variant_extract_string(d.attributes, [$k8])[1],
+                variant_extract_string(d.resource_attributes, [$k8])[1],
+                CASE WHEN $k8 = 'error' AND d.status_code = 'ERROR' THEN 'true' END) IS NOT DISTINCT FROM $v8)
       ))
 ORDER BY
     CASE $sort
