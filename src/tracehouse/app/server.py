@@ -1,8 +1,8 @@
-"""`tracehouse up`: the receivers, the batcher, retention and the query port, in one process.
+"""`tracehouse up`: the receivers, the ingest pipeline, retention and the query port, in one process.
 
 One asyncio loop serves both HTTP ports through uvicorn (the OTLP receiver and the query API/UI);
-grpc runs its own threads; the batcher thread owns the store's writes. Shutdown stops the listeners
-first, so every request that was answered had its spans committed, then drains the batcher.
+grpc runs its own threads; the ingest commit thread owns the store's writes. Shutdown stops the listeners
+first, so no request is answered after the spool closes, then stores everything spooled.
 """
 
 from __future__ import annotations
@@ -25,10 +25,11 @@ import uvicorn
 
 from tracehouse.api.app import create_app
 from tracehouse.query.service import QueryService
-from tracehouse.receiver.batcher import Batcher
+from tracehouse.receiver.ingest import Ingest
 from tracehouse.receiver.otlp_grpc import create_grpc_server
 from tracehouse.receiver.otlp_http import create_otlp_http_app
 from tracehouse.receiver.retention import Retention
+from tracehouse.receiver.spool import Spool
 from tracehouse.settings import Settings, run_file
 from tracehouse.store import Store
 
@@ -76,13 +77,18 @@ class BackendServer:
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.store = store
-        self.batcher = Batcher(store, settings.queue_max_spans, settings.batch_max_spans)
-        self.retention = Retention(self.batcher, settings.retention_seconds, settings.max_size_bytes,
+        self.ingest = Ingest(store, Spool(settings.data_dir / "spool"), settings.queue_max_spans,
+                             settings.batch_max_spans)
+        self.retention = Retention(self.ingest, settings.retention_seconds, settings.max_size_bytes,
                                    settings.retention_interval_seconds)
         self.query_service = QueryService(store, settings)
         self._sockets: list[socket.socket] = []
         self._grpc: grpc.Server | None = None
         self._servers: list[_Server] = []
+
+    def recover(self) -> int:
+        """Store what was acknowledged but not yet stored before a crash. Returns the spans replayed."""
+        return self.ingest.recover()
 
     def bind(self) -> BoundPorts:
         """Claim every port before starting anything, so a port in use fails fast and cleanly."""
@@ -91,7 +97,7 @@ class BackendServer:
         self._sockets.append(http_sock)
         query_sock = bind_socket(s.host, s.query_port, "query API and UI", "--query-port")
         self._sockets.append(query_sock)
-        self._grpc = create_grpc_server(self.batcher, s.max_body_bytes)
+        self._grpc = create_grpc_server(self.ingest, s.max_body_bytes)
         try:
             grpc_port = self._grpc.add_insecure_port(f"{s.host}:{s.otlp_grpc_port}")
         except RuntimeError as exc:
@@ -103,11 +109,12 @@ class BackendServer:
 
     def serve(self, ports: BoundPorts) -> None:
         assert self._grpc is not None
+        self.ingest.start()
         self._grpc.start()
         self.retention.start()
         http_sock, query_sock = self._sockets
         self._servers = [
-            _Server(uvicorn.Config(create_otlp_http_app(self.batcher, self.settings.max_body_bytes),
+            _Server(uvicorn.Config(create_otlp_http_app(self.ingest, self.settings.max_body_bytes),
                                    log_level="warning", access_log=False, timeout_graceful_shutdown=10)),
             _Server(uvicorn.Config(create_app(self.query_service), log_level="warning", access_log=False,
                                    timeout_graceful_shutdown=5)),
@@ -135,7 +142,7 @@ class BackendServer:
         if self._grpc is not None:
             self._grpc.stop(grace=10).wait(15)
         self.retention.stop()
-        self.batcher.close()
+        self.ingest.close()
         self.store.close()
         for sock in self._sockets:
             sock.close()

@@ -27,12 +27,14 @@ class Wiring:
             raise click.ClickException(str(exc)) from exc
         server = BackendServer(settings, store)
         try:
+            replayed = server.recover()
             ports = server.bind()
-        except (PortInUseError, OSError) as exc:
-            server.batcher.close()
+        except (PortInUseError, OSError, StoreError) as exc:
             with contextlib.suppress(Exception):
                 store.close()
             raise click.ClickException(str(exc)) from exc
+        if replayed:
+            click.echo(f"recovered {replayed} acknowledged span(s) from the spool", err=True)
         server.announce(ports)
         server.serve(ports)
 

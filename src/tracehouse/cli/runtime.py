@@ -15,7 +15,7 @@ from tracehouse.settings import Settings
 
 class Runtime(Protocol):
     def serve(self, settings: Settings) -> None:
-        """Run the backend (receivers, batcher, query API and UI) until SIGINT/SIGTERM."""
+        """Run the backend (receivers, ingest pipeline, query API and UI) until SIGINT/SIGTERM."""
         ...
 
     def open_query_service(self, settings: Settings, read_only: bool = True) -> QueryService:

@@ -21,8 +21,10 @@ from tracehouse.otlp.errors import DecodeError
 _ZERO_TRACE = bytes(16)
 _ZERO_SPAN = bytes(8)
 _SCALARS = frozenset(("string_value", "int_value", "double_value", "bool_value"))
-# Deeper attribute values are rejected with their span rather than recursed into.
-MAX_VALUE_DEPTH = 32
+# Deeper attribute values are rejected with their span rather than recursed into. The protobuf
+# parser already refuses messages nested 100 deep, which bounds AnyValue nesting below this, so
+# the walk never drops a span that receive-time validation accepted.
+MAX_VALUE_DEPTH = 64
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,11 @@ class _Rejections:
         return f"rejected {self.total} span(s): " + "; ".join(parts) + ". The other spans were accepted."
 
 
-def _span_problem(span: Any) -> str | None:
+_INT64_MAX = 2**63 - 1
+
+
+def span_problem(span: Any) -> str | None:
+    """Why a span cannot be stored, or None. Shared by receive-time validation and the walk."""
     trace_id = span.trace_id
     if len(trace_id) != 16:
         return f"a trace id of {len(trace_id)} bytes (must be 16)"
@@ -120,6 +126,8 @@ def _span_problem(span: Any) -> str | None:
     parent = span.parent_span_id
     if parent and len(parent) != 8:
         return f"a parent span id of {len(parent)} bytes (must be 8 or empty)"
+    if span.start_time_unix_nano > _INT64_MAX or span.end_time_unix_nano > _INT64_MAX:
+        return "a timestamp beyond the year 2262"
     return None
 
 
@@ -164,7 +172,7 @@ def to_columns(request: Any, prior_rejections: dict[str, int] | None = None) -> 
             s_name = scope.name or None
             s_version = scope.version or None
             for span in scope_spans.spans:
-                problem = _span_problem(span)
+                problem = span_problem(span)
                 if problem is None:
                     try:
                         span_attrs = orjson.dumps(attributes(span.attributes))

@@ -80,7 +80,8 @@ def _rewrite_ids(doc: dict[str, Any]) -> dict[str, int]:
     return rejected
 
 
-def decode_json(body: bytes) -> DecodedBatch:
+def request_from_json(body: bytes) -> tuple[ExportTraceServiceRequest, dict[str, int]]:
+    """The request as a protobuf message, and the spans dropped for non-hex ids (reason -> count)."""
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -93,4 +94,9 @@ def decode_json(body: bytes) -> DecodedBatch:
         json_format.ParseDict(doc, request, ignore_unknown_fields=True)
     except (json_format.ParseError, RecursionError, binascii.Error, TypeError, ValueError) as exc:
         raise DecodeError(f"body is not a valid OTLP/JSON ExportTraceServiceRequest: {exc}") from exc
+    return request, rejected
+
+
+def decode_json(body: bytes) -> DecodedBatch:
+    request, rejected = request_from_json(body)
     return to_columns(request, rejected)

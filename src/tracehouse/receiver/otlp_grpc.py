@@ -16,9 +16,10 @@ from google.protobuf import duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from tracehouse.otlp import DecodeError, decode_protobuf
+from tracehouse.otlp import DecodeError
+from tracehouse.otlp.prepare import prepare_protobuf
 from tracehouse.otlp.responses import export_response
-from tracehouse.receiver.batcher import Batcher, BatcherClosedError, QueueFullError
+from tracehouse.receiver.ingest import Ingest, IngestClosedError, QueueFullError
 
 SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 COMMIT_TIMEOUT_SECONDS = 60.0
@@ -31,10 +32,10 @@ def _unavailable(message: str, retry_after_seconds: int) -> grpc.Status:
     return rpc_status.to_status(status)
 
 
-def _export_handler(batcher: Batcher) -> Callable[[bytes, grpc.ServicerContext], bytes]:
+def _export_handler(ingest: Ingest) -> Callable[[bytes, grpc.ServicerContext], bytes]:
     def export(body: bytes, context: grpc.ServicerContext) -> bytes:
         try:
-            decoded = decode_protobuf(body)
+            decoded = prepare_protobuf(body)
         except DecodeError as exc:
             bad = error_details_pb2.BadRequest()
             bad.field_violations.add(field="body", description=str(exc))
@@ -42,24 +43,24 @@ def _export_handler(batcher: Batcher) -> Callable[[bytes, grpc.ServicerContext],
             status.details.add().Pack(bad)
             context.abort_with_status(rpc_status.to_status(status))
         try:
-            future = batcher.submit(decoded.table)
+            future = ingest.submit(decoded.payload, decoded.spans)
         except QueueFullError as exc:
             context.abort_with_status(_unavailable(str(exc), exc.retry_after_seconds))
-        except BatcherClosedError as exc:
+        except IngestClosedError as exc:
             context.abort_with_status(_unavailable(str(exc), 1))
         try:
             future.result(timeout=COMMIT_TIMEOUT_SECONDS)
         except Exception as exc:
-            context.abort_with_status(_unavailable(f"the store could not commit the spans: {exc}", 1))
+            context.abort_with_status(_unavailable(f"the spans could not be stored durably: {exc}", 1))
         return export_response(decoded.rejected, decoded.error_message).SerializeToString()
 
     return export
 
 
-def create_grpc_server(batcher: Batcher, max_body_bytes: int, workers: int = 8) -> grpc.Server:
+def create_grpc_server(ingest: Ingest, max_body_bytes: int, workers: int = 8) -> grpc.Server:
     """A grpc server with the TraceService registered; the caller adds a port and starts it."""
     handler = grpc.method_handlers_generic_handler(SERVICE, {
-        "Export": grpc.unary_unary_rpc_method_handler(_export_handler(batcher)),
+        "Export": grpc.unary_unary_rpc_method_handler(_export_handler(ingest)),
     })
     options: list[tuple[str, Any]] = [
         ("grpc.max_receive_message_length", max_body_bytes),

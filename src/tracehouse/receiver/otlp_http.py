@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 import anyio
 from starlette.applications import Starlette
@@ -11,23 +10,17 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tracehouse.otlp import (
-    BodyTooLargeError,
-    DecodedBatch,
-    DecodeError,
-    decode_json,
-    decode_protobuf,
-    decompress,
-)
+from tracehouse.otlp import BodyTooLargeError, DecodeError, decompress
+from tracehouse.otlp.prepare import PreparedExport, prepare
 from tracehouse.otlp.responses import JSON, PROTOBUF, encode, export_response, status_body
-from tracehouse.receiver.batcher import Batcher, BatcherClosedError, QueueFullError
+from tracehouse.receiver.ingest import Ingest, IngestClosedError, QueueFullError
 
 # gRPC status codes used in google.rpc.Status bodies.
 _INVALID_ARGUMENT = 3
 _RESOURCE_EXHAUSTED = 8
 _UNAVAILABLE = 14
 _INTERNAL = 13
-_DECODERS: dict[str, Callable[[bytes], DecodedBatch]] = {PROTOBUF: decode_protobuf, JSON: decode_json}
+_CONTENT_TYPES = (PROTOBUF, JSON)
 
 
 def _error(http_status: int, grpc_code: int, message: str, content_type: str,
@@ -36,13 +29,13 @@ def _error(http_status: int, grpc_code: int, message: str, content_type: str,
                     media_type=content_type, headers=headers)
 
 
-def create_otlp_http_app(batcher: Batcher, max_body_bytes: int, decode_threads: int = 2) -> Starlette:
+def create_otlp_http_app(ingest: Ingest, max_body_bytes: int, decode_threads: int = 2) -> Starlette:
     # Decoding holds the GIL; more threads than cores would only queue bodies in memory.
     limiter = anyio.CapacityLimiter(decode_threads)
 
     async def export(request: Request) -> Response:
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type not in _DECODERS:
+        if content_type not in _CONTENT_TYPES:
             return _error(415, _INVALID_ARGUMENT,
                           f"unsupported Content-Type {content_type or '(none)'!r}; OTLP/HTTP takes "
                           f"{PROTOBUF} or {JSON}", JSON)
@@ -63,10 +56,9 @@ def create_otlp_http_app(batcher: Batcher, max_body_bytes: int, decode_threads: 
             return Response(status_code=400)
         body = b"".join(chunks)
         encoding = request.headers.get("content-encoding")
-        decoder = _DECODERS[content_type]
 
-        def decode() -> DecodedBatch:
-            return decoder(decompress(body, encoding, max_body_bytes))
+        def decode() -> PreparedExport:
+            return prepare(decompress(body, encoding, max_body_bytes), content_type)
 
         try:
             decoded = await anyio.to_thread.run_sync(decode, limiter=limiter)
@@ -75,16 +67,16 @@ def create_otlp_http_app(batcher: Batcher, max_body_bytes: int, decode_threads: 
         except DecodeError as exc:
             return _error(400, _INVALID_ARGUMENT, str(exc), content_type)
         try:
-            future = batcher.submit(decoded.table)
+            future = ingest.submit(decoded.payload, decoded.spans)
         except QueueFullError as exc:
             return _error(503, _UNAVAILABLE, str(exc), content_type,
                           {"Retry-After": str(exc.retry_after_seconds)})
-        except BatcherClosedError as exc:
+        except IngestClosedError as exc:
             return _error(503, _UNAVAILABLE, str(exc), content_type, {"Retry-After": "1"})
         try:
             await asyncio.wrap_future(future)
-        except Exception as exc:  # the commit failed: nothing of this request was stored; retryable
-            return _error(503, _UNAVAILABLE, f"the store could not commit the spans: {exc}", content_type,
+        except Exception as exc:  # the spool write failed: nothing of this request was kept; retryable
+            return _error(503, _UNAVAILABLE, f"the spans could not be stored durably: {exc}", content_type,
                           {"Retry-After": "1"})
         return Response(encode(export_response(decoded.rejected, decoded.error_message), content_type),
                         media_type=content_type)

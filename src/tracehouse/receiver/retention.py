@@ -1,6 +1,6 @@
 """Background retention: deletes spans past the age limit and trims the store to its size cap.
 
-The work runs on the batcher thread (the store's only writer), scheduled every interval.
+The work runs on the ingest commit thread (the store's only writer), scheduled every interval.
 """
 
 from __future__ import annotations
@@ -9,15 +9,15 @@ import logging
 import threading
 import time
 
-from tracehouse.receiver.batcher import Batcher, BatcherClosedError
+from tracehouse.receiver.ingest import Ingest, IngestClosedError
 from tracehouse.store import SpanWriter
 
 log = logging.getLogger(__name__)
 
 
 class Retention:
-    def __init__(self, batcher: Batcher, retention_seconds: int, max_size_bytes: int, interval_seconds: float) -> None:
-        self._batcher = batcher
+    def __init__(self, ingest: Ingest, retention_seconds: int, max_size_bytes: int, interval_seconds: float) -> None:
+        self._ingest = ingest
         self._retention_ns = retention_seconds * 1_000_000_000
         self._max_size = max_size_bytes
         self._interval = interval_seconds
@@ -41,8 +41,8 @@ class Retention:
     def _loop(self) -> None:
         while not self._stop.wait(self._interval):
             try:
-                self._batcher.run_task(self.run_once).result()
-            except BatcherClosedError:
+                self._ingest.run_task(self.run_once).result()
+            except IngestClosedError:
                 return
             except Exception:
                 log.exception("retention pass failed; will try again")

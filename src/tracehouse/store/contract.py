@@ -50,7 +50,7 @@ class SpanWriter(Protocol):
         - Idempotent: a span whose (trace_id, span_id, start time) is already stored is not stored
           again, whether it repeats inside the batch or arrived in an earlier one. Client retries
           resend byte-identical spans, so they are stored once.
-        - Not thread-safe: one writer at a time (the receiver's batcher owns it).
+        - Not thread-safe: one writer at a time (the ingest pipeline's commit thread owns it).
         """
         ...
 

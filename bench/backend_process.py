@@ -1,0 +1,72 @@
+"""Start and stop a real `tracehouse up` for benchmarks, on free ports in a fresh data directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+
+class Backend:
+    def __init__(self, data_dir: Path, *extra_args: str, env: dict[str, str] | None = None) -> None:
+        self.data_dir = data_dir
+        cmd = [sys.executable, "-m", "tracehouse", "up", "--data", str(data_dir), "--otlp-grpc-port", "0",
+               "--otlp-http-port", "0", "--query-port", "0", *extra_args]
+        self.proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, start_new_session=True)
+        self.info = self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 60.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        run_file = self.data_dir / "server.json"
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"backend exited: {self.proc.stderr.read().decode() if self.proc.stderr else ''}")
+            if run_file.exists():
+                info: dict[str, Any] = json.loads(run_file.read_text())
+                try:
+                    if httpx.get(f"{info['query_url']}/healthz", timeout=2).status_code == 200:
+                        return info
+                except httpx.HTTPError:
+                    pass
+            time.sleep(0.05)
+        raise TimeoutError("backend did not become ready")
+
+    @property
+    def query_url(self) -> str:
+        return str(self.info["query_url"])
+
+    def sql(self, query: str) -> list[list[Any]]:
+        r = httpx.post(f"{self.query_url}/api/sql", json={"sql": query}, timeout=120)
+        r.raise_for_status()
+        rows: list[list[Any]] = r.json()["rows"]
+        return rows
+
+    def peak_rss_bytes(self) -> int:
+        """VmHWM: the kernel's record of the process's peak resident set."""
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+        return 0
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        if self.proc.stderr:
+            self.proc.stderr.close()

@@ -1,0 +1,134 @@
+"""Ingest benchmark (issue 3): sustained OTLP load from a separate process, figures for HTTP
+protobuf, gRPC and JSON, and the single-threaded parse + walk rate of the same bodies for scale.
+
+    python -m bench.ingest_bench [--duration 20] [--protocols http,grpc,json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from bench.backend_process import Backend
+from bench.fbaas_shape import RequestFactory
+
+TARGETS = {"spans_per_s": 100_000, "peak_rss_mib": 400, "bytes_per_span": 120}
+SPANS_PER_REQUEST = 500
+SENDERS = 4
+
+
+def naive_walk_rate(bodies: list[bytes]) -> float:
+    """Spans/s of a single-threaded protobuf parse plus a plain Python walk to one dict per span."""
+    started = time.perf_counter()
+    rows = 0
+    for body in bodies:
+        request = ExportTraceServiceRequest.FromString(body)
+        for rs in request.resource_spans:
+            resource = {kv.key: getattr(kv.value, kv.value.WhichOneof("value")) for kv in rs.resource.attributes}
+            for ss in rs.scope_spans:
+                for span in ss.spans:
+                    row = {
+                        "trace_id": span.trace_id, "span_id": span.span_id, "parent": span.parent_span_id,
+                        "name": span.name, "kind": span.kind, "start": span.start_time_unix_nano,
+                        "end": span.end_time_unix_nano, "status": span.status.code, "resource": resource,
+                        "attributes": {kv.key: getattr(kv.value, kv.value.WhichOneof("value"))
+                                       for kv in span.attributes},
+                    }
+                    rows += 1
+                    del row
+    return rows / (time.perf_counter() - started)
+
+
+def run_protocol(protocol: str, duration: float, bodies: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix=f"th-bench-{protocol}-") as tmp:
+        backend = Backend(Path(tmp) / "data")
+        try:
+            target = backend.info["otlp_grpc"] if protocol == "grpc" else backend.info["otlp_http"]
+            load = subprocess.Popen(
+                [sys.executable, "-m", "bench.otlp_load", "--protocol", protocol, "--target", target,
+                 "--duration", str(duration), "--senders", str(SENDERS), "--spans", str(SPANS_PER_REQUEST),
+                 "--bodies", str(bodies)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            assert load.stdout and load.stdin
+            load.stdout.readline()  # ready: every body is built
+            cpu_before = backend.cpu_seconds()
+            load.stdin.write("go\n")
+            load.stdin.flush()
+            result: dict[str, Any] = json.loads(load.stdout.readline())
+            load.wait()
+            cpu = backend.cpu_seconds() - cpu_before
+            # Acknowledged means committed: the count must already match, with no backlog to drain.
+            stored = int(backend.sql("SELECT count(*) FROM span_data")[0][0])
+            peak_rss = backend.peak_rss_bytes()
+        finally:
+            backend.stop()
+        db = Path(tmp) / "data" / "tracehouse.duckdb"
+        size = db.stat().st_size + (db.with_name(db.name + ".wal").stat().st_size
+                                    if db.with_name(db.name + ".wal").exists() else 0)
+    acked = result["acked_spans"]
+    return {
+        "protocol": protocol,
+        "seconds": round(result["elapsed"], 2),
+        "acked_spans": acked,
+        "stored_spans": stored,
+        "all_acked_stored": stored >= acked,
+        "spans_per_s": round(acked / result["elapsed"]),
+        "p50_ms": round(result["p50_ms"], 1),
+        "p99_ms": round(result["p99_ms"], 1),
+        "peak_rss_mib": round(peak_rss / 2**20, 1),
+        "bytes_per_span": round(size / max(stored, 1), 1),
+        "backend_cpu_s": round(cpu, 1),
+        "statuses": result["statuses"],
+        "bodies_ran_out": result["bodies_used"] >= result["bodies_built"],
+    }
+
+
+def run(duration: float = 20.0, protocols: tuple[str, ...] = ("http", "grpc", "json")) -> dict[str, Any]:
+    from rich.console import Console
+    from rich.table import Table
+
+    factory = RequestFactory(SPANS_PER_REQUEST, seed=99)
+    sample = [factory.next_body() for _ in range(100)]
+    baseline = naive_walk_rate(sample)
+    runs = []
+    for protocol in protocols:
+        # JSON decodes ~10x slower; fewer bodies cover its 20 s.
+        bodies = 1200 if protocol == "json" else 7000
+        runs.append(run_protocol(protocol, duration, bodies))
+
+    table = Table(title=f"Ingest: {SPANS_PER_REQUEST}-span FBaaS-shaped requests, {SENDERS} senders, "
+                        f"{duration:g} s per protocol")
+    for col in ("protocol", "spans/s acked", "stored = acked", "p50 ms", "p99 ms", "peak RSS MiB",
+                "bytes/span", "vs naive walk"):
+        table.add_column(col)
+    for r in runs:
+        table.add_row(r["protocol"], f"{r['spans_per_s']:,}", "yes" if r["all_acked_stored"] else "NO",
+                      str(r["p50_ms"]), str(r["p99_ms"]), str(r["peak_rss_mib"]), str(r["bytes_per_span"]),
+                      f"{r['spans_per_s'] / baseline:.2f}x")
+    console = Console()
+    console.print(table)
+    console.print(f"single-threaded parse + Python walk of the same bodies: {baseline:,.0f} spans/s")
+    console.print(f"targets (HTTP protobuf): >= {TARGETS['spans_per_s']:,} spans/s, peak RSS <= "
+                  f"{TARGETS['peak_rss_mib']} MiB, <= {TARGETS['bytes_per_span']} bytes/span")
+    for r in runs:
+        if r["statuses"].keys() - {"ok"}:
+            console.print(f"{r['protocol']}: non-OK answers {r['statuses']}")
+        if r["bodies_ran_out"]:
+            console.print(f"{r['protocol']}: the load generator ran out of prebuilt bodies before the end")
+    return {"naive_walk_spans_per_s": round(baseline), "runs": runs}
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--duration", type=float, default=20.0)
+    parser.add_argument("--protocols", default="http,grpc,json")
+    args = parser.parse_args()
+    print(json.dumps(run(args.duration, tuple(args.protocols.split(","))), indent=2))

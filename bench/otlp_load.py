@@ -1,0 +1,104 @@
+"""A load generator for the ingest benchmark, run as its own process.
+
+It builds every body before the clock starts (so building them costs the backend no CPU), then N
+sender threads post them back to back for the given duration and print one JSON line of figures.
+    python -m bench.otlp_load --protocol http|grpc|json --target ADDR --duration 20 --senders 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+
+import grpc
+import httpx
+
+from bench.fbaas_shape import RequestFactory, to_otlp_json
+
+EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+
+
+def build_bodies(count: int, spans: int, protocol: str, seed: int) -> list[bytes]:
+    factory = RequestFactory(spans, seed=seed)
+    bodies = [factory.next_body() for _ in range(count)]
+    if protocol == "json":
+        bodies = [to_otlp_json(b) for b in bodies]
+    return bodies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--protocol", choices=["http", "grpc", "json"], required=True)
+    parser.add_argument("--target", required=True, help="http://host:port for http/json, host:port for grpc")
+    parser.add_argument("--duration", type=float, default=20.0)
+    parser.add_argument("--senders", type=int, default=4)
+    parser.add_argument("--spans", type=int, default=500)
+    parser.add_argument("--bodies", type=int, default=6000)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+
+    bodies = build_bodies(args.bodies, args.spans, args.protocol, args.seed)
+    print(json.dumps({"ready": True}), flush=True)
+    sys.stdin.readline()  # the orchestrator says go once it has sampled the idle backend
+
+    lock = threading.Lock()
+    next_index = [0]
+    latencies: list[float] = []
+    statuses: dict[str, int] = {}
+    acked_spans = [0]
+    deadline = time.perf_counter() + args.duration
+
+    def take() -> bytes | None:
+        with lock:
+            if next_index[0] >= len(bodies) or time.perf_counter() >= deadline:
+                return None
+            next_index[0] += 1
+            return bodies[next_index[0] - 1]
+
+    def record(status: str, seconds: float) -> None:
+        with lock:
+            statuses[status] = statuses.get(status, 0) + 1
+            if status == "ok":
+                latencies.append(seconds)
+                acked_spans[0] += args.spans
+
+    def http_sender() -> None:
+        ctype = "application/json" if args.protocol == "json" else "application/x-protobuf"
+        with httpx.Client(timeout=60.0) as client:
+            while (body := take()) is not None:
+                t0 = time.perf_counter()
+                r = client.post(f"{args.target}/v1/traces", content=body, headers={"Content-Type": ctype})
+                record("ok" if r.status_code == 200 else str(r.status_code), time.perf_counter() - t0)
+
+    def grpc_sender() -> None:
+        with grpc.insecure_channel(args.target, options=[("grpc.max_send_message_length", 64 << 20)]) as ch:
+            export = ch.unary_unary(EXPORT, _registered_method=False)
+            while (body := take()) is not None:
+                t0 = time.perf_counter()
+                try:
+                    export(body, timeout=60.0)
+                    record("ok", time.perf_counter() - t0)
+                except grpc.RpcError as exc:
+                    record(exc.code().name, time.perf_counter() - t0)
+
+    target = grpc_sender if args.protocol == "grpc" else http_sender
+    started = time.perf_counter()
+    threads = [threading.Thread(target=target) for _ in range(args.senders)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else float("nan")
+    p50 = latencies[len(latencies) // 2] if latencies else float("nan")
+    print(json.dumps({"elapsed": elapsed, "acked_spans": acked_spans[0], "statuses": statuses,
+                      "p50_ms": p50 * 1000, "p99_ms": p99 * 1000, "bodies_used": next_index[0],
+                      "bodies_built": len(bodies)}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
