@@ -1,18 +1,34 @@
 """The store contract: what every store (DuckDB now, ClickHouse later) promises its callers."""
 
+from tracehouse.store.analytics_contract import (
+    AnalysisFilter,
+    AnalyticsReader,
+    CatalogColumn,
+    CatalogTable,
+    ExampleQuery,
+    Selection,
+    SqlCatalog,
+)
 from tracehouse.store.contract import (
     IncompatibleStoreError,
-    SqlRefusedError,
-    SqlTimeoutError,
     SpanReader,
     SpanWriter,
+    SqlRefusedError,
     SqlRunner,
+    SqlTimeoutError,
     Store,
     StoreError,
     WriteResult,
 )
 
 __all__ = [
+    "AnalysisFilter",
+    "AnalyticsReader",
+    "CatalogColumn",
+    "CatalogTable",
+    "ExampleQuery",
+    "Selection",
+    "SqlCatalog",
     "IncompatibleStoreError",
     "SpanReader",
     "SpanWriter",

@@ -10,7 +10,8 @@ import duckdb
 import pyarrow as pa
 
 from tracehouse.model import DependencyLink, Operation, SqlResult, TraceQuery, TraceSummary
-from tracehouse.store import StoreError, WriteResult
+from tracehouse.store import AnalysisFilter, CatalogTable, ExampleQuery, Selection, StoreError, WriteResult
+from tracehouse.stores.duckdb.analytics import DuckDBAnalytics
 from tracehouse.stores.duckdb.connection import open_database
 from tracehouse.stores.duckdb.reader import DuckDBReader
 from tracehouse.stores.duckdb.sandbox import run_user_sql
@@ -134,6 +135,34 @@ class DuckDBStore:
 
     def sql_dialect(self) -> str:
         return "duckdb"
+
+    # ---- AnalyticsReader and SqlCatalog (tracehouse.store.analytics_contract)
+    def _analytics(self) -> DuckDBAnalytics:
+        return DuckDBAnalytics(self._cursor())
+
+    def route_stats(self, flt: AnalysisFilter, slowest_fraction: float | None = None) -> pa.Table:
+        return self._analytics().route_stats(flt, slowest_fraction)
+
+    def origin_stats(self, flt: AnalysisFilter, service: str, operation: str | None = None) -> pa.Table:
+        return self._analytics().origin_stats(flt, service, operation)
+
+    def attribute_contrast(self, flt: AnalysisFilter, selection: Selection, max_traces: int) -> pa.Table:
+        return self._analytics().attribute_contrast(flt, selection, max_traces)
+
+    def error_hotspots(self, flt: AnalysisFilter) -> pa.Table:
+        return self._analytics().error_hotspots(flt)
+
+    def trace_sample(self, flt: AnalysisFilter, max_traces: int) -> pa.Table:
+        return self._analytics().trace_sample(flt, max_traces)
+
+    def count_traces(self, flt: AnalysisFilter) -> int:
+        return self._analytics().count_traces(flt)
+
+    def sql_catalog(self) -> list[CatalogTable]:
+        return self._analytics().sql_catalog()
+
+    def sql_examples(self) -> list[ExampleQuery]:
+        return self._analytics().sql_examples()
 
     def checkpoint(self) -> None:
         self._write_cursor.execute("CHECKPOINT")

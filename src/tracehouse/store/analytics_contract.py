@@ -1,0 +1,148 @@
+"""What a store must offer for the analyses beyond the trace view (`tracehouse analyze ...`).
+
+The heavy lifting (scans, joins, grouping over millions of spans) runs inside the store, in its own
+query language; the store hands back small Arrow tables whose columns are listed below, and
+`tracehouse.analytics` does the rest in Python (ranking, critical paths, what-if). A ClickHouse
+store implements the same methods in its own SQL.
+
+Every method takes an `AnalysisFilter`. Empty results are normal answers (a table with no rows).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import pyarrow as pa
+
+# How many attribute filters one analysis accepts (the DuckDB store has four fixed slots).
+MAX_ATTRIBUTE_FILTERS = 4
+
+
+@dataclass(frozen=True)
+class AnalysisFilter:
+    """The traces an analysis looks at.
+
+    - Time window: spans that started in [start_ns, end_ns) (unix nanoseconds; None = unbounded).
+      A trace's duration is measured over its spans in the window.
+    - service / operation: the trace has a span of that service (and that operation).
+    - attributes: for each key=value, some span of the trace carries it, as a span attribute or a
+      resource attribute (values compared as text: 'true', '3', '1.4.2').
+    """
+
+    start_ns: int | None = None
+    end_ns: int | None = None
+    service: str | None = None
+    operation: str | None = None
+    attributes: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if len(self.attributes) > MAX_ATTRIBUTE_FILTERS:
+            raise ValueError(f"at most {MAX_ATTRIBUTE_FILTERS} attribute filters, got {len(self.attributes)}")
+        if self.start_ns is not None and self.end_ns is not None and self.end_ns <= self.start_ns:
+            raise ValueError("the time window ends before it starts")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which traces form the selection that `attribute_contrast` compares with the rest.
+
+    Exactly one of: the slowest `slowest_fraction` (0.05 = slowest 5%), traces lasting at least
+    `min_duration_ns`, or the traces with an error (`errors=True`).
+    """
+
+    slowest_fraction: float | None = None
+    min_duration_ns: int | None = None
+    errors: bool = False
+
+    def __post_init__(self) -> None:
+        chosen = sum((self.slowest_fraction is not None, self.min_duration_ns is not None, self.errors))
+        if chosen != 1:
+            raise ValueError("choose exactly one selection: slowest fraction, minimum duration, or errors")
+        if self.slowest_fraction is not None and not 0 < self.slowest_fraction < 1:
+            raise ValueError("the slowest fraction must be between 0 and 1 (0.05 for the slowest 5%)")
+
+
+@runtime_checkable
+class AnalyticsReader(Protocol):
+    def route_stats(self, flt: AnalysisFilter, slowest_fraction: float | None = None) -> pa.Table:
+        """One row per route: the traces that make the same calls (caller service:operation ->
+        callee service:operation, with multiplicity, plus the root).
+
+        Columns: route_key (string), traces, error_traces, p50_ns, p95_ns, p99_ns (float64),
+        slow_traces (traces at or above the slow threshold; 0 without `slowest_fraction`),
+        slow_threshold_ns (same in every row; null without `slowest_fraction`),
+        example_trace_id (hex, the route's slowest trace). Ordered by traces, descending.
+        """
+        ...
+
+    def origin_stats(self, flt: AnalysisFilter, service: str, operation: str | None = None) -> pa.Table:
+        """Calls into `service` (its spans whose parent is in another service, or that are roots),
+        grouped by where they came from.
+
+        Columns: entry (root 'service:operation'), chain (the upstream calls, root first, joined by
+        ' > '; empty for calls that are themselves roots), operation (the called operation), calls,
+        error_calls, p50_ns, p95_ns (of the called span's duration), example_trace_id.
+        Ordered by calls, descending.
+        """
+        ...
+
+    def attribute_contrast(self, flt: AnalysisFilter, selection: Selection, max_traces: int) -> pa.Table:
+        """How often each attribute value occurs in selected traces and in the others (baseline).
+
+        A trace "has" a value when any of its spans carries it (span or resource attribute). At most
+        `max_traces` traces of each side are read, sampled by trace id, to bound the cost.
+        Columns: scope ('span' | 'resource'), key, value (text), selected, baseline (trace counts),
+        selected_total, baseline_total (traces read on each side; same in every row),
+        threshold_ns (the duration threshold, null for errors).
+        """
+        ...
+
+    def error_hotspots(self, flt: AnalysisFilter) -> pa.Table:
+        """Where errors happen. Columns: service, operation, version (resource service.version, may be
+        null), spans, error_spans, example_trace_id (hex, an erroring trace). Ordered by error_spans."""
+        ...
+
+    def trace_sample(self, flt: AnalysisFilter, max_traces: int) -> pa.Table:
+        """The spans of up to `max_traces` selected traces, sampled by trace id (the same sample every
+        time), for per-trace work such as critical paths.
+
+        Columns: trace_id, span_id, parent_span_id (hex; parent null for roots), service_name,
+        span_name, start_time_unix_nano, duration_ns, error (bool). Ordered by trace_id, start.
+        """
+        ...
+
+    def count_traces(self, flt: AnalysisFilter) -> int:
+        """How many traces the filter selects."""
+        ...
+
+
+@dataclass(frozen=True)
+class CatalogColumn:
+    name: str
+    type: str
+
+
+@dataclass(frozen=True)
+class CatalogTable:
+    name: str
+    kind: str                   # 'view' or 'table'
+    description: str
+    columns: tuple[CatalogColumn, ...]
+
+
+@dataclass(frozen=True)
+class ExampleQuery:
+    title: str
+    sql: str
+
+
+@runtime_checkable
+class SqlCatalog(Protocol):
+    """What the SQL console's schema browser shows: the relations users may query, and examples."""
+
+    def sql_catalog(self) -> list[CatalogTable]:
+        ...
+
+    def sql_examples(self) -> list[ExampleQuery]:
+        ...

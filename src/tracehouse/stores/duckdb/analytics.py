@@ -1,0 +1,109 @@
+"""AnalyticsReader and SqlCatalog on DuckDB. Each analysis is sql/analytics/_selection.sql (the window
+and filters, shared) followed by the analysis' own file, run with bound parameters only."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from tracehouse.store import (
+    AnalysisFilter,
+    CatalogColumn,
+    CatalogTable,
+    ExampleQuery,
+    Selection,
+    StoreError,
+)
+from tracehouse.store.analytics_contract import MAX_ATTRIBUTE_FILTERS
+from tracehouse.stores.duckdb.sql_files import sql
+
+_NO_END = 2**62  # year 2116: make_timestamp_ns refuses the largest int64
+_EXAMPLE = re.compile(r"^-- example: (.+)$", re.MULTILINE)
+
+# What each user-facing relation is for; columns are documented in docs/schema.md.
+VIEW_DESCRIPTIONS = {
+    "spans": "One row per span: ids as hex, times, status, attributes (VARIANT: attributes['key']).",
+    "traces": "One row per trace: root service/operation, start, duration, span and error counts.",
+    "edges": "One row per call: parent service/operation -> child service/operation.",
+}
+
+
+def _analysis(name: str) -> str:
+    return sql("analytics/_selection") + sql(f"analytics/{name}")
+
+
+def filter_params(flt: AnalysisFilter) -> dict[str, Any]:
+    """The bound parameters of _selection.sql. Unused attribute slots get the key '' and the value
+    NULL: their scans then match nothing and cost nothing."""
+    params: dict[str, Any] = {
+        "start_ns": flt.start_ns if flt.start_ns is not None else 0,
+        "end_ns": flt.end_ns if flt.end_ns is not None else _NO_END,
+        "service": flt.service,
+        "operation": flt.operation,
+    }
+    items = sorted(flt.attributes.items())
+    for slot in range(MAX_ATTRIBUTE_FILTERS):
+        key, value = items[slot] if slot < len(items) else ("", None)
+        params[f"key_{slot + 1}"] = key
+        params[f"value_{slot + 1}"] = value
+    return params
+
+
+class DuckDBAnalytics:
+    def __init__(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        self._cursor = cursor
+
+    def _table(self, name: str, flt: AnalysisFilter, **extra: Any) -> pa.Table:
+        params = filter_params(flt) | extra
+        try:
+            return self._cursor.sql(_analysis(name), params=params).to_arrow_table()
+        except duckdb.OutOfMemoryException as exc:
+            raise StoreError(f"the {name.replace('_', ' ')} analysis needs more memory than the store may use; "
+                             "narrow the time window or raise --store-memory") from exc
+
+    def route_stats(self, flt: AnalysisFilter, slowest_fraction: float | None = None) -> pa.Table:
+        return self._table("routes", flt, slowest_fraction=slowest_fraction)
+
+    def origin_stats(self, flt: AnalysisFilter, service: str, operation: str | None = None) -> pa.Table:
+        return self._table("origins", flt, target_service=service, target_operation=operation)
+
+    def attribute_contrast(self, flt: AnalysisFilter, selection: Selection, max_traces: int) -> pa.Table:
+        return self._table("attribute_contrast", flt, errors=selection.errors,
+                           min_duration_ns=selection.min_duration_ns,
+                           slowest_fraction=selection.slowest_fraction, max_traces=max_traces)
+
+    def error_hotspots(self, flt: AnalysisFilter) -> pa.Table:
+        return self._table("error_hotspots", flt)
+
+    def trace_sample(self, flt: AnalysisFilter, max_traces: int) -> pa.Table:
+        return self._table("trace_sample", flt, max_traces=max_traces)
+
+    def count_traces(self, flt: AnalysisFilter) -> int:
+        rows = self._cursor.execute(_analysis("count_traces"), filter_params(flt)).fetchall()
+        return int(rows[0][0]) if rows else 0
+
+    # ---- SqlCatalog
+    def sql_catalog(self) -> list[CatalogTable]:
+        rows = self._cursor.execute(sql("analytics/catalog")).fetchall()
+        by_view: dict[str, list[CatalogColumn]] = {}
+        for name, column, data_type, _ in rows:
+            by_view.setdefault(name, []).append(CatalogColumn(column, data_type))
+        return [CatalogTable(name, "view", VIEW_DESCRIPTIONS.get(name, ""), tuple(cols))
+                for name, cols in by_view.items()]
+
+    def sql_examples(self) -> list[ExampleQuery]:
+        return parse_examples(sql("analytics/console_examples"))
+
+
+def parse_examples(text: str) -> list[ExampleQuery]:
+    """Split the examples file at its '-- example: title' lines."""
+    marks = list(_EXAMPLE.finditer(text))
+    examples = []
+    for i, mark in enumerate(marks):
+        end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
+        body = text[mark.end():end].strip().rstrip(";").strip()
+        examples.append(ExampleQuery(mark.group(1).strip(), body))
+    return examples

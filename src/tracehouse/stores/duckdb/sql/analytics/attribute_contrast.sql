@@ -1,0 +1,49 @@
+-- Attribute contrast (appended to _selection.sql), as Honeycomb's BubbleUp: how many selected traces
+-- and how many baseline traces carry each attribute value. The selection is the erroring traces
+-- ($errors), or those lasting at least $min_duration_ns, or the slowest $slowest_fraction. Each side
+-- is capped at $max_traces traces, taken in trace-hash order (a fixed pseudo-random sample), so
+-- that unnesting attribute maps stays cheap on a large store.
+, threshold AS (
+    SELECT CASE WHEN $errors::BOOLEAN THEN NULL
+                WHEN $min_duration_ns::BIGINT IS NOT NULL THEN $min_duration_ns::BIGINT
+                ELSE quantile_disc(duration_ns, 1 - $slowest_fraction::DOUBLE) END AS ns
+    FROM selected
+),
+sided AS (
+    SELECT s.t, CASE WHEN $errors::BOOLEAN THEN s.failed ELSE s.duration_ns >= th.ns END AS in_selection
+    FROM selected s CROSS JOIN threshold th
+),
+sampled AS (
+    SELECT t, in_selection
+    FROM sided
+    QUALIFY row_number() OVER (PARTITION BY in_selection ORDER BY t) <= $max_traces
+),
+totals AS (
+    SELECT count(*) FILTER (WHERE in_selection) AS selected_total,
+           count(*) FILTER (WHERE NOT in_selection) AS baseline_total
+    FROM sampled
+),
+pairs AS (
+    SELECT DISTINCT w.t, 'span' AS scope, e.key, e.value ->> '$' AS value
+    FROM window_spans w, json_each(w.attributes::JSON) e
+    WHERE w.t IN (SELECT t FROM sampled)
+    UNION
+    SELECT DISTINCT w.t, 'resource' AS scope, e.key, e.value ->> '$' AS value
+    FROM window_spans w, json_each(w.resource_attributes::JSON) e
+    WHERE w.t IN (SELECT t FROM sampled)
+)
+SELECT
+    p.scope,
+    p.key,
+    p.value,
+    count(*) FILTER (WHERE s.in_selection)          AS selected,
+    count(*) FILTER (WHERE NOT s.in_selection)      AS baseline,
+    any_value(totals.selected_total)                AS selected_total,
+    any_value(totals.baseline_total)                AS baseline_total,
+    any_value(threshold.ns)                         AS threshold_ns
+FROM pairs p
+JOIN sampled s USING (t)
+CROSS JOIN totals
+CROSS JOIN threshold
+GROUP BY p.scope, p.key, p.value
+ORDER BY p.scope, p.key, p.value

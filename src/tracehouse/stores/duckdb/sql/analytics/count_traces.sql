@@ -1,0 +1,2 @@
+-- How many traces the filter selects (appended to _selection.sql).
+SELECT count(*) FROM selected

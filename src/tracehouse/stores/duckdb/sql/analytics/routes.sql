@@ -1,0 +1,34 @@
+-- Routes (appended to _selection.sql). A trace's route is the multiset of its calls: for every span,
+-- (parent's service:operation, its own service:operation); roots pair with NULL. Its key is the sum
+-- of the calls' hashes, which does not depend on span order. One hash join and two group-bys: a
+-- recursive walk of exact trees ran out of 256 MB on 5M spans and took 6 s with 2 GB.
+-- $slowest_fraction (NULL = none): traces at or above the (1 - fraction) duration quantile are slow.
+, labelled AS (
+    SELECT k, hash(service_name, span_name) AS label FROM window_spans
+),
+route_of AS (
+    SELECT c.t, sum(hash(p.label, c.service_name, c.span_name)) AS route_key
+    FROM window_spans c
+    LEFT JOIN labelled p ON p.k = c.pk
+    GROUP BY c.t
+),
+threshold AS (
+    SELECT CASE WHEN $slowest_fraction::DOUBLE IS NULL THEN NULL
+                ELSE quantile_disc(duration_ns, 1 - $slowest_fraction::DOUBLE) END AS ns
+    FROM selected
+)
+SELECT
+    route_key::VARCHAR                                              AS route_key,
+    count(*)                                                        AS traces,
+    count(*) FILTER (WHERE failed)                                  AS error_traces,
+    quantile_cont(duration_ns, 0.50)::DOUBLE                        AS p50_ns,
+    quantile_cont(duration_ns, 0.95)::DOUBLE                        AS p95_ns,
+    quantile_cont(duration_ns, 0.99)::DOUBLE                        AS p99_ns,
+    count(*) FILTER (WHERE duration_ns >= threshold.ns)             AS slow_traces,
+    any_value(threshold.ns)                                         AS slow_threshold_ns,
+    lower(hex(arg_max(trace_id, duration_ns)))                      AS example_trace_id
+FROM selected
+JOIN route_of USING (t)
+CROSS JOIN threshold
+GROUP BY route_key
+ORDER BY traces DESC, route_key
