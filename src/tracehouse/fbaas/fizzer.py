@@ -10,7 +10,7 @@ import os
 import time
 
 from flask import Flask, Response, jsonify, request
-from opentelemetry import propagate, trace
+from opentelemetry import context, propagate, trace
 from opentelemetry.trace import SpanKind
 
 from tracehouse.fbaas.fizzbuzz import is_fizz
@@ -42,6 +42,15 @@ def create_app(delay_seconds: float | None = None) -> Flask:
     @app.post("/")
     def fizz() -> Response | tuple[Response, int]:
         parent = propagate.extract(request.headers)
+        # Attached, not just passed to the tracer, so the caller's baggage stays current in the
+        # handler and would travel on with any call it makes.
+        token = context.attach(parent)
+        try:
+            return handle(parent)
+        finally:
+            context.detach(token)
+
+    def handle(parent: context.Context) -> Response | tuple[Response, int]:
         attributes = {
             "http.request.method": request.method,
             "http.route": "/",
