@@ -6,7 +6,7 @@
 , threshold AS (
     SELECT CASE WHEN $errors::BOOLEAN THEN NULL
                 WHEN $min_duration_ns::BIGINT IS NOT NULL THEN $min_duration_ns::BIGINT
-                ELSE quantile_disc(duration_ns, 1 - $slowest_fraction::DOUBLE) END AS ns
+                ELSE quantile_disc(duration_ns, 1 - coalesce($slowest_fraction::DOUBLE, 0.05)) END AS ns
     FROM selected
 ),
 sided AS (

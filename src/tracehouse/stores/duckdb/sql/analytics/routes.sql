@@ -13,8 +13,9 @@ route_of AS (
     GROUP BY c.t
 ),
 threshold AS (
+    -- quantile_disc refuses a NULL fraction even in a branch not taken, hence the coalesce.
     SELECT CASE WHEN $slowest_fraction::DOUBLE IS NULL THEN NULL
-                ELSE quantile_disc(duration_ns, 1 - $slowest_fraction::DOUBLE) END AS ns
+                ELSE quantile_disc(duration_ns, 1 - coalesce($slowest_fraction::DOUBLE, 0.05)) END AS ns
     FROM selected
 )
 SELECT

@@ -1,0 +1,50 @@
+"""`analyze compare`: which attribute values mark the slow (or erroring) traces, as BubbleUp does."""
+
+from __future__ import annotations
+
+from tracehouse.analytics.report import COUNT, PERCENT, TEXT, Column, Report
+from tracehouse.store import AnalysisFilter, AnalyticsReader, Selection
+
+MAX_TRACES_PER_SIDE = 20_000
+MAX_ROWS = 30
+
+
+def describe(selection: Selection) -> str:
+    if selection.errors:
+        return "erroring traces"
+    if selection.min_duration_ns is not None:
+        return f"traces of at least {selection.min_duration_ns / 1e6:,.1f} ms"
+    return f"slowest {(selection.slowest_fraction or 0) * 100:g}% of traces"
+
+
+def analyze_compare(reader: AnalyticsReader, flt: AnalysisFilter, selection: Selection,
+                    max_traces: int = MAX_TRACES_PER_SIDE) -> Report:
+    rows = reader.attribute_contrast(flt, selection, max_traces).to_pylist()
+    what = describe(selection)
+    out = []
+    for r in rows:
+        selected_pct = 100 * r["selected"] / r["selected_total"] if r["selected_total"] else 0.0
+        baseline_pct = 100 * r["baseline"] / r["baseline_total"] if r["baseline_total"] else 0.0
+        out.append({"attribute": f"{r['key']}={r['value']}", "scope": r["scope"], "key": r["key"], "value": r["value"],
+                    "selected_pct": selected_pct, "baseline_pct": baseline_pct,
+                    "difference": selected_pct - baseline_pct, "selected": r["selected"], "baseline": r["baseline"]})
+    # Over-represented first; ties broken by name so every caller sees the same order.
+    out.sort(key=lambda r: (-r["difference"], r["attribute"], r["scope"]))
+    findings = []
+    sel_total = rows[0]["selected_total"] if rows else 0
+    base_total = rows[0]["baseline_total"] if rows else 0
+    if out and out[0]["difference"] > 0:
+        top = out[0]
+        findings.append(f"{top['attribute']} ({top['scope']}) is on {top['selected_pct']:.0f}% of the {what}, "
+                        f"against {top['baseline_pct']:.0f}% of the others.")
+    elif not sel_total:
+        findings.append(f"No {what} in this window.")
+    else:
+        findings.append(f"No attribute value stands out in the {what}.")
+    columns = [Column("attribute", "attribute", TEXT), Column("scope", "scope", TEXT),
+               Column("selected_pct", "in selection", PERCENT), Column("baseline_pct", "in baseline", PERCENT),
+               Column("difference", "difference", PERCENT), Column("selected", "selected traces", COUNT),
+               Column("baseline", "baseline traces", COUNT)]
+    notes = [f"selection: {sel_total:,} {what}; baseline: {base_total:,} other traces"
+             + (f" (each side sampled to at most {max_traces:,})" if max(sel_total, base_total) >= max_traces else "")]
+    return Report("compare", f"What marks the {what}", findings, columns, out[:MAX_ROWS], notes=notes)

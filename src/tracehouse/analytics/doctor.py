@@ -1,0 +1,29 @@
+"""`tracehouse doctor`: a short plain-language report built from the other analyses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tracehouse.analytics.report import TEXT, Column, Report
+
+
+@dataclass
+class Diagnosis:
+    sections: list[tuple[str, Report]]
+
+    def findings(self) -> list[str]:
+        return [f for _, r in self.sections for f in r.findings]
+
+    def render(self) -> str:
+        lines = ["tracehouse doctor", "================="]
+        for heading, report in self.sections:
+            lines.append(f"{heading}:")
+            lines += [f"  - {f}" for f in report.findings]
+        return "\n".join(lines)
+
+
+def doctor_report(diagnosis: Diagnosis) -> Report:
+    """The diagnosis as a Report, so it travels like the other analyses (JSON, UI, --url)."""
+    rows = [{"topic": heading, "finding": f} for heading, r in diagnosis.sections for f in r.findings]
+    return Report("doctor", "tracehouse doctor", diagnosis.findings(),
+                  [Column("topic", "topic", TEXT), Column("finding", "finding", TEXT)], rows)

@@ -1,0 +1,171 @@
+"""The analyses beyond the trace view, for the API, the UI and the CLI.
+
+`Analyses.run(name, params)` takes the same string parameters whether they come from CLI options
+or HTTP query parameters, so every front end computes with the same inputs:
+
+  since=1h | start=ISO/unix seconds, end=...   the time window (default: everything stored)
+  service, operation                           keep traces with such a span (origins: the target)
+  attr=key=value (repeatable)                  keep traces carrying that attribute value
+  slowest=5%, min_duration=250ms, errors=true  the selection (paths, compare)
+  what_if=SERVICE[:OPERATION]=-100ms|-50%      latency's what-if
+  sample=20000                                 traces whose critical paths are computed (latency)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+
+from tracehouse.analytics.bubbleup import analyze_compare
+from tracehouse.analytics.doctor import Diagnosis, doctor_report
+from tracehouse.analytics.errors import analyze_errors
+from tracehouse.analytics.latency import DEFAULT_SAMPLE, analyze_latency
+from tracehouse.analytics.origins import analyze_origins
+from tracehouse.analytics.parsing import (
+    ParseError,
+    WhatIf,
+    parse_attribute,
+    parse_duration_ns,
+    parse_fraction,
+    parse_time_ns,
+    parse_what_if,
+)
+from tracehouse.analytics.report import Report
+from tracehouse.analytics.routes import analyze_paths
+from tracehouse.store import AnalysisFilter, AnalyticsReader, Selection, SpanReader, StoreError
+
+NAMES = ("paths", "origins", "latency", "compare", "errors", "doctor")
+Params = Mapping[str, str | Sequence[str]]
+
+
+class AnalysisError(ValueError):
+    """The request cannot be analysed as given (bad or missing parameter); the message says why."""
+
+
+def _one(params: Params, key: str) -> str | None:
+    value = params.get(key)
+    if value is None or isinstance(value, str):
+        return value or None
+    return value[-1] if value else None
+
+
+def _many(params: Params, key: str) -> list[str]:
+    value = params.get(key)
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def parse_filter(params: Params, now_ns: int | None = None, *, target_is_service: bool = False) -> AnalysisFilter:
+    """The AnalysisFilter described by string parameters (see the module docstring)."""
+    start = end = None
+    since = _one(params, "since")
+    if since:
+        now = time.time_ns() if now_ns is None else now_ns
+        start, end = now - parse_duration_ns(since), None
+    if _one(params, "start"):
+        start = parse_time_ns(_one(params, "start") or "")
+    if _one(params, "end"):
+        end = parse_time_ns(_one(params, "end") or "")
+    attributes = dict(parse_attribute(a) for a in _many(params, "attr"))
+    try:
+        return AnalysisFilter(start_ns=start, end_ns=end,
+                              service=None if target_is_service else _one(params, "service"),
+                              operation=None if target_is_service else _one(params, "operation"),
+                              attributes=attributes)
+    except ValueError as exc:
+        raise AnalysisError(str(exc)) from exc
+
+
+def parse_selection(params: Params, default_slowest: float | None = 0.05) -> Selection:
+    slowest, min_duration = _one(params, "slowest"), _one(params, "min_duration")
+    errors = (_one(params, "errors") or "").lower() in ("1", "true", "yes")
+    try:
+        if errors:
+            return Selection(errors=True)
+        if min_duration:
+            return Selection(min_duration_ns=parse_duration_ns(min_duration))
+        if slowest:
+            return Selection(slowest_fraction=parse_fraction(slowest))
+        return Selection(slowest_fraction=default_slowest)
+    except ValueError as exc:
+        raise AnalysisError(str(exc)) from exc
+
+
+class _Reader(AnalyticsReader, SpanReader):
+    """What the analyses need from a store: its analytics reads and its span reads."""
+
+
+class Analyses:
+    def __init__(self, store: object) -> None:
+        if not isinstance(store, AnalyticsReader) or not isinstance(store, SpanReader):
+            raise StoreError("this store cannot run analyses (it does not implement AnalyticsReader)")
+        self._store: _Reader = store  # type: ignore[assignment]
+
+    # ---- typed entry points (what notebooks call)
+    def paths(self, flt: AnalysisFilter, slowest_fraction: float | None = None) -> Report:
+        return analyze_paths(self._store, self._store, flt, slowest_fraction)
+
+    def origins(self, flt: AnalysisFilter, service: str, operation: str | None = None) -> Report:
+        return analyze_origins(self._store, flt, service, operation)
+
+    def latency(self, flt: AnalysisFilter, what_if: WhatIf | None = None, sample: int = DEFAULT_SAMPLE) -> Report:
+        return analyze_latency(self._store, flt, what_if, sample)
+
+    def compare(self, flt: AnalysisFilter, selection: Selection) -> Report:
+        return analyze_compare(self._store, flt, selection)
+
+    def errors(self, flt: AnalysisFilter) -> Report:
+        return analyze_errors(self._store, flt)
+
+    def diagnose(self, flt: AnalysisFilter) -> Diagnosis:
+        """The doctor's sections: slowest routes, critical path, what marks slow and erroring
+        requests, and where errors start."""
+        return Diagnosis([
+            ("Routes of the slowest 5% of requests", self.paths(flt, 0.05)),
+            ("Where requests wait (critical path)", self.latency(flt)),
+            ("What marks the slowest 5%", self.compare(flt, Selection(slowest_fraction=0.05))),
+            ("What marks erroring requests", self.compare(flt, Selection(errors=True))),
+            ("Error hot spots", self.errors(flt)),
+        ])
+
+    def doctor(self, flt: AnalysisFilter) -> Report:
+        return doctor_report(self.diagnose(flt))
+
+    # ---- the string-parameter entry point shared by the CLI and the HTTP API
+    def run(self, name: str, params: Params) -> Report:
+        runner: dict[str, Callable[[Params], Report]] = {
+            "paths": self._run_paths, "origins": self._run_origins, "latency": self._run_latency,
+            "compare": self._run_compare, "errors": lambda p: self.errors(parse_filter(p)),
+            "doctor": lambda p: self.doctor(parse_filter(p)),
+        }
+        if name not in runner:
+            raise AnalysisError(f"no analysis named {name!r}; there are: {', '.join(NAMES)}")
+        try:
+            report = runner[name](params)
+        except ParseError as exc:
+            raise AnalysisError(str(exc)) from exc
+        report.params = {"request": {k: _many(params, k) if k == "attr" else _one(params, k) for k in params}} | report.params
+        return report
+
+    def _run_paths(self, p: Params) -> Report:
+        slowest = _one(p, "slowest")
+        return self.paths(parse_filter(p), parse_fraction(slowest) if slowest else None)
+
+    def _run_origins(self, p: Params) -> Report:
+        service = _one(p, "service")
+        if not service:
+            raise AnalysisError("origins needs a service: the one whose callers you want to see")
+        return self.origins(parse_filter(p, target_is_service=True), service, _one(p, "operation"))
+
+    def _run_latency(self, p: Params) -> Report:
+        what_if = _one(p, "what_if")
+        sample = _one(p, "sample")
+        try:
+            size = int(sample) if sample else DEFAULT_SAMPLE
+        except ValueError as exc:
+            raise AnalysisError(f"sample is a number of traces, got {sample!r}") from exc
+        return self.latency(parse_filter(p), parse_what_if(what_if) if what_if else None, size)
+
+    def _run_compare(self, p: Params) -> Report:
+        return self.compare(parse_filter(p), parse_selection(p))
