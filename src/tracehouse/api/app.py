@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from tracehouse.api import sql_routes
+from tracehouse.api import analyze_routes, sql_routes
 from tracehouse.query.service import QueryService
 
 
@@ -17,4 +17,5 @@ def create_app(service: QueryService) -> FastAPI:
         return JSONResponse({"status": "ok", "data_dir": str(service.settings.data_dir)})
 
     app.include_router(sql_routes.router(service))
+    app.include_router(analyze_routes.router(service))
     return app

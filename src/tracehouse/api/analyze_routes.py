@@ -1,0 +1,86 @@
+"""The analyses over HTTP, the SQL console's catalog, and the console and analysis pages.
+
+GET /api/analyze/{name}?since=1h&service=..&attr=k=v&slowest=5%  -> a Report as JSON
+GET /api/sql/catalog                                            -> views, columns, example queries
+GET /console, /analyze, /analyze/{name}                         -> the UI pages
+GET /analytics-static/{file}                                    -> their scripts and styles
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from importlib import resources
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from tracehouse.query.analyses import NAMES, AnalysisError, Analyses
+from tracehouse.query.service import QueryService
+from tracehouse.store import SqlCatalog, StoreError
+
+_UI = resources.files("tracehouse.ui")
+# Only these files are served: the console's and the analyses' own (see the ownership in docs/ui.md).
+_STATIC = {"console.js": "text/javascript", "console.css": "text/css", "analyze.js": "text/javascript"}
+
+
+def _page(name: str) -> HTMLResponse:
+    return HTMLResponse(_UI.joinpath("templates", name).read_text(encoding="utf-8"))
+
+
+def router(service: QueryService) -> APIRouter:
+    api = APIRouter()
+
+    @api.get("/api/analyze")
+    def list_analyses() -> JSONResponse:
+        return JSONResponse({"analyses": list(NAMES)})
+
+    @api.get("/api/analyze/{name}")
+    async def analyze(name: str, request: Request) -> JSONResponse:
+        params: dict[str, list[str]] = {}
+        for key, value in request.query_params.multi_items():
+            params.setdefault(key, []).append(value)
+        try:
+            analyses = Analyses(service.store)
+            report = await run_in_threadpool(analyses.run, name, params)
+        except AnalysisError as exc:
+            return JSONResponse({"error": str(exc), "kind": "bad_request"}, status_code=400)
+        except StoreError as exc:
+            return JSONResponse({"error": str(exc), "kind": "store"}, status_code=503)
+        return JSONResponse(report.to_json())
+
+    @api.get("/api/sql/catalog")
+    def catalog() -> JSONResponse:
+        store = service.store
+        if not isinstance(store, SqlCatalog):
+            return JSONResponse({"dialect": store.sql_dialect(), "relations": [], "examples": []})
+        return JSONResponse({
+            "dialect": store.sql_dialect(),
+            "relations": [asdict(t) for t in store.sql_catalog()],
+            "examples": [asdict(e) for e in store.sql_examples()],
+            "max_rows": service.settings.sql_max_rows,
+            "timeout_seconds": service.settings.sql_timeout_seconds,
+        })
+
+    @api.get("/console", response_class=HTMLResponse)
+    def console_page() -> HTMLResponse:
+        return _page("console.html")
+
+    @api.get("/analyze", response_class=HTMLResponse)
+    def analyze_index() -> HTMLResponse:
+        return _page("analyze.html")
+
+    @api.get("/analyze/{name}", response_class=HTMLResponse)
+    def analyze_page(name: str) -> HTMLResponse:
+        if name not in NAMES:
+            raise HTTPException(404, f"no analysis named {name}")
+        return _page("analyze.html")
+
+    @api.get("/analytics-static/{file}")
+    def static(file: str) -> Response:
+        if file not in _STATIC:
+            raise HTTPException(404)
+        return Response(_UI.joinpath("static", file).read_bytes(), media_type=_STATIC[file],
+                        headers={"Cache-Control": "no-cache"})
+
+    return api
