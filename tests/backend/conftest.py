@@ -14,6 +14,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -24,10 +25,10 @@ import httpx
 import psutil
 import pytest
 
-from .otlp_requests import PROTOBUF, Built
+from .otlp_requests import PROTOBUF, Built, fbaas_request
 
 START_TIMEOUT = 30.0
-_HEX_ID = re.compile(r"[0-9a-f]{16}")
+_HEX = re.compile(r"[0-9a-f]+")
 PYTHON = sys.executable
 
 
@@ -96,7 +97,14 @@ class Backend:
         assert response.status_code == 200, response.text
 
     # ---- the query API
-    def sql(self, query: str, max_rows: int | None = None) -> list[list[Any]]:
+    def sql(self, query: str, max_rows: int | None = None, **ids: str | Sequence[str]) -> list[list[Any]]:
+        """Rows of a query through POST /api/sql. `:name` in the query becomes the hex id (or the
+        parenthesised list of hex ids) passed as `name=`; ids are checked to be hex."""
+        for name, value in ids.items():
+            values = [value] if isinstance(value, str) else list(value)
+            assert values and all(_HEX.fullmatch(v) for v in values), value
+            literal = ",".join(f"'{v}'" for v in values)
+            query = query.replace(f":{name}", literal if isinstance(value, str) else f"({literal})")
         payload: dict[str, Any] = {"sql": query}
         if max_rows:
             payload["max_rows"] = max_rows
@@ -106,8 +114,8 @@ class Backend:
         assert not body["truncated"], "query result was truncated; raise max_rows"
         return list(body["rows"])
 
-    def scalar(self, query: str) -> Any:
-        return self.sql(query)[0][0]
+    def scalar(self, query: str, **ids: str | Sequence[str]) -> Any:
+        return self.sql(query, **ids)[0][0]
 
     def span_count(self) -> int:
         return int(self.scalar("SELECT count(*) FROM spans"))
@@ -117,12 +125,35 @@ class Backend:
         found: dict[str, int] = {}
         for i in range(0, len(span_ids), 5000):
             chunk = list(span_ids[i:i + 5000])
-            assert all(_HEX_ID.fullmatch(s) for s in chunk)
-            ids = ",".join(f"'{s}'" for s in chunk)
-            query = f"SELECT span_id, count(*) FROM spans WHERE span_id IN ({ids}) GROUP BY span_id"  # noqa: S608
-            for sid, n in self.sql(query, max_rows=len(chunk) + 1):
+            query = "SELECT span_id, count(*) FROM spans WHERE span_id IN :ids GROUP BY span_id"
+            for sid, n in self.sql(query, max_rows=len(chunk) + 1, ids=chunk):
                 found[sid] = int(n)
         return found
+
+    def wait_stored(self, span_ids: Sequence[str], timeout: float = 30.0) -> None:
+        """Wait until every one of `span_ids` is stored, then insist each is stored exactly once.
+
+        An acknowledged span may reach the store a moment after the acknowledgement (it is durable
+        from the acknowledgement on, visible once committed), so tests poll for it.
+        """
+        wanted = list(dict.fromkeys(span_ids))
+        counts: dict[str, int] = {}
+
+        def all_there() -> bool:
+            counts.update(self.stored_of([s for s in wanted if s not in counts]))
+            return len(counts) == len(wanted)
+
+        wait_for(all_there, timeout, f"{len(wanted)} acknowledged spans to be stored", interval=0.1)
+        assert {sid: n for sid, n in self.stored_of(wanted).items() if n != 1} == {}, "spans stored twice"
+
+    def assert_absent(self, span_ids: Sequence[str]) -> None:
+        """None of `span_ids` is stored, checked after a later good request was stored (so anything
+        sent before it had its chance), which also proves the backend still serves."""
+        marker = fbaas_request(1)
+        self.send(marker)
+        self.wait_stored(marker.span_ids)
+        assert self.stored_of(list(span_ids)) == {}
+        assert self.alive()
 
     def healthy(self) -> bool:
         try:
@@ -143,6 +174,38 @@ class Backend:
     def kill9(self) -> None:
         os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(30)
+
+
+class PeakRss:
+    """Samples a process's resident memory on a thread while the `with` block runs."""
+
+    def __init__(self, pid: int, interval: float = 0.005) -> None:
+        self._process = psutil.Process(pid)
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self.start = int(self._process.memory_info().rss)
+        self.peak = self.start
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.peak = max(self.peak, int(self._process.memory_info().rss))
+            except psutil.NoSuchProcess:
+                return
+            self._stop.wait(self._interval)
+
+    @property
+    def growth(self) -> int:
+        return self.peak - self.start
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 @dataclass
