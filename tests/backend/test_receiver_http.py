@@ -68,7 +68,8 @@ def expect_error(response: httpx.Response, status: int, grpc_code: int, content_
 
 # ---- the official exporter ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("compression", [HttpCompression.NoCompression, HttpCompression.Gzip])
+@pytest.mark.parametrize("compression", [HttpCompression.NoCompression, HttpCompression.Gzip,
+                                         HttpCompression.Deflate])
 def test_otel_http_exporter_spans_are_stored_faithfully(server: Backend, compression: HttpCompression) -> None:
     tp = provider(HttpExporter(endpoint=server.traces_url, compression=compression, timeout=30), "sdk-http")
     ids = emit_traces(tp, traces=40, error_every=10)
