@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+import signal
 import socket
+import subprocess
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
-from .helpers import free_port, run_cli
+from .helpers import PYTHON_TRACEHOUSE, clean_env, free_port, run_cli, wait_until
 
 PORT_FLAGS = ["--hub-port", "--fizzer-port", "--buzzer-port", "--otlp-grpc-port", "--otlp-http-port", "--query-port"]
 
@@ -38,6 +42,35 @@ def test_demo_sends_1_to_15_finds_the_planted_delay_in_fizzer_and_stops_everythi
     assert f"http://127.0.0.1:{ports['--query-port']}/" in out
     assert "Traceback" not in out + result.stderr
     assert (tmp_path / "data" / "logs" / "fizzer.log").exists()
+    assert all(nothing_listens_on(port) for port in ports.values())
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["Ctrl-C", "SIGTERM"])
+def test_demo_serves_until_interrupted_then_stops_every_child(tmp_path: Path, sig: signal.Signals) -> None:
+    args, ports = port_args()
+    output = tmp_path / "demo.out"
+    with output.open("w") as out:
+        demo = subprocess.Popen([*PYTHON_TRACEHOUSE, "demo", "--data", str(tmp_path / "data"), "--delay-ms", "0",
+                                 *args], stdout=out, stderr=subprocess.STDOUT, env=clean_env({"COLUMNS": "200"}),
+                                start_new_session=True)
+    try:
+        wait_until(lambda: "Press Ctrl-C" in output.read_text() or demo.poll() is not None, 120,
+                   "the demo to start serving")
+        assert demo.poll() is None, output.read_text()
+        # Still serving after the report: the hub answers.
+        assert httpx.post(f"http://127.0.0.1:{ports['--hub-port']}", json={"number": 5}).json() == "Buzz!"
+        demo.send_signal(sig)
+        assert demo.wait(60) == 0, output.read_text()
+    finally:
+        if demo.poll() is None:
+            # The children run in sessions of their own: kill the whole tree, not just the demo.
+            family = [*psutil.Process(demo.pid).children(recursive=True), psutil.Process(demo.pid)]
+            for process in family:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    process.kill()
+            demo.wait()
+    assert "stopping backend" in output.read_text()
+    assert "Traceback" not in output.read_text()
     assert all(nothing_listens_on(port) for port in ports.values())
 
 
