@@ -111,8 +111,9 @@ def analyze_latency(reader: AnalyticsReader, flt: AnalysisFilter, what_if: WhatI
     findings = []
     if rows:
         top = rows[0]
-        findings.append(f"{top['service']}:{top['operation']} is {top['share']:.0f}% of the time requests wait for "
-                        f"(its own time on the critical path; p50 {top['p50_ms']:,.1f} ms, p95 {top['p95_ms']:,.1f} ms).")
+        findings.append(f"{top['service']}:{top['operation']} is {top['share']:.0f}% of the time requests "
+                        f"wait for (its own time on the critical path; p50 {top['p50_ms']:,.1f} ms, "
+                        f"p95 {top['p95_ms']:,.1f} ms).")
         findings.append(f"End to end over {n:,} traces: p50 {p50:,.1f} ms, p95 {p95:,.1f} ms.")
     else:
         findings.append("No traces in this window.")

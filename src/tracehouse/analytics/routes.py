@@ -15,7 +15,7 @@ MAX_ROUTES = 50
 
 def route_text(spans: pa.Table) -> str:
     """One trace's call tree as indented 'service:operation' lines; identical siblings fold into
-    one line with a count ('×2'), so a route reads the same whatever the order calls were made in."""
+    one line with a count ('x2'), so a route reads the same whatever the order calls were made in."""
     rows = spans.select(["span_id", "parent_span_id", "service_name", "span_name"]).to_pylist()
     ids = {r["span_id"] for r in rows}
     children: dict[str | None, list[dict[str, Any]]] = defaultdict(list)
@@ -28,7 +28,7 @@ def route_text(spans: pa.Table) -> str:
         folded = Counter(( label, tuple(sub)) for label, sub in rendered)
         out: list[str] = []
         for (label, sub), n in sorted(folded.items()):
-            out.append("  " * depth + label + (f" ×{n}" if n > 1 else ""))
+            out.append("  " * depth + label + (f" x{n}" if n > 1 else ""))
             out.extend(sub)
         return out
 

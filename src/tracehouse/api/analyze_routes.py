@@ -11,11 +11,12 @@ from __future__ import annotations
 from dataclasses import asdict
 from importlib import resources
 
+import pyarrow as pa
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from tracehouse.query.analyses import NAMES, AnalysisError, Analyses
+from tracehouse.query.analyses import NAMES, Analyses, AnalysisError
 from tracehouse.query.service import QueryService
 from tracehouse.store import SqlCatalog, StoreError
 
@@ -28,6 +29,13 @@ def _page(name: str) -> HTMLResponse:
     return HTMLResponse(_UI.joinpath("templates", name).read_text(encoding="utf-8"))
 
 
+def _params(request: Request) -> dict[str, list[str]]:
+    params: dict[str, list[str]] = {}
+    for key, value in request.query_params.multi_items():
+        params.setdefault(key, []).append(value)
+    return params
+
+
 def router(service: QueryService) -> APIRouter:
     api = APIRouter()
 
@@ -37,17 +45,28 @@ def router(service: QueryService) -> APIRouter:
 
     @api.get("/api/analyze/{name}")
     async def analyze(name: str, request: Request) -> JSONResponse:
-        params: dict[str, list[str]] = {}
-        for key, value in request.query_params.multi_items():
-            params.setdefault(key, []).append(value)
         try:
             analyses = Analyses(service.store)
-            report = await run_in_threadpool(analyses.run, name, params)
+            report = await run_in_threadpool(analyses.run, name, _params(request))
         except AnalysisError as exc:
             return JSONResponse({"error": str(exc), "kind": "bad_request"}, status_code=400)
         except StoreError as exc:
             return JSONResponse({"error": str(exc), "kind": "store"}, status_code=503)
         return JSONResponse(report.to_json())
+
+    @api.get("/api/export/spans")
+    async def export_spans(request: Request) -> Response:
+        """The spans of a window as an Arrow IPC stream (what `tracehouse export --url` reads)."""
+        try:
+            table = await run_in_threadpool(Analyses(service.store).export_spans, _params(request))
+        except AnalysisError as exc:
+            return JSONResponse({"error": str(exc), "kind": "bad_request"}, status_code=400)
+        except StoreError as exc:
+            return JSONResponse({"error": str(exc), "kind": "store"}, status_code=503)
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        return Response(sink.getvalue().to_pybytes(), media_type="application/vnd.apache.arrow.stream")
 
     @api.get("/api/sql/catalog")
     def catalog() -> JSONResponse:

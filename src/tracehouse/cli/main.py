@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import click
 
+from tracehouse.cli.analyze_cmd import analyze
 from tracehouse.cli.demo_cmd import demo
+from tracehouse.cli.doctor_cmd import doctor
+from tracehouse.cli.export_cmd import export
 from tracehouse.cli.fbaas_cmd import fbaas
 from tracehouse.cli.send_cmd import send
 from tracehouse.cli.sql_cmd import sql
@@ -24,5 +27,5 @@ def cli() -> None:
     """
 
 
-for command in (up, sql, demo, send, fbaas):
+for command in (up, sql, demo, send, fbaas, analyze, doctor, export):
     cli.add_command(command)

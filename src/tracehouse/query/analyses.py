@@ -16,6 +16,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 
+import pyarrow as pa
+
 from tracehouse.analytics.bubbleup import analyze_compare
 from tracehouse.analytics.doctor import Diagnosis, doctor_report
 from tracehouse.analytics.errors import analyze_errors
@@ -129,6 +131,13 @@ class Analyses:
             ("Error hot spots", self.errors(flt)),
         ])
 
+    def export_spans(self, params: Params) -> pa.Table:
+        """The spans of the traces the string parameters select (model.SPAN_ROW_SCHEMA)."""
+        try:
+            return self._store.export_spans(parse_filter(params))
+        except ParseError as exc:
+            raise AnalysisError(str(exc)) from exc
+
     def doctor(self, flt: AnalysisFilter) -> Report:
         return doctor_report(self.diagnose(flt))
 
@@ -145,7 +154,8 @@ class Analyses:
             report = runner[name](params)
         except ParseError as exc:
             raise AnalysisError(str(exc)) from exc
-        report.params = {"request": {k: _many(params, k) if k == "attr" else _one(params, k) for k in params}} | report.params
+        request = {k: _many(params, k) if k == "attr" else _one(params, k) for k in params}
+        report.params = {"request": request} | report.params
         return report
 
     def _run_paths(self, p: Params) -> Report:

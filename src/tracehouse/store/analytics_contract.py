@@ -112,6 +112,10 @@ class AnalyticsReader(Protocol):
         """
         ...
 
+    def export_spans(self, flt: AnalysisFilter) -> pa.Table:
+        """Every span of the selected traces, in `tracehouse.model.SPAN_ROW_SCHEMA`, by start time."""
+        ...
+
     def count_traces(self, flt: AnalysisFilter) -> int:
         """How many traces the filter selects."""
         ...

@@ -9,6 +9,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from tracehouse.model import SPAN_ROW_SCHEMA
 from tracehouse.store import (
     AnalysisFilter,
     CatalogColumn,
@@ -80,6 +81,9 @@ class DuckDBAnalytics:
 
     def trace_sample(self, flt: AnalysisFilter, max_traces: int) -> pa.Table:
         return self._table("trace_sample", flt, max_traces=max_traces)
+
+    def export_spans(self, flt: AnalysisFilter) -> pa.Table:
+        return self._table("export_spans", flt).cast(SPAN_ROW_SCHEMA)
 
     def count_traces(self, flt: AnalysisFilter) -> int:
         rows = self._cursor.execute(_analysis("count_traces"), filter_params(flt)).fetchall()

@@ -155,6 +155,9 @@ class DuckDBStore:
     def trace_sample(self, flt: AnalysisFilter, max_traces: int) -> pa.Table:
         return self._analytics().trace_sample(flt, max_traces)
 
+    def export_spans(self, flt: AnalysisFilter) -> pa.Table:
+        return self._analytics().export_spans(flt)
+
     def count_traces(self, flt: AnalysisFilter) -> int:
         return self._analytics().count_traces(flt)
 

@@ -24,7 +24,16 @@ WITH RECURSIVE window_spans AS NOT MATERIALIZED (
         duration_ns                         AS d,
         status_code = 'ERROR'               AS failed,
         attributes,
-        resource_attributes
+        resource_attributes,
+        -- Only the export reads these; the views are NOT MATERIALIZED, so other analyses never scan them.
+        span_kind::VARCHAR                  AS span_kind,
+        status_code::VARCHAR                AS status_code,
+        status_message,
+        trace_state,
+        events::JSON::VARCHAR               AS events,
+        links::JSON::VARCHAR                AS links,
+        scope_name,
+        scope_version
     FROM span_data
     WHERE start_time >= make_timestamp_ns($start_ns) AND start_time < make_timestamp_ns($end_ns)
 ),

@@ -1,0 +1,23 @@
+-- Every span of the selected traces, in model.SPAN_ROW_SCHEMA order (appended to _selection.sql),
+-- for `tracehouse export` and notebooks.
+SELECT
+    lower(hex(trace_id))          AS trace_id,
+    lower(hex(span_id))           AS span_id,
+    lower(hex(parent_span_id))    AS parent_span_id,
+    trace_state,
+    service_name,
+    span_name,
+    span_kind,
+    s                             AS start_time_unix_nano,
+    d                             AS duration_ns,
+    status_code,
+    status_message,
+    attributes::JSON::VARCHAR           AS attributes,
+    resource_attributes::JSON::VARCHAR  AS resource_attributes,
+    events,
+    links,
+    scope_name,
+    scope_version
+FROM window_spans
+WHERE t IN (SELECT t FROM selected)
+ORDER BY start_time_unix_nano, trace_id, span_id
