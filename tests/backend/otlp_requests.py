@@ -176,6 +176,44 @@ def good_span(name: str = "ok", start_ns: int | None = None, **attrs: Any) -> Sp
     return span
 
 
+def deep_protobuf_request(depth: int) -> tuple[bytes, str]:
+    """A request whose one span has an attribute value nested `depth` arrays deep, encoded by hand
+    (the protobuf library itself refuses to build messages this deep)."""
+
+    def field(number: int, payload: bytes) -> bytes:
+        key = (number << 3) | 2
+        size = len(payload)
+        varint = bytearray()
+        while True:
+            byte = size & 0x7F
+            size >>= 7
+            varint.append(byte | (0x80 if size else 0))
+            if not size:
+                break
+        return bytes([key]) + bytes(varint) + payload
+
+    value = field(1, b"bottom")                     # AnyValue.string_value
+    for _ in range(depth):
+        value = field(5, field(1, value))           # AnyValue.array_value -> ArrayValue.values
+    span = good_span("deep")
+    span_bytes = span.SerializeToString() + field(9, field(1, b"deep") + field(2, value))  # Span.attributes
+    request = field(1, field(2, field(2, span_bytes)))  # resource_spans -> scope_spans -> spans
+    return request, span.span_id.hex()
+
+
+def deep_json_request(depth: int) -> tuple[bytes, str]:
+    """The same in OTLP/JSON, written as text (orjson refuses to serialise anything this deep)."""
+    span = good_span("deep")
+    span.attributes.add(key="deep").value.string_value = "bottom"
+    text = orjson.dumps(otlp_json(raw_span_request([span]))).decode()
+    leaf = '{"stringValue":"bottom"}'
+    assert text.count(leaf) == 1
+    nested = leaf
+    for _ in range(depth):
+        nested = '{"arrayValue":{"values":[' + nested + "]}}"
+    return text.replace(leaf, nested).encode(), span.span_id.hex()
+
+
 def otlp_json(request: ExportTraceServiceRequest) -> dict[str, Any]:
     """The OTLP/JSON form of a request: protobuf's JSON mapping with hex ids and integer enums."""
     doc = json_format.MessageToDict(request, use_integers_for_enums=True)

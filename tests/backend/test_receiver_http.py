@@ -19,6 +19,8 @@ from .conftest import Backend, BackendFactory, PeakRss
 from .otlp_requests import (
     JSON,
     PROTOBUF,
+    deep_json_request,
+    deep_protobuf_request,
     fbaas_request,
     good_span,
     gzip_bomb,
@@ -368,44 +370,6 @@ def test_huge_bodies_get_413(small: Backend) -> None:
     small.wait_stored(fits.span_ids)
 
 
-def _deep_protobuf_request(depth: int) -> tuple[bytes, str]:
-    """A request whose one span has an attribute value nested `depth` arrays deep, encoded by hand
-    (the protobuf library itself refuses to build messages this deep)."""
-
-    def field(number: int, payload: bytes) -> bytes:
-        key = (number << 3) | 2
-        size = len(payload)
-        varint = bytearray()
-        while True:
-            byte = size & 0x7F
-            size >>= 7
-            varint.append(byte | (0x80 if size else 0))
-            if not size:
-                break
-        return bytes([key]) + bytes(varint) + payload
-
-    value = field(1, b"bottom")                     # AnyValue.string_value
-    for _ in range(depth):
-        value = field(5, field(1, value))           # AnyValue.array_value -> ArrayValue.values
-    span = good_span("deep")
-    span_bytes = span.SerializeToString() + field(9, field(1, b"deep") + field(2, value))  # Span.attributes
-    request = field(1, field(2, field(2, span_bytes)))  # resource_spans -> scope_spans -> spans
-    return request, span.span_id.hex()
-
-
-def _deep_json_request(depth: int) -> tuple[bytes, str]:
-    """The same in OTLP/JSON, written as text (orjson refuses to serialise anything this deep)."""
-    span = good_span("deep")
-    span.attributes.add(key="deep").value.string_value = "bottom"
-    text = orjson.dumps(otlp_json(raw_span_request([span]))).decode()
-    leaf = '{"stringValue":"bottom"}'
-    assert text.count(leaf) == 1
-    nested = leaf
-    for _ in range(depth):
-        nested = '{"arrayValue":{"values":[' + nested + "]}}"
-    return text.replace(leaf, nested).encode(), span.span_id.hex()
-
-
 def test_moderately_nested_values_are_stored(server: Backend) -> None:
     span = good_span("nested")
     span.attributes.add(key="nested", value=nested_value(8, "kvlist"))
@@ -425,9 +389,9 @@ def test_moderately_nested_values_are_stored(server: Backend) -> None:
 
 @pytest.mark.parametrize("depth", [200, 5000])
 def test_absurdly_deep_values_get_400(server: Backend, depth: int) -> None:
-    body, sid = _deep_protobuf_request(depth)
+    body, sid = deep_protobuf_request(depth)
     expect_error(server.post(body), 400, INVALID_ARGUMENT, PROTOBUF)
-    json_body, json_sid = _deep_json_request(depth)
+    json_body, json_sid = deep_json_request(depth)
     expect_error(server.post(json_body, JSON), 400, INVALID_ARGUMENT, JSON)
     server.assert_absent([sid, json_sid])
 
