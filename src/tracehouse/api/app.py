@@ -1,11 +1,12 @@
-"""The query-port application: health, the SQL endpoint, the Jaeger-compatible API and the UI."""
+"""The query-port application: health, the SQL endpoint, the Jaeger-compatible APIs, tracehouse's own
+API, and the UI."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from tracehouse.api import analyze_routes, sql_routes
+from tracehouse.api import analyze_routes, jaeger_v1, jaeger_v3, sql_routes, traces, ui_pages
 from tracehouse.query.service import QueryService
 
 
@@ -18,4 +19,8 @@ def create_app(service: QueryService) -> FastAPI:
 
     app.include_router(sql_routes.router(service))
     app.include_router(analyze_routes.router(service))
+    app.include_router(jaeger_v1.router(service))
+    app.include_router(jaeger_v3.router(service))
+    app.include_router(traces.router(service))
+    ui_pages.install(app)
     return app

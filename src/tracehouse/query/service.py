@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pyarrow as pa
 
 from tracehouse.model import DependencyLink, Operation, SqlResult, TraceQuery, TraceSummary
+from tracehouse.query.compare import compare_traces
+from tracehouse.query.spans import Span, by_trace, spans_from_rows
+from tracehouse.query.trace_files import spans_from_file
+from tracehouse.query.trace_view import trace_view
 from tracehouse.settings import Settings
 from tracehouse.store import Store
+
+# Most traces one search returns with their spans (the Jaeger APIs); summaries are cheap, spans are not.
+MAX_SEARCH_LIMIT = 1500
+
+
+class TraceNotFoundError(LookupError):
+    def __init__(self, trace_id: str) -> None:
+        super().__init__(f"trace {trace_id} not found")
+        self.trace_id = trace_id
 
 
 class QueryService:
@@ -38,6 +52,53 @@ class QueryService:
 
     def dependencies(self, start_unix_nano: int, end_unix_nano: int) -> list[DependencyLink]:
         return self.store.dependencies(start_unix_nano, end_unix_nano)
+
+    # ---- whole traces
+
+    def traces(self, trace_ids: Sequence[str]) -> dict[str, list[Span]]:
+        """Spans of each trace found, by normalised (lowercase, 32-digit) id; unknown ids are absent."""
+        return by_trace(spans_from_rows(self.store.get_spans(trace_ids)))
+
+    def trace(self, trace_id: str) -> list[Span]:
+        """The spans of one trace; TraceNotFoundError when it has none."""
+        spans = self.traces([trace_id]).get(trace_id.lower().rjust(32, "0"))
+        if not spans:
+            raise TraceNotFoundError(trace_id)
+        return spans
+
+    def search_traces(self, query: TraceQuery) -> list[list[Span]]:
+        """Whole traces matching the query, in the query's order."""
+        summaries = self.store.find_traces(query)
+        found = self.traces([s.trace_id for s in summaries])
+        return [found[s.trace_id] for s in summaries if s.trace_id in found]
+
+    # ---- the UI's views
+
+    def trace_view(self, trace_id: str) -> dict[str, Any]:
+        return trace_view(self.trace(trace_id))
+
+    def file_view(self, body: bytes) -> dict[str, Any]:
+        """The view of an uploaded trace file (OTLP-JSON or Jaeger JSON); its first trace if several.
+        Raises query.trace_files.TraceFileError for anything else."""
+        traces = by_trace(spans_from_file(body))
+        return trace_view(next(iter(traces.values())))
+
+    def compare(self, trace_a: str, trace_b: str) -> dict[str, Any]:
+        return compare_traces(self.trace(trace_a), self.trace(trace_b))
+
+    def service_map(self, start_unix_nano: int, end_unix_nano: int) -> dict[str, Any]:
+        """Services and the calls between them, with requests, error rate and p95 per edge."""
+        links = self.store.dependencies(start_unix_nano, end_unix_nano)
+        services = sorted({link.parent for link in links} | {link.child for link in links})
+        return {
+            "services": services,
+            "edges": [{
+                "parent": link.parent, "child": link.child, "requests": link.call_count,
+                "errors": link.error_count,
+                "errorRate": link.error_count / link.call_count if link.call_count else 0.0,
+                "p95": link.p95_duration_ns,
+            } for link in links],
+        }
 
     def close(self) -> None:
         self.store.close()

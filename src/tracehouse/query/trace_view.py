@@ -1,0 +1,123 @@
+"""The UI's trace view: one trace as compact JSON, already in tree order, with its critical path.
+
+Spans come in depth-first order (children by start time), each with its depth and the index just
+past its subtree, so the browser can collapse a subtree or skip it without rebuilding the tree.
+Times are nanoseconds relative to the trace's start (plain JSON numbers stay exact below 2^53 ns,
+about 104 days); the absolute start travels once, as a string.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from tracehouse.analytics.critical_path import SpanTiming, critical_path
+from tracehouse.query.spans import Span, trace_bounds
+
+
+def tree_order(spans: Sequence[Span]) -> tuple[list[int], list[int], list[bool]]:
+    """Depth-first order of `spans` (indices), each one's depth, and whether its parent is missing.
+
+    A span whose parent is not in the trace (not arrived yet, or lost) starts a tree of its own.
+    """
+    index = {s.span_id: i for i, s in enumerate(spans)}
+    children: dict[int, list[int]] = {}
+    roots: list[int] = []
+    orphan = [False] * len(spans)
+    for i, s in enumerate(spans):
+        parent = index.get(s.parent_span_id) if s.parent_span_id else None
+        if parent is None or parent == i:
+            roots.append(i)
+            orphan[i] = s.parent_span_id is not None
+        else:
+            children.setdefault(parent, []).append(i)
+
+    def start_key(i: int) -> tuple[int, int, str]:
+        return (spans[i].start_ns, -spans[i].duration_ns, spans[i].span_id)
+
+    order: list[int] = []
+    depth = [0] * len(spans)
+    visited = [False] * len(spans)
+    # Iterative: a 100,000-span chain must not hit the recursion limit.
+    stack = [(r, 0) for r in sorted(roots, key=start_key, reverse=True)]
+    while stack:
+        i, d = stack.pop()
+        if visited[i]:
+            continue
+        visited[i] = True
+        order.append(i)
+        depth[i] = d
+        for c in sorted(children.get(i, ()), key=start_key, reverse=True):
+            stack.append((c, d + 1))
+    # Cycles (a span that is its own ancestor) are unreachable from any root; show them as roots.
+    for i in range(len(spans)):
+        if not visited[i]:
+            visited[i] = True
+            order.append(i)
+            orphan[i] = True
+    return order, depth, orphan
+
+
+def trace_view(spans: Sequence[Span]) -> dict[str, Any]:
+    start, end = trace_bounds(spans)
+    order, depth, orphan = tree_order(spans)
+    position = {i: p for p, i in enumerate(order)}
+    services: dict[str, int] = {}
+    resources: dict[bytes, int] = {}
+    resource_list: list[dict[str, Any]] = []
+    out: list[dict[str, Any]] = []
+    for i in order:
+        s = spans[i]
+        svc = services.setdefault(s.service_name, len(services))
+        res_key = orjson.dumps([s.service_name, s.resource_attributes], option=orjson.OPT_SORT_KEYS)
+        res = resources.get(res_key)
+        if res is None:
+            res = resources[res_key] = len(resource_list)
+            resource_list.append({"service": s.service_name, "attributes": s.resource_attributes})
+        out.append({
+            "id": s.span_id,
+            "parent": s.parent_span_id,
+            "svc": svc,
+            "res": res,
+            "name": s.span_name,
+            "kind": s.span_kind,
+            "start": s.start_ns - start,
+            "dur": s.duration_ns,
+            "depth": depth[i],
+            "orphan": orphan[i],
+            "status": s.status_code,
+            "msg": s.status_message,
+            "attrs": s.attributes,
+            "events": [{"t": int(e.get("time_unix_nano") or 0) - start, "name": e.get("name") or "",
+                        "attrs": e.get("attributes") or {}} for e in s.events],
+            "links": s.links,
+            "scope": s.scope_name,
+            "scopeVersion": s.scope_version,
+        })
+    # Index just past each span's subtree: the next span at the same or a smaller depth.
+    ends = [len(out)] * len(out)
+    open_spans: list[int] = []
+    for p, span_out in enumerate(out):
+        while open_spans and out[open_spans[-1]]["depth"] >= span_out["depth"]:
+            ends[open_spans.pop()] = p
+        open_spans.append(p)
+    for p, span_out in enumerate(out):
+        span_out["end"] = ends[p]
+    path = critical_path([
+        SpanTiming(span_id=s.span_id, parent_span_id=s.parent_span_id, service_name=s.service_name,
+                   span_name=s.span_name, start_ns=s.start_ns, end_ns=s.end_ns)
+        for s in spans
+    ])
+    by_id = {s.span_id: position[i] for i, s in enumerate(spans)}
+    return {
+        "traceId": spans[0].trace_id if spans else "",
+        "startUnixNano": str(start),
+        "duration": end - start,
+        "services": list(services),
+        "resources": resource_list,
+        "spans": out,
+        "criticalPath": [{"span": by_id[seg.span.span_id], "start": seg.start_ns - start, "end": seg.end_ns - start}
+                         for seg in path],
+    }

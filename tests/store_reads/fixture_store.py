@@ -1,0 +1,102 @@
+"""Stores filled from the JSON trace fixtures (tests/fixtures/traces, OTLP-JSON), through the real
+OTLP/JSON decoder and DuckDBStore.write_spans, with times moved to "just now" so lookbacks match.
+
+`write(store, batch)` also keeps the trace summary the way the writer is asked to (the
+before-insert MERGE in the same transaction as the insert), so the readers' fast path is what the
+tests exercise; `summary=False` leaves it out, which the readers must answer just as well.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from tracehouse.otlp import decode_json
+from tracehouse.stores.duckdb import DuckDBStore
+from tracehouse.stores.duckdb.sql_files import sql
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "traces"
+FIXTURE_BASE_NS = 1_700_000_000_000_000_000
+OK = "0af7651916cd43dd8448eb211c80319c"
+SLOW = "4bf92f3577b34da6a3ce929d0e0e4736"
+ERROR_XSS = "5b8efff798038103d269b633813fc60c"
+ALL = ("fbaas_ok.json", "fbaas_slow.json", "fbaas_error_xss.json")
+XSS = "<img src=x onerror=alert(1)>"
+
+
+def _shift(node: Any, delta: int) -> Any:
+    if isinstance(node, dict):
+        return {k: (str(int(v) + delta) if k in ("startTimeUnixNano", "endTimeUnixNano", "timeUnixNano")
+                    else _shift(v, delta)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_shift(v, delta) for v in node]
+    return node
+
+
+def fixture_body(name: str, start_ns: int | None = None) -> bytes:
+    """The fixture's OTLP-JSON, its times moved so that its base instant becomes `start_ns`."""
+    doc = orjson.loads((FIXTURES / name).read_bytes())
+    if start_ns is not None:
+        doc = _shift(doc, start_ns - FIXTURE_BASE_NS)
+    return orjson.dumps(doc)
+
+
+def batch_of(*names: str, start_ns: int) -> pa.Table:
+    return pa.concat_tables([decode_json(fixture_body(n, start_ns)).table for n in names])
+
+
+def write(store: DuckDBStore, batch: pa.Table, summary: bool = True) -> None:
+    if summary:
+        # What DuckDBStore.write_spans is asked to run before its insert (see docs/api.md).
+        cur = store._write_cursor
+        starts = batch.column("start_time_unix_nano")
+        bounds = pa.compute.min_max(starts)
+        cur.register("batch", batch)
+        try:
+            cur.execute(sql("write/before_insert_trace_summary"),
+                        {"min_start": bounds["min"].as_py(), "max_start": bounds["max"].as_py()})
+        finally:
+            cur.unregister("batch")
+    store.write_spans(batch)
+
+
+def fixture_store(path: Path, summary: bool = True, start_ns: int | None = None) -> DuckDBStore:
+    """A store holding the three fixture traces, the first starting 30 s ago."""
+    store = DuckDBStore(path)
+    write(store, batch_of(*ALL, start_ns=start_ns or time.time_ns() - 30 * 10**9), summary)
+    return store
+
+
+def wide_trace_batch(spans: int, start_ns: int, trace_id: str = "ab" * 16) -> pa.Table:
+    """One trace of `spans` spans: a root with chains of children, 4 services, a few errors."""
+    from tracehouse.model import SPAN_BATCH_SCHEMA
+
+    tid = bytes.fromhex(trace_id)
+    ids = [i.to_bytes(8, "big") for i in range(1, spans + 1)]
+    parents = [None] + [ids[(i - 1) // 4] for i in range(1, spans)]
+    starts = [start_ns + i * 1000 for i in range(spans)]
+    ends = [start_ns + spans * 1000 + 10_000 - (i * 999) for i in range(spans)]
+    services = [("hub", "fizzer", "buzzer", "store")[i % 4] for i in range(spans)]
+    return pa.table({
+        "trace_id": [tid] * spans,
+        "span_id": ids,
+        "parent_span_id": parents,
+        "trace_state": [None] * spans,
+        "service_name": services,
+        "span_name": [f"op-{i % 17}" for i in range(spans)],
+        "span_kind": [2 if i == 0 else 1 for i in range(spans)],
+        "start_time_unix_nano": starts,
+        "end_time_unix_nano": ends,
+        "status_code": [2 if i % 997 == 5 else 0 for i in range(spans)],
+        "status_message": [None] * spans,
+        "attributes": [orjson.dumps({"i": i, "note": "x" * 20}).decode() for i in range(spans)],
+        "resource_attributes": [orjson.dumps({"service.name": s}).decode() for s in services],
+        "events": [None] * spans,
+        "links": [None] * spans,
+        "scope_name": ["bench"] * spans,
+        "scope_version": ["1"] * spans,
+    }, schema=SPAN_BATCH_SCHEMA)
