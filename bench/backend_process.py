@@ -49,16 +49,41 @@ class Backend:
         rows: list[list[Any]] = r.json()["rows"]
         return rows
 
+    def _tree(self) -> list[int]:
+        pids = [self.proc.pid]
+        for pid in pids:
+            children = Path(f"/proc/{pid}/task/{pid}/children")
+            if children.exists():
+                pids.extend(int(c) for c in children.read_text().split())
+        return pids
+
     def peak_rss_bytes(self) -> int:
-        """VmHWM: the kernel's record of the process's peak resident set."""
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-        return 0
+        """Sum over the backend and its decode worker of VmHWM, the kernel's record of each one's
+        peak resident set (an upper bound: the two peaks need not coincide)."""
+        total = 0
+        for pid in self._tree():
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1]) * 1024
+        return total
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for pid in self._tree():
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
+
+    def wait_stored(self, expected: int, timeout: float = 120.0) -> tuple[int, float]:
+        """Poll until `expected` spans are queryable; returns (stored, seconds waited)."""
+        started = time.monotonic()
+        stored = 0
+        while time.monotonic() - started < timeout:
+            stored = int(self.sql("SELECT count(*) FROM span_data")[0][0])
+            if stored >= expected:
+                break
+            time.sleep(0.1)
+        return stored, time.monotonic() - started
 
     def stop(self) -> None:
         if self.proc.poll() is None:

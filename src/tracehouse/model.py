@@ -19,6 +19,7 @@ STATUS_CODES: tuple[str, ...] = ("UNSET", "OK", "ERROR")
 # What an OTLP decoder hands to a store: one row per accepted span, ids as raw bytes, attribute maps
 # as JSON text whose values keep their OTLP types (string, int, double, bool, array, object; bytes
 # become base64 strings). Events and links are JSON arrays, or null when the span has none.
+# Stores also accept any string column dictionary-encoded (the decoder sends resource_attributes so).
 SPAN_BATCH_SCHEMA = pa.schema([
     ("trace_id", pa.binary(16)),
     ("span_id", pa.binary(8)),

@@ -73,6 +73,9 @@ class Settings:
     batch_max_spans: int = field(default=50_000, metadata=_meta(
         "TRACEHOUSE_BATCH_MAX_SPANS", "--batch-max-spans",
         "Most spans written in one commit; waiting requests are grouped up to this."))
+    decode_workers: int = field(default=1, metadata=_meta(
+        "TRACEHOUSE_DECODE_WORKERS", "--decode-workers",
+        "Worker processes that turn received protobuf into columns (0 = in the main process)."))
     store_memory_limit: str = field(default="256MB", metadata=_meta(
         "TRACEHOUSE_STORE_MEMORY", "--store-memory", "Memory the embedded store may use for its caches."))
     sql_timeout_seconds: float = field(default=10.0, metadata=_meta(

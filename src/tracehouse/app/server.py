@@ -78,7 +78,7 @@ class BackendServer:
         self.settings = settings
         self.store = store
         self.ingest = Ingest(store, Spool(settings.data_dir / "spool"), settings.queue_max_spans,
-                             settings.batch_max_spans)
+                             settings.batch_max_spans, settings.decode_workers)
         self.retention = Retention(self.ingest, settings.retention_seconds, settings.max_size_bytes,
                                    settings.retention_interval_seconds)
         self.query_service = QueryService(store, settings)

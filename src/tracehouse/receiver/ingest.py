@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from tracehouse.otlp import DecodeError, decode_protobuf
+from tracehouse.receiver.decoder import BatchDecoder
 from tracehouse.receiver.spool import Position, Spool
 from tracehouse.store import SpanWriter
 
@@ -86,8 +86,10 @@ class _Batch:
 
 
 class Ingest:
-    def __init__(self, store: SpanWriter, spool: Spool, max_pending_spans: int, max_batch_spans: int) -> None:
+    def __init__(self, store: SpanWriter, spool: Spool, max_pending_spans: int, max_batch_spans: int,
+                 decode_workers: int = 1) -> None:
         self._store = store
+        self._decoder = BatchDecoder(decode_workers)
         self._spool = spool
         self._max_pending = max(1, max_pending_spans)
         self._max_batch = max(1, max_batch_spans)
@@ -118,12 +120,11 @@ class Ingest:
     def _replay(self, records: list[tuple[Position, bytes]]) -> int:
         if not records:
             return 0
-        tables = [self._decode(payload) for _, payload in records]
-        table = pa.concat_tables([t for t in tables if t is not None])
-        if table.num_rows:
+        table = self._decode([payload for _, payload in records])
+        if table is not None:
             self._store.write_spans(table)
         self._spool.mark_applied(records[-1][0])
-        return int(table.num_rows)
+        return 0 if table is None else int(table.num_rows)
 
     def start(self) -> None:
         for name, target in (("sync", self._sync_loop), ("decode", self._decode_loop), ("commit", self._commit_loop)):
@@ -139,6 +140,7 @@ class Ingest:
         for thread in self._threads:
             thread.join(timeout)
         self._spool.close()
+        self._decoder.close()
 
     @property
     def pending_spans(self) -> int:
@@ -211,16 +213,12 @@ class Ingest:
             for a in group:
                 a.future.set_result(None)
 
-    def _decode(self, payload: bytes) -> pa.Table | None:
-        try:
-            decoded = decode_protobuf(payload)
-        except DecodeError:
-            log.exception("a spooled request could not be decoded; its spans are dropped")
-            return None
-        if decoded.rejected:
-            log.error("%d acknowledged span(s) could not be converted: %s", decoded.rejected, decoded.error_message)
-            self.stats.dropped_spans += decoded.rejected
-        return decoded.table
+    def _decode(self, payloads: list[bytes]) -> pa.Table | None:
+        table, rejected, message = self._decoder.decode(payloads)
+        if rejected:
+            log.error("%d acknowledged span(s) could not be converted: %s", rejected, message)
+            self.stats.dropped_spans += rejected
+        return table
 
     def _decode_loop(self) -> None:
         while True:
@@ -242,9 +240,7 @@ class Ingest:
                     self._decoded.put(None)
                     return
             if batch is None:
-                tables = [t for t in (self._decode(r.payload) for r in records) if t is not None and t.num_rows]
-                table = pa.concat_tables(tables) if tables else None
-                batch = _Batch(table, records[-1].end, spans)
+                batch = _Batch(self._decode([r.payload for r in records]), records[-1].end, spans)
             self._decoded.put(batch)
 
     def _commit_loop(self) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from tracehouse.model import DependencyLink, Operation, SqlResult, TraceQuery, TraceSummary
 from tracehouse.store import AnalysisFilter, CatalogTable, ExampleQuery, Selection, StoreError, WriteResult
@@ -55,7 +56,7 @@ class DuckDBStore:
         if self.read_only:
             raise StoreError("the store was opened read-only")
         starts = batch.column("start_time_unix_nano")
-        bounds = pa.compute.min_max(starts)
+        bounds = pc.min_max(starts)
         cur = self._write_cursor
         cur.register("batch", batch)
         try:
