@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from click.testing import CliRunner
 
 from tracehouse.analytics import synthetic
-from tracehouse.api.app import create_app
 from tracehouse.app.wiring import Wiring
 from tracehouse.cli.doctor_cmd import doctor_text
 from tracehouse.cli.main import cli
@@ -25,7 +20,7 @@ from tracehouse.query.service import QueryService
 from tracehouse.settings import Settings
 from tracehouse.stores.duckdb import DuckDBStore
 
-from .conftest import fill
+from .conftest import fill, serve
 
 CASES: list[tuple[list[str], str, dict[str, Any]]] = [
     (["paths", "--slowest", "5%"], "paths", {"slowest": "5%"}),
@@ -68,18 +63,8 @@ def service(data_dir: Path, cli_json: dict[int, dict[str, Any]]) -> Iterator[Que
 @pytest.fixture(scope="module")
 def url(service: QueryService) -> Iterator[str]:
     """A real backend's query API on the store (it holds the file from here on, as `up` would)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(service), host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serve(service) as base:
+        yield base
 
 
 @pytest.mark.parametrize("case", range(len(CASES)))

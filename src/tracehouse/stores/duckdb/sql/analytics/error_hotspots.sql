@@ -13,7 +13,7 @@ SELECT
     count(*) FILTER (WHERE failed)                                 AS error_spans,
     count(*) FILTER (WHERE failed AND hash(trace_id, span_id) NOT IN (SELECT k FROM failed_parents))
                                                                    AS own_error_spans,
-    lower(hex(arg_max(trace_id, failed)))                          AS example_trace_id
+    lower(hex(max(trace_id) FILTER (WHERE failed)))                AS example_trace_id
 FROM window_spans
 WHERE t IN (SELECT t FROM selected)
 GROUP BY ALL

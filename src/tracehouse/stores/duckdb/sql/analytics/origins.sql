@@ -47,7 +47,7 @@ SELECT
     count(*) FILTER (WHERE c.failed)                AS error_calls,
     quantile_cont(c.d, 0.50)::DOUBLE                AS p50_ns,
     quantile_cont(c.d, 0.95)::DOUBLE                AS p95_ns,
-    lower(hex(any_value(s.trace_id)))               AS example_trace_id
+    lower(hex(arg_max(s.trace_id, (c.d, s.trace_id)))) AS example_trace_id   -- the slowest call; ties by id
 FROM calls c
 JOIN selected s USING (t)
 GROUP BY c.entry, c.chain, c.operation

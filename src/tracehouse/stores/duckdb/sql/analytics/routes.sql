@@ -27,7 +27,7 @@ SELECT
     quantile_cont(duration_ns, 0.99)::DOUBLE                        AS p99_ns,
     count(*) FILTER (WHERE duration_ns >= threshold.ns)             AS slow_traces,
     any_value(threshold.ns)                                         AS slow_threshold_ns,
-    lower(hex(arg_max(trace_id, duration_ns)))                      AS example_trace_id
+    lower(hex(arg_max(trace_id, (duration_ns, trace_id))))          AS example_trace_id  -- slowest; ties by id
 FROM selected
 JOIN route_of USING (t)
 CROSS JOIN threshold
