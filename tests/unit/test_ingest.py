@@ -1,0 +1,82 @@
+"""The ingest pipeline on a real DuckDB store: acknowledged spans reach the store, in large commits,
+a full queue refuses at once, and what was acknowledged before a crash is replayed."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from bench.fbaas_shape import RequestFactory
+from tracehouse.otlp.prepare import prepare_protobuf
+from tracehouse.receiver.ingest import Ingest, QueueFullError
+from tracehouse.receiver.spool import Spool
+from tracehouse.stores.duckdb import DuckDBStore
+
+
+def _ingest(tmp_path: Path, store: DuckDBStore, **kwargs: int) -> Ingest:
+    options = {"max_pending_spans": 100_000, "max_batch_spans": 50_000, "decode_workers": 0, **kwargs}
+    ingest = Ingest(store, Spool(tmp_path / "spool"), **options)
+    ingest.recover()
+    ingest.start()
+    return ingest
+
+
+def test_acknowledged_spans_are_stored_in_few_commits(tmp_path: Path) -> None:
+    store = DuckDBStore(tmp_path / "t.duckdb")
+    ingest = _ingest(tmp_path, store)
+    factory = RequestFactory(100)
+    futures = [ingest.submit(prepare_protobuf(factory.next_body()).payload, 100) for _ in range(50)]
+    for future in futures:
+        future.result(timeout=30)
+    assert ingest.wait_stored(timeout=30)
+    ingest.close()
+    assert store.span_count() == 5000
+    # 50 requests went into fewer commits than requests: the store is written in batches.
+    assert ingest.stats.commits < 50
+    store.close()
+
+
+def test_a_full_queue_refuses_at_once(tmp_path: Path) -> None:
+    store = DuckDBStore(tmp_path / "t.duckdb")
+    ingest = Ingest(store, Spool(tmp_path / "spool"), max_pending_spans=150, max_batch_spans=100,
+                    decode_workers=0)
+    ingest.recover()  # not started: nothing drains, so the queue fills
+    payload = prepare_protobuf(RequestFactory(100).next_body()).payload
+    ingest.submit(payload, 100)
+    started = time.perf_counter()
+    with pytest.raises(QueueFullError) as refused:
+        ingest.submit(payload, 100)
+    assert time.perf_counter() - started < 0.5
+    assert refused.value.retry_after_seconds >= 1
+    ingest.start()
+    ingest.close()
+    store.close()
+
+
+def test_spooled_but_unstored_spans_are_replayed_on_start(tmp_path: Path) -> None:
+    factory = RequestFactory(50)
+    spool = Spool(tmp_path / "spool")
+    list(spool.recover())
+    spool.append([prepare_protobuf(factory.next_body()).payload for _ in range(4)])  # acknowledged, then a crash
+    spool.close()
+    store = DuckDBStore(tmp_path / "t.duckdb")
+    ingest = Ingest(store, Spool(tmp_path / "spool"), 10_000, 10_000, decode_workers=0)
+    assert ingest.recover() == 200
+    assert store.span_count() == 200
+    ingest.start()
+    ingest.close()
+    store.close()
+
+
+def test_decoding_in_a_worker_process_gives_the_same_rows(tmp_path: Path) -> None:
+    store = DuckDBStore(tmp_path / "t.duckdb")
+    ingest = _ingest(tmp_path, store, decode_workers=1)
+    body = RequestFactory(25).next_body()
+    ingest.submit(prepare_protobuf(body).payload, 25).result(timeout=30)
+    assert ingest.wait_stored(timeout=30)
+    ingest.close()
+    rows = store.run_sql("SELECT count(*), count(DISTINCT trace_id), min(service_name) FROM spans", 10, 10).rows
+    assert rows == [(25, 5, "buzzer")]
+    store.close()
