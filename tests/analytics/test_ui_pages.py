@@ -98,6 +98,6 @@ def test_console_runs_a_query_and_shows_data_as_text(page: Page) -> None:
 
 
 def test_console_flags_truncation(page: Page) -> None:
-    page.goto("/console?sql=" + "SELECT * FROM range(20000)")
+    page.goto("/console?sql=SELECT%20*%20FROM%20range(20000)")
     page.wait_for_selector("#result tbody tr")
     assert "truncated" in page.text_content("#status")
