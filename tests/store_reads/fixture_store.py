@@ -72,15 +72,20 @@ def fixture_store(path: Path, summary: bool = True, start_ns: int | None = None)
 
 
 def wide_trace_batch(spans: int, start_ns: int, trace_id: str = "ab" * 16) -> pa.Table:
-    """One trace of `spans` spans: a root with chains of children, 4 services, a few errors."""
+    """One trace of `spans` spans: a 4-ary tree calling down hub -> fizzer -> buzzer -> store, each
+    child inside its parent, one span in ~1000 failing."""
     from tracehouse.model import SPAN_BATCH_SCHEMA
 
     tid = bytes.fromhex(trace_id)
     ids = [i.to_bytes(8, "big") for i in range(1, spans + 1)]
-    parents = [None] + [ids[(i - 1) // 4] for i in range(1, spans)]
-    starts = [start_ns + i * 1000 for i in range(spans)]
-    ends = [start_ns + spans * 1000 + 10_000 - (i * 999) for i in range(spans)]
-    services = [("hub", "fizzer", "buzzer", "store")[i % 4] for i in range(spans)]
+    parent_of = [-1] + [(i - 1) // 4 for i in range(1, spans)]
+    depth = [0] * spans
+    for i in range(1, spans):
+        depth[i] = depth[parent_of[i]] + 1
+    parents = [None if p < 0 else ids[p] for p in parent_of]
+    starts = [start_ns + i * 100 for i in range(spans)]
+    ends = [start_ns + i * 100 + 5_000 + (spans * 100) // (depth[i] + 1) ** 2 for i in range(spans)]
+    services = [("hub", "fizzer", "buzzer", "store")[min(d, 3)] for d in depth]
     return pa.table({
         "trace_id": [tid] * spans,
         "span_id": ids,

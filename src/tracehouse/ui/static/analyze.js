@@ -15,7 +15,7 @@ const FIELDS = {
   since: ["Last", "1h"], start: ["Start", "2026-01-31T12:00"], end: ["End", ""],
   service: ["Service", ""], operation: ["Operation", ""], attr: ["Attributes (k=v, k=v)", "traffic.type=user"],
   slowest: ["Slowest", "5%"], min_duration: ["Min duration", "250ms"], errors: ["Errors only", ""],
-  what_if: ["What if", "fizzer=-50%"], sample: ["Sample traces", "20000"],
+  what_if: ["What if", "fizzer=-50%"], sample: ["Sample traces", "10000"],
 };
 
 function el(tag, text, cls) {

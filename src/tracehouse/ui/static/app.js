@@ -12,7 +12,7 @@ function route() {
   let run;
   if (path === "/search" || path === "") run = () => searchPage(params);
   else if (path === "/trace") { page = "trace"; run = () => tracePage(null); }
-  else if (path.startsWith("/trace/")) { page = "trace"; run = () => tracePage(decodeURIComponent(path.slice(7))); }
+  else if (path.startsWith("/trace/")) { page = ""; run = () => tracePage(decodeURIComponent(path.slice(7))); }
   else if (path === "/compare") { page = "compare"; run = () => comparePage(params); }
   else if (path === "/map") { page = "map"; run = () => mapPage(params); }
   else run = () => mount(h("p", { class: "error", text: `No page at ${path}` }));

@@ -33,7 +33,9 @@ export function serviceColour(name) {
   if (!colours.has(name)) {
     let hash = 2166136261;
     for (let i = 0; i < name.length; i++) hash = Math.imul(hash ^ name.charCodeAt(i), 16777619);
-    colours.set(name, `hsl(${(hash >>> 0) % 360} 55% 48%)`);
+    // Multiplying by the golden ratio spreads similar names (fizzer, buzzer) far apart on the wheel.
+    const hue = Math.round(((((hash >>> 0) * 0.618033988749895) % 1) * 360));
+    colours.set(name, `hsl(${hue} 55% 48%)`);
   }
   return colours.get(name);
 }

@@ -30,15 +30,37 @@ export async function mapPage(params) {
 }
 
 function layers(services, edges) {
-  // Longest path from a caller-less service; cycles are cut by a visit cap.
+  // Columns by the longest call chain from an entry service (one nobody calls; if every service is
+  // called, the one sending the most requests), so every call points rightwards. Calls that close
+  // a cycle are found by a depth-first walk and left out of the layering.
+  const calls = new Map(services.map((n) => [n, []]));
+  const called = new Set();
+  const sent = new Map(services.map((n) => [n, 0]));
+  for (const e of edges) {
+    if (e.parent === e.child) continue;
+    calls.get(e.parent).push(e.child);
+    called.add(e.child);
+    sent.set(e.parent, sent.get(e.parent) + e.requests);
+  }
+  const entries = services.filter((n) => !called.has(n));
+  const byTraffic = [...services].sort((a, b) => sent.get(b) - sent.get(a));
+  const state = new Map();
+  const forward = [];
+  const walk = (n) => {
+    state.set(n, "open");
+    for (const c of calls.get(n)) {
+      if (state.get(c) === "open") continue;
+      forward.push([n, c]);
+      if (!state.has(c)) walk(c);
+    }
+    state.set(n, "done");
+  };
+  for (const n of [...entries, ...byTraffic]) if (!state.has(n)) walk(n);
   const depth = new Map(services.map((n) => [n, 0]));
   for (let pass = 0; pass < services.length; pass++) {
     let changed = false;
-    for (const e of edges) {
-      if (e.parent !== e.child && depth.get(e.child) < depth.get(e.parent) + 1 && depth.get(e.parent) + 1 < services.length) {
-        depth.set(e.child, depth.get(e.parent) + 1);
-        changed = true;
-      }
+    for (const [p, c] of forward) {
+      if (depth.get(c) < depth.get(p) + 1) { depth.set(c, depth.get(p) + 1); changed = true; }
     }
     if (!changed) break;
   }
@@ -55,16 +77,19 @@ function drawMap(data) {
   }
   const boxW = 150;
   const boxH = 40;
-  const colGap = 230;
+  const colGap = 340;
   const rowGap = 90;
   const maxRows = Math.max(...[...columns.values()].map((c) => c.length));
   const width = 40 + columns.size * colGap;
-  const height = 40 + maxRows * rowGap;
+  const top = 70;  // room for calls arcing over a column
+  const height = top + 40 + maxRows * rowGap;
   const pos = new Map();
+  const order = [...columns.keys()].sort((a, b) => a - b);
   for (const [d, names] of columns) {
+    const column = order.indexOf(d);
     names.forEach((name, i) => {
       const offset = ((maxRows - names.length) * rowGap) / 2;
-      pos.set(name, { x: 20 + d * colGap, y: 20 + offset + i * rowGap });
+      pos.set(name, { x: 20 + column * colGap, y: top + offset + i * rowGap });
     });
   }
   const svg = s("svg", { width, height, class: "map-svg", role: "img", "aria-label": "service map" },
@@ -78,15 +103,23 @@ function drawMap(data) {
     const x2 = b.x;
     const y2 = b.y + boxH / 2;
     const back = x2 <= x1;
-    const path = back
-      ? `M ${a.x + boxW / 2} ${a.y + boxH} C ${a.x + boxW / 2} ${a.y + boxH + 60}, ${b.x + boxW / 2} ${b.y + boxH + 60}, ${b.x + boxW / 2} ${b.y + boxH}`
-      : `M ${x1} ${y1} C ${(x1 + x2) / 2} ${y1}, ${(x1 + x2) / 2} ${y2}, ${x2} ${y2}`;
+    // A call that skips a column arcs over the boxes in between instead of crossing them.
+    const skips = !back && b.x - a.x > colGap * 1.5;
+    const arc = Math.min(top - 8, 40 + (b.x - a.x) / colGap * 8);
+    let path;
+    if (back) {
+      path = `M ${a.x + boxW / 2} ${a.y + boxH} C ${a.x + boxW / 2} ${a.y + boxH + 60}, ${b.x + boxW / 2} ${b.y + boxH + 60}, ${b.x + boxW / 2} ${b.y + boxH}`;
+    } else if (skips) {
+      path = `M ${a.x + boxW / 2} ${a.y} C ${a.x + boxW / 2} ${a.y - arc}, ${b.x + boxW / 2} ${b.y - arc}, ${b.x + boxW / 2} ${b.y}`;
+    } else {
+      path = `M ${x1} ${y1} C ${(x1 + x2) / 2} ${y1}, ${(x1 + x2) / 2} ${y2}, ${x2} ${y2}`;
+    }
     const cls = e.errorRate > 0.05 ? "edge bad" : e.errorRate > 0 ? "edge warn" : "edge";
     const label = `${e.requests} req · ${percent(e.errorRate)} err · p95 ${duration(e.p95)}`;
     svg.append(s("path", { d: path, class: cls, "marker-end": "url(#arrow)", dataset: { parent: e.parent, child: e.child } },
       s("title", { text: `${e.parent} → ${e.child}: ${label}` })));
-    const lx = back ? (a.x + b.x) / 2 + boxW / 2 : (x1 + x2) / 2;
-    const ly = back ? Math.max(a.y, b.y) + boxH + 48 : (y1 + y2) / 2 - 6;
+    const lx = back || skips ? (a.x + b.x) / 2 + boxW / 2 : (x1 + x2) / 2;
+    const ly = back ? Math.max(a.y, b.y) + boxH + 48 : skips ? Math.min(a.y, b.y) - arc * 0.75 - 4 : (y1 + y2) / 2 - 6;
     svg.append(s("text", { x: lx, y: ly, class: "edge-label", "text-anchor": "middle", text: label }));
   }
   for (const [name, p] of pos) {

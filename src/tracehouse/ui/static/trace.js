@@ -164,9 +164,11 @@ function render(view, source) {
     bar.style.left = `${(sp.start / total) * 100}%`;
     bar.style.width = `max(2px, ${(sp.dur / total) * 100}%)`;
     bar.style.background = serviceColour(service);
-    const timeline = h("div", { class: "timeline" }, bar,
-      h("span", { class: "bar-label", text: duration(sp.dur) }));
-    timeline.lastChild.style.left = `calc(${((sp.start + sp.dur) / total) * 100}% + 4px)`;
+    const label = h("span", { class: "bar-label", text: duration(sp.dur) });
+    // Beside the bar: after it, or before it when the bar reaches the right edge.
+    if ((sp.start + sp.dur) / total > 0.85) label.style.right = `calc(${(1 - sp.start / total) * 100}% + 4px)`;
+    else label.style.left = `calc(${((sp.start + sp.dur) / total) * 100}% + 4px)`;
+    const timeline = h("div", { class: "timeline" }, bar, label);
     if (state.critical && critical.has(pos)) {
       for (const seg of critical.get(pos)) {
         const cp = h("div", { class: "cp", title: "critical path" });
