@@ -140,11 +140,13 @@ class Backend:
         )
 
     def wait_for_spans_since(self, start_ns: int, count: int, timeout: float = 30.0) -> list[dict[str, Any]]:
-        def enough() -> list[dict[str, Any]] | None:
-            spans = self.spans_of_traces_since(start_ns)
-            return spans if len(spans) >= count else None
-
-        spans: list[dict[str, Any]] = wait_until(enough, timeout, f"{count} spans in the store")
+        deadline = time.monotonic() + timeout
+        while len(spans := self.spans_of_traces_since(start_ns)) < count:
+            if time.monotonic() > deadline:
+                stored = self.sql("SELECT service_name, count(*) AS n FROM spans GROUP BY 1")
+                pytest.fail(f"{len(spans)} of {count} spans of the new traces arrived in {timeout} s; the store "
+                            f"holds {stored}; backend log:\n{self.proc.log()[-3000:]}")
+            time.sleep(0.1)
         return spans
 
 
