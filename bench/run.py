@@ -1,0 +1,46 @@
+"""`make bench`: every benchmark, one after the other, printing its figures as measured.
+
+    python -m bench.run [ingest] [fbaas] [query] [analytics]   (default: all)
+
+Figures from a shared 2-core machine are noisy; each benchmark reports medians where it repeats.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+BENCHES = {
+    "ingest": "bench.ingest_bench",
+    "fbaas": "bench.fbaas_bench",
+    "query": "bench.query_bench",
+    "analytics": "bench.analytics_bench",
+}
+
+
+def main(argv: list[str]) -> int:
+    names = argv or list(BENCHES)
+    unknown = [n for n in names if n not in BENCHES]
+    if unknown:
+        print(f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(BENCHES)}", file=sys.stderr)
+        return 2
+    results: dict[str, Any] = {}
+    for name in names:
+        print(f"\n=== {name} ===", flush=True)
+        started = time.perf_counter()
+        module = importlib.import_module(BENCHES[name])
+        results[name] = module.run()
+        print(f"({name} took {time.perf_counter() - started:.0f} s)", flush=True)
+    out = Path("artifacts") / "bench.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, default=str))
+    print(f"\nall figures: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
