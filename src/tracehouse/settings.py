@@ -67,16 +67,16 @@ class Settings:
     max_body_bytes: int = field(default=64 * 2**20, metadata=_meta(
         "TRACEHOUSE_MAX_BODY", "--max-body",
         "Largest OTLP request accepted, measured after decompression (413 beyond it)."))
-    queue_max_spans: int = field(default=200_000, metadata=_meta(
+    queue_max_spans: int = field(default=100_000, metadata=_meta(
         "TRACEHOUSE_QUEUE_MAX_SPANS", "--queue-max-spans",
-        "Spans decoded but not yet committed before receivers answer 503/UNAVAILABLE."))
-    batch_max_spans: int = field(default=50_000, metadata=_meta(
+        "Spans acknowledged but not yet in the store before receivers answer 503/UNAVAILABLE."))
+    batch_max_spans: int = field(default=20_000, metadata=_meta(
         "TRACEHOUSE_BATCH_MAX_SPANS", "--batch-max-spans",
-        "Most spans written in one commit; waiting requests are grouped up to this."))
+        "Most spans written to the store in one commit."))
     decode_workers: int = field(default=1, metadata=_meta(
         "TRACEHOUSE_DECODE_WORKERS", "--decode-workers",
         "Worker processes that turn received protobuf into columns (0 = in the main process)."))
-    store_memory_limit: str = field(default="256MB", metadata=_meta(
+    store_memory_limit: str = field(default="128MB", metadata=_meta(
         "TRACEHOUSE_STORE_MEMORY", "--store-memory", "Memory the embedded store may use for its caches."))
     sql_timeout_seconds: float = field(default=10.0, metadata=_meta(
         "TRACEHOUSE_SQL_TIMEOUT", "--sql-timeout", "Time limit of one query from the SQL console or API."))

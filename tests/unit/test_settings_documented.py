@@ -20,6 +20,17 @@ def test_every_setting_is_in_the_configuration_doc() -> None:
             assert f"`{f.metadata['flag']}`" in text, f"{f.metadata['flag']} is not documented"
 
 
+def test_documented_defaults_match_the_code() -> None:
+    rows = {line.split("|")[1].strip(" `"): line for line in DOCS.read_text().splitlines()
+            if line.startswith("| `TRACEHOUSE_")}
+    shown = {"retention_seconds": "7d", "max_size_bytes": "10GB", "max_body_bytes": "64MiB",
+             "data_dir": "./.tracehouse"}
+    defaults = Settings()
+    for f in fields(Settings):
+        value = shown.get(f.name, str(getattr(defaults, f.name)))
+        assert f"`{value}`" in rows[f.metadata["env"]], f"{f.metadata['env']}: default {value} not in the doc"
+
+
 def test_environment_then_flags_override_defaults() -> None:
     settings = Settings.from_env({"TRACEHOUSE_QUERY_PORT": "17000", "TRACEHOUSE_RETENTION": "12h",
                                   "TRACEHOUSE_MAX_SIZE": "2GB"})

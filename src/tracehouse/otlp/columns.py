@@ -255,7 +255,7 @@ def decode_payloads(payloads: list[bytes]) -> tuple[pa.Table | None, int, str]:
     return table, rejected, " ".join(messages)
 
 
-def decode_payloads_ipc(payloads: list[bytes]) -> tuple[bytes, int, str]:
+def decode_payloads_ipc(payloads: list[bytes]) -> tuple[pa.Buffer | bytes, int, str]:
     """decode_payloads for a worker process: the table comes back as an Arrow IPC stream.
 
     The walk is pure Python; in the receiving process it would compete for the GIL with the
@@ -266,4 +266,4 @@ def decode_payloads_ipc(payloads: list[bytes]) -> tuple[bytes, int, str]:
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
-    return sink.getvalue().to_pybytes(), rejected, message
+    return sink.getvalue(), rejected, message

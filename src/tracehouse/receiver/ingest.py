@@ -4,7 +4,7 @@
                                           │
                                           ▼ (in memory, bounded)
                                   [decode thread] protobuf → Arrow columns, up to max_batch spans
-                                          │ (queue of 2 batches)
+                                          │ (one batch waits while one commits)
                                           ▼
                                   [commit thread] store.write_spans(batch) → spool.mark_applied
 
@@ -100,7 +100,7 @@ class Ingest:
         self._pending_spans = 0      # submitted and not yet in the store
         self._closing = False
         self._sync_finished = False
-        self._decoded: queue.Queue[_Batch | None] = queue.Queue(maxsize=2)
+        self._decoded: queue.Queue[_Batch | None] = queue.Queue(maxsize=1)
         self.stats = IngestStats()
         self._threads: list[threading.Thread] = []
 
