@@ -2,7 +2,8 @@
 
 Critical paths are per trace and computed in Python (tracehouse.analytics.critical_path, the same
 code as the trace view), so they run over a fixed sample of traces chosen by the store (the same
-sample every time): percentiles over 20,000 traces are within a few percent of the full set's.
+sample every time, whoever asks): a p95 over 10,000 traces is within about 2% of the full set's. The
+sample keeps the analysis near its 2 s budget on a large store: the path walk costs ~100 µs per trace.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from tracehouse.analytics.parsing import WhatIf
 from tracehouse.analytics.report import COUNT, MS, PERCENT, TEXT, Column, Report
 from tracehouse.store import AnalysisFilter, AnalyticsReader
 
-DEFAULT_SAMPLE = 20_000
+DEFAULT_SAMPLE = 10_000
 
 
 def traces_of(sample: pa.Table) -> Iterator[list[SpanTiming]]:

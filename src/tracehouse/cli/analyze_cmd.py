@@ -133,7 +133,7 @@ def origins(ctx: click.Context, data: Path | None, url: str | None, fmt: str, si
 @_filter_options
 @click.option("--what-if", "what_if", metavar="SERVICE[:OP]=-100ms|-50%",
               help="Predict root p50/p95 if that work were faster.")
-@click.option("--sample", type=int, help="Traces whose critical paths are computed [default 20000].")
+@click.option("--sample", type=int, help="Traces whose critical paths are computed [default 10000].")
 @click.pass_context
 def latency(ctx: click.Context, data: Path | None, url: str | None, fmt: str, since: str | None, start: str | None,
             end: str | None, attrs: tuple[str, ...], service: str | None, operation: str | None,

@@ -8,7 +8,7 @@ or HTTP query parameters, so every front end computes with the same inputs:
   attr=key=value (repeatable)                  keep traces carrying that attribute value
   slowest=5%, min_duration=250ms, errors=true  the selection (paths, compare)
   what_if=SERVICE[:OPERATION]=-100ms|-50%      latency's what-if
-  sample=20000                                 traces whose critical paths are computed (latency)
+  sample=10000                                 traces whose critical paths are computed (latency)
 """
 
 from __future__ import annotations
