@@ -110,11 +110,13 @@ def _resource(request: ExportTraceServiceRequest, service: str) -> ResourceSpans
     return rs
 
 
-def fbaas_request(traces: int = 1, start_ns: int | None = None, spacing_ns: int = 1_000_000) -> Built:
+def fbaas_request(traces: int = 1, start_ns: int | None = None, spacing_ns: int = 1_000_000,
+                  pad_bytes: int = 0) -> Built:
     """`traces` FBaaS-shaped traces: hub SERVER -> two CLIENT calls -> fizzer and buzzer SERVER spans.
 
     Five spans per trace, about eight attributes each, in three ResourceSpans (one per service) the
     way three SDKs would send them. Trace k starts at start_ns + k * spacing_ns (default: now).
+    `pad_bytes` adds a string attribute of that size to every span (heavier requests).
     """
     request = ExportTraceServiceRequest()
     hub, fizzer, buzzer = (_resource(request, name).scope_spans.add() for name in ("hub", "fizzer", "buzzer"))
@@ -144,6 +146,11 @@ def fbaas_request(traces: int = 1, start_ns: int | None = None, spacing_ns: int 
                 "server.port": 6001, f"fizzbuzz.{service[:4]}": number % 3 == 0,
                 "fizzbuzz.number": number, "fbaas.ratio": 0.5, "fbaas.tags": ["a", "b"],
             })
+    if pad_bytes:
+        pad = KeyValue(key="pad", value=AnyValue(string_value="p" * pad_bytes))
+        for rs in request.resource_spans:
+            for span in rs.scope_spans[0].spans:
+                span.attributes.append(pad)
     return built
 
 
