@@ -108,7 +108,7 @@ class Load:
                         self._record("grpc UNAVAILABLE", self.refused, built.span_ids)
                     else:
                         # A connection broken mid-call is UNAVAILABLE too, but without our status details.
-                        self._record(f"grpc {code.name}", self.unknown, built.span_ids)
+                        self._record(f"grpc {code.name} (connection)", self.unknown, built.span_ids)
                         if not self.backend.alive():
                             return
                     continue
