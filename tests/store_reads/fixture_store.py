@@ -72,7 +72,7 @@ def fixture_store(path: Path, summary: bool = True, start_ns: int | None = None)
 
 
 def wide_trace_batch(spans: int, start_ns: int, trace_id: str = "ab" * 16) -> pa.Table:
-    """One trace of `spans` spans: a 4-ary tree calling down hub -> fizzer -> buzzer -> store, each
+    """One trace of `spans` spans: a 4-ary tree calling down edge -> router -> worker -> db, each
     child inside its parent, one span in ~1000 failing."""
     from tracehouse.model import SPAN_BATCH_SCHEMA
 
@@ -85,7 +85,7 @@ def wide_trace_batch(spans: int, start_ns: int, trace_id: str = "ab" * 16) -> pa
     parents = [None if p < 0 else ids[p] for p in parent_of]
     starts = [start_ns + i * 100 for i in range(spans)]
     ends = [start_ns + i * 100 + 5_000 + (spans * 100) // (depth[i] + 1) ** 2 for i in range(spans)]
-    services = [("hub", "fizzer", "buzzer", "store")[min(d, 3)] for d in depth]
+    services = [("edge", "router", "worker", "db")[min(d, 3)] for d in depth]
     return pa.table({
         "trace_id": [tid] * spans,
         "span_id": ids,

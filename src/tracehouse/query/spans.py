@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from tracehouse.model import SPAN_KINDS, STATUS_CODES
+from tracehouse.model import SPAN_KINDS, SPAN_ROW_SCHEMA, STATUS_CODES
 
 
 @dataclass(slots=True)
@@ -46,18 +46,32 @@ def _json(text: str | None, empty: Any) -> Any:
 
 
 def spans_from_rows(table: pa.Table) -> list[Span]:
-    """Spans from a table in model.SPAN_ROW_SCHEMA (what SpanReader.get_spans returns)."""
+    """Spans from a table in model.SPAN_ROW_SCHEMA (what SpanReader.get_spans returns).
+
+    Column by column (building a dict per row costs twice as much), and each distinct resource is
+    parsed once and shared: spans of one service repeat the same resource text thousands of times.
+    """
+    cols = {name: table.column(name).to_pylist() for name in table.column_names}
+    resources: dict[str | None, dict[str, Any]] = {}
+
+    def resource(text: str | None) -> dict[str, Any]:
+        parsed = resources.get(text)
+        if parsed is None:
+            parsed = resources[text] = _json(text, {})
+        return parsed
+
     return [
         Span(
-            trace_id=r["trace_id"], span_id=r["span_id"], parent_span_id=r["parent_span_id"] or None,
-            service_name=r["service_name"], span_name=r["span_name"], span_kind=r["span_kind"],
-            start_ns=r["start_time_unix_nano"], duration_ns=r["duration_ns"],
-            status_code=r["status_code"], status_message=r["status_message"] or None,
-            attributes=_json(r["attributes"], {}), resource_attributes=_json(r["resource_attributes"], {}),
-            events=_json(r["events"], []), links=_json(r["links"], []),
-            trace_state=r["trace_state"] or None, scope_name=r["scope_name"], scope_version=r["scope_version"],
+            trace_id=trace_id, span_id=span_id, parent_span_id=parent or None,
+            service_name=service, span_name=name, span_kind=kind, start_ns=start, duration_ns=duration,
+            status_code=status, status_message=message or None,
+            attributes=_json(attributes, {}), resource_attributes=resource(resource_text),
+            events=_json(events, []), links=_json(links, []),
+            trace_state=trace_state or None, scope_name=scope_name, scope_version=scope_version,
         )
-        for r in table.to_pylist()
+        for (trace_id, span_id, parent, trace_state, service, name, kind, start, duration, status, message,
+             attributes, resource_text, events, links, scope_name, scope_version)
+        in zip(*(cols[f.name] for f in SPAN_ROW_SCHEMA), strict=True)
     ]
 
 

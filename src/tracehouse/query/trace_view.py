@@ -65,17 +65,22 @@ def trace_view(spans: Sequence[Span]) -> dict[str, Any]:
     order, depth, orphan = tree_order(spans)
     position = {i: p for p, i in enumerate(order)}
     services: dict[str, int] = {}
+    # Keyed by identity first: spans read from the store share one dict per distinct resource.
+    resources_by_identity: dict[tuple[str, int], int] = {}
     resources: dict[bytes, int] = {}
     resource_list: list[dict[str, Any]] = []
     out: list[dict[str, Any]] = []
     for i in order:
         s = spans[i]
         svc = services.setdefault(s.service_name, len(services))
-        res_key = orjson.dumps([s.service_name, s.resource_attributes], option=orjson.OPT_SORT_KEYS)
-        res = resources.get(res_key)
+        res = resources_by_identity.get((s.service_name, id(s.resource_attributes)))
         if res is None:
-            res = resources[res_key] = len(resource_list)
-            resource_list.append({"service": s.service_name, "attributes": s.resource_attributes})
+            res_key = orjson.dumps([s.service_name, s.resource_attributes], option=orjson.OPT_SORT_KEYS)
+            res = resources.get(res_key)
+            if res is None:
+                res = resources[res_key] = len(resource_list)
+                resource_list.append({"service": s.service_name, "attributes": s.resource_attributes})
+            resources_by_identity[(s.service_name, id(s.resource_attributes))] = res
         out.append({
             "id": s.span_id,
             "parent": s.parent_span_id,
