@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
 from bench.backend_process import Backend
 from tracehouse.cli.send_cmd import SendReport, send_numbers
@@ -57,6 +58,17 @@ class _Services:
                     env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
             _wait_healthy(self.procs[-1], f"http://127.0.0.1:{port}/healthz")
         self.hub_url = f"http://127.0.0.1:{ports['hub']}"
+
+    def cpu_seconds(self) -> float:
+        """CPU (user + system) used so far by the three services, gunicorn workers included."""
+        total = 0.0
+        for proc in self.procs:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                parent = psutil.Process(proc.pid)
+                for process in [parent, *parent.children(recursive=True)]:
+                    times = process.cpu_times()
+                    total += times.user + times.system
+        return total
 
     def stop(self) -> None:
         # Hub first, so no request is in flight when its downstreams go; each flushes its spans.
@@ -104,6 +116,16 @@ def _load(hub_url: str, seconds: float) -> SendReport:
     return send_numbers(hub_url, list(range(1, 16)), concurrency=CONCURRENCY, duration=seconds)
 
 
+def _measured_load(services: _Services, seconds: float) -> tuple[SendReport, float]:
+    """A load run and the services' CPU per request, in ms.
+
+    CPU per request barely moves when other work shares the machine; throughput does.
+    """
+    cpu_before = services.cpu_seconds()
+    report = _load(services.hub_url, seconds)
+    return report, (services.cpu_seconds() - cpu_before) * 1000 / max(report.sent, 1)
+
+
 def _count_spans(backend: Backend, expected: int, timeout: float = 60.0, settle: float = 5.0) -> int:
     """Spans in the store once `expected` are there, or the count has not grown for `settle` s."""
     deadline = time.monotonic() + timeout
@@ -121,23 +143,28 @@ def _count_spans(backend: Backend, expected: int, timeout: float = 60.0, settle:
 def run(duration: float = 10.0, repeats: int = 3, warmup: float = 2.0) -> dict[str, Any]:
     """Measure, print and return the figures (requests/s, p50/p99 ms per mode; on/off ratio)."""
     runs: dict[str, list[SendReport]] = {"off": [], "on": []}
+    cpu_ms: dict[str, list[float]] = {"off": [], "on": [], "backend": []}
     traced_requests = 0
     with tempfile.TemporaryDirectory(prefix="fbaas-bench-") as tmp, _deployments(Path(tmp)) as (
             backend, traced, untraced):
-        hubs = {"on": traced.hub_url, "off": untraced.hub_url}
-        for mode, url in hubs.items():
-            report = _load(url, warmup)
+        deployments = {"on": traced, "off": untraced}
+        for mode, services in deployments.items():
+            report = _load(services.hub_url, warmup)
             if mode == "on":
                 traced_requests += report.sent
         for _ in range(repeats):
             for mode in ("off", "on"):
-                report = _load(hubs[mode], duration)
+                services = deployments[mode]
+                backend_before = backend.cpu_seconds()
+                report, services_cpu = _measured_load(services, duration)
                 runs[mode].append(report)
+                cpu_ms[mode].append(services_cpu)
                 if mode == "on":
                     traced_requests += report.sent
+                    cpu_ms["backend"].append((backend.cpu_seconds() - backend_before) * 1000 / max(report.sent, 1))
                 print(f"  tracing {mode:3}: {report.requests_per_second:7.1f} req/s  "
                       f"p50 {report.percentile_ms(50):6.2f} ms  p99 {report.percentile_ms(99):6.2f} ms  "
-                      f"errors {report.error_count}", flush=True)
+                      f"services CPU {services_cpu:5.2f} ms/request  errors {report.error_count}", flush=True)
         traced.stop()  # flushes every pending span
         spans_expected = traced_requests * SPANS_PER_REQUEST
         spans_stored = _count_spans(backend, spans_expected)
@@ -158,6 +185,9 @@ def run(duration: float = 10.0, repeats: int = 3, warmup: float = 2.0) -> dict[s
         "p50_ms_tracing_on": round(median("on", "50"), 2),
         "p99_ms_tracing_off": round(median("off", "99"), 2),
         "p99_ms_tracing_on": round(median("on", "99"), 2),
+        "services_cpu_ms_per_request_off": round(statistics.median(cpu_ms["off"]), 3),
+        "services_cpu_ms_per_request_on": round(statistics.median(cpu_ms["on"]), 3),
+        "backend_cpu_ms_per_request": round(statistics.median(cpu_ms["backend"]), 3),
         "errors": sum(r.error_count for reports in runs.values() for r in reports),
         "spans_expected": spans_expected,
         "spans_stored": spans_stored,
@@ -174,6 +204,10 @@ def run(duration: float = 10.0, repeats: int = 3, warmup: float = 2.0) -> dict[s
           f"p99 {figures['p99_ms_tracing_on']:.2f} ms")
     print(f"  on/off throughput ratio {ratio:.3f}: tracing costs {figures['tracing_overhead_pct']:.1f}% "
           f"(target <= {OVERHEAD_TARGET:.0%}: {'met' if figures['within_target'] else 'NOT met'})")
+    print(f"  CPU per request: services {figures['services_cpu_ms_per_request_off']:.2f} ms untraced, "
+          f"{figures['services_cpu_ms_per_request_on']:.2f} ms traced "
+          f"(+{figures['services_cpu_ms_per_request_on'] - figures['services_cpu_ms_per_request_off']:.2f} ms); "
+          f"backend {figures['backend_cpu_ms_per_request']:.2f} ms")
     print(f"  spans stored {spans_stored} of {spans_expected} expected")
     return figures
 
