@@ -117,7 +117,6 @@ def record_failures(failures: list[DownstreamError]) -> None:
 def create_app(config: HubConfig) -> FastAPI:
     fizzer = Downstream("fizzer", config.fizzer_url, "fizz", config.timeout_seconds)
     buzzer = Downstream("buzzer", config.buzzer_url, "buzz", config.timeout_seconds)
-    clients: list[httpx.AsyncClient] = []
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -128,11 +127,10 @@ def create_app(config: HubConfig) -> FastAPI:
             headers={"User-Agent": f"fbaas-hub/{package_version()}"},
         )
         HTTPXClientInstrumentor.instrument_client(client)
-        clients.append(client)
+        app.state.client = client
         try:
             yield
         finally:
-            clients.remove(client)
             await client.aclose()
 
     app = FastAPI(title="FBaaS hub", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
@@ -156,7 +154,7 @@ def create_app(config: HubConfig) -> FastAPI:
             number = parse_number_request(request.headers.get("content-type"), await request.body())
         except InvalidRequest as exc:
             return error_json(exc.status, exc.message)
-        client = clients[0]
+        client: httpx.AsyncClient = request.app.state.client
         if config.sequential:
             # The talk's hub: one call after the other, so the trace shows the two back to back.
             outcomes: list[bool | BaseException] = []
