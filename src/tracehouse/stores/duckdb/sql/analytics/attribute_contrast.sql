@@ -23,14 +23,18 @@ totals AS (
            count(*) FILTER (WHERE NOT in_selection) AS baseline_total
     FROM sampled
 ),
+-- The sampled traces' spans first, as a small materialised set: without it the planner unnests
+-- every span's attributes before filtering (50 s on 5M spans instead of a few hundred ms).
+sampled_spans AS MATERIALIZED (
+    SELECT w.t, w.attributes::JSON AS span_json, w.resource_attributes::JSON AS resource_json
+    FROM window_spans w SEMI JOIN sampled s ON s.t = w.t
+),
 pairs AS (
-    SELECT DISTINCT w.t, 'span' AS scope, e.key, e.value ->> '$' AS value
-    FROM window_spans w, json_each(w.attributes::JSON) e
-    WHERE w.t IN (SELECT t FROM sampled)
+    SELECT DISTINCT t, 'span' AS scope, e.key, e.value ->> '$' AS value
+    FROM sampled_spans, json_each(span_json) e
     UNION
-    SELECT DISTINCT w.t, 'resource' AS scope, e.key, e.value ->> '$' AS value
-    FROM window_spans w, json_each(w.resource_attributes::JSON) e
-    WHERE w.t IN (SELECT t FROM sampled)
+    SELECT DISTINCT t, 'resource' AS scope, e.key, e.value ->> '$' AS value
+    FROM sampled_spans, json_each(resource_json) e
 )
 SELECT
     p.scope,

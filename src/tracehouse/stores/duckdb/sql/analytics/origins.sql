@@ -2,18 +2,20 @@
 -- spans whose parent belongs to another service (or that are roots), grouped by the chain of calls
 -- that led to them. The chain is found by walking up from each call, parent by parent (at most 64
 -- levels): the walk starts from the few target spans, so it stays small even on a large store.
-, keyed AS NOT MATERIALIZED (
-    SELECT hash(trace_id, span_id) AS k, hash(trace_id, parent_span_id) AS pk,
-           service_name, service_name || ':' || span_name AS label
-    FROM window_spans
-),
-targets AS (
+, targets AS MATERIALIZED (
     SELECT c.t, hash(c.trace_id, c.span_id) AS k, hash(c.trace_id, c.parent_span_id) AS pk,
            c.parent_span_id IS NULL AS is_root, c.span_name AS operation, c.d, c.failed
     FROM window_spans c
     WHERE c.service_name = $target_service
       AND ($target_operation::VARCHAR IS NULL OR c.span_name = $target_operation)
       AND c.t IN (SELECT t FROM selected)
+),
+-- Only the spans of traces that call the service take part in the walk, materialised once: the walk
+-- joins them at every level, and all 5M spans would not fit in 256 MB.
+keyed AS MATERIALIZED (
+    SELECT k, pk, service_name, service_name || ':' || span_name AS label
+    FROM window_spans
+    WHERE t IN (SELECT t FROM targets)
 ),
 walk(target, cur, chain, parent_service, depth) AS (
     SELECT k, pk, ''::VARCHAR, NULL::VARCHAR, 0 FROM targets WHERE NOT is_root
