@@ -1,9 +1,9 @@
 """Stores filled from the JSON trace fixtures (tests/fixtures/traces, OTLP-JSON), through the real
 OTLP/JSON decoder and DuckDBStore.write_spans, with times moved to "just now" so lookbacks match.
 
-`write(store, batch)` also keeps the trace summary the way the writer is asked to (the
-before-insert MERGE in the same transaction as the insert), so the readers' fast path is what the
-tests exercise; `summary=False` leaves it out, which the readers must answer just as well.
+`write(store, batch)` stores through DuckDBStore.write_spans, which keeps the trace summary
+(the readers' fast path); `summary=False` empties the summary afterwards, so the readers must fall
+back to the spans and answer just as well.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import pyarrow as pa
 
 from tracehouse.otlp import decode_json
 from tracehouse.stores.duckdb import DuckDBStore
-from tracehouse.stores.duckdb.sql_files import sql
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "traces"
 FIXTURE_BASE_NS = 1_700_000_000_000_000_000
@@ -50,18 +49,9 @@ def batch_of(*names: str, start_ns: int) -> pa.Table:
 
 
 def write(store: DuckDBStore, batch: pa.Table, summary: bool = True) -> None:
-    if summary:
-        # What DuckDBStore.write_spans is asked to run before its insert (see docs/api.md).
-        cur = store._write_cursor
-        starts = batch.column("start_time_unix_nano")
-        bounds = pa.compute.min_max(starts)
-        cur.register("batch", batch)
-        try:
-            cur.execute(sql("write/before_insert_trace_summary"),
-                        {"min_start": bounds["min"].as_py(), "max_start": bounds["max"].as_py()})
-        finally:
-            cur.unregister("batch")
     store.write_spans(batch)
+    if not summary:
+        store._write_cursor.execute("DELETE FROM trace_summary_data")
 
 
 def fixture_store(path: Path, summary: bool = True, start_ns: int | None = None) -> DuckDBStore:

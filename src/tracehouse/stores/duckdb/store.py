@@ -57,13 +57,16 @@ class DuckDBStore:
             raise StoreError("the store was opened read-only")
         starts = batch.column("start_time_unix_nano")
         bounds = pc.min_max(starts)
+        params = {"min_start": bounds["min"].as_py(), "max_start": bounds["max"].as_py()}
         cur = self._write_cursor
         cur.register("batch", batch)
         try:
             cur.execute("BEGIN TRANSACTION")
             try:
-                cur.execute(sql("write/insert_spans"),
-                            {"min_start": bounds["min"].as_py(), "max_start": bounds["max"].as_py()})
+                # The summary first: it selects the batch's new spans with the same duplicate check
+                # as the insert, so a resent batch changes no count.
+                cur.execute(sql("write/before_insert_trace_summary"), params).fetchall()
+                cur.execute(sql("write/insert_spans"), params)
                 row = cur.fetchone()
                 cur.execute("COMMIT")  # DuckDB syncs its write-ahead log here: durable on return.
             except BaseException:
@@ -76,8 +79,16 @@ class DuckDBStore:
 
     def delete_before(self, cutoff_unix_nano: int) -> int:
         cur = self._write_cursor
-        cur.execute(sql("admin/delete_before"), {"cutoff": cutoff_unix_nano})
-        row = cur.fetchone()
+        params = {"cutoff": cutoff_unix_nano}
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            cur.execute(sql("admin/delete_before"), params)
+            row = cur.fetchone()
+            cur.execute(sql("write/after_delete_trace_summary"), params).fetchall()
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
         return int(row[0]) if row else 0
 
     def enforce_max_size(self, max_bytes: int) -> int:
