@@ -48,7 +48,7 @@ def test_overload_is_refused_with_retry_hints_and_memory_stays_bounded(backend: 
     status = parse_status(response.content, PROTOBUF)
     assert status.code == code_pb2.UNAVAILABLE and "retry" in status.message
 
-    # gRPC: UNAVAILABLE with RetryInfo in grpc-status-details-bin.
+    # gRPC: UNAVAILABLE with RetryInfo in grpc-status-details-bin ...
     error = load.first_unavailable
     assert error is not None, load.outcomes
     assert error.code() == grpc.StatusCode.UNAVAILABLE  # type: ignore[attr-defined]
@@ -57,6 +57,9 @@ def test_overload_is_refused_with_retry_hints_and_memory_stays_bounded(backend: 
     retry = error_details_pb2.RetryInfo()
     assert [d.Unpack(retry) for d in details.details] == [True]
     assert retry.retry_delay.seconds >= 1
+    # ... and in the trailer the OTel SDK exporters read their retry delay from.
+    trailers = dict(error.trailing_metadata())  # type: ignore[attr-defined]
+    assert error_details_pb2.RetryInfo.FromString(trailers["google.rpc.retryinfo-bin"]) == retry
 
     assert rss.growth < RSS_GROWTH_LIMIT, f"RSS grew by {rss.growth / 2**20:.0f} MiB under overload"
     # Acknowledged spans are stored once each; refused ones not at all.

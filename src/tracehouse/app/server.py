@@ -97,6 +97,9 @@ class BackendServer:
         self._sockets.append(http_sock)
         query_sock = bind_socket(s.host, s.query_port, "query API and UI", "--query-port")
         self._sockets.append(query_sock)
+        if s.otlp_grpc_port:
+            # Probe the port first: grpc reports a port in use with a log line of its own on stderr.
+            bind_socket(s.host, s.otlp_grpc_port, "OTLP/gRPC", "--otlp-grpc-port").close()
         self._grpc = create_grpc_server(self.ingest, s.max_body_bytes)
         try:
             grpc_port = self._grpc.add_insecure_port(f"{s.host}:{s.otlp_grpc_port}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -25,11 +26,22 @@ SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 COMMIT_TIMEOUT_SECONDS = 60.0
 
 
+@dataclass(frozen=True)
+class _Status(grpc.Status):
+    code: grpc.StatusCode
+    details: str
+    trailing_metadata: tuple[tuple[str, bytes], ...]
+
+
 def _unavailable(message: str, retry_after_seconds: int) -> grpc.Status:
     retry = error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=retry_after_seconds))
     status = status_pb2.Status(code=code_pb2.UNAVAILABLE, message=message)
     status.details.add().Pack(retry)
-    return rpc_status.to_status(status)
+    return _Status(grpc.StatusCode.UNAVAILABLE, message, (
+        ("grpc-status-details-bin", status.SerializeToString()),
+        # The OTel SDK exporters read the delay from this trailer, not from the status details.
+        ("google.rpc.retryinfo-bin", retry.SerializeToString()),
+    ))
 
 
 def _export_handler(ingest: Ingest) -> Callable[[bytes, grpc.ServicerContext], bytes]:
