@@ -142,6 +142,8 @@ def _count_spans(backend: Backend, expected: int, timeout: float = 60.0, settle:
 
 def run(duration: float = 10.0, repeats: int = 3, warmup: float = 2.0) -> dict[str, Any]:
     """Measure, print and return the figures (requests/s, p50/p99 ms per mode; on/off ratio)."""
+    # Other work on the machine swamps a difference of a few percent: record how busy it was.
+    load_before = os.getloadavg()[0]
     runs: dict[str, list[SendReport]] = {"off": [], "on": []}
     cpu_ms: dict[str, list[float]] = {"off": [], "on": [], "backend": []}
     traced_requests = 0
@@ -188,6 +190,8 @@ def run(duration: float = 10.0, repeats: int = 3, warmup: float = 2.0) -> dict[s
         "services_cpu_ms_per_request_off": round(statistics.median(cpu_ms["off"]), 3),
         "services_cpu_ms_per_request_on": round(statistics.median(cpu_ms["on"]), 3),
         "backend_cpu_ms_per_request": round(statistics.median(cpu_ms["backend"]), 3),
+        "load_average_before": round(load_before, 2),
+        "load_average_after": round(os.getloadavg()[0], 2),
         "errors": sum(r.error_count for reports in runs.values() for r in reports),
         "spans_expected": spans_expected,
         "spans_stored": spans_stored,
@@ -209,6 +213,8 @@ def run(duration: float = 10.0, repeats: int = 3, warmup: float = 2.0) -> dict[s
           f"(+{figures['services_cpu_ms_per_request_on'] - figures['services_cpu_ms_per_request_off']:.2f} ms); "
           f"backend {figures['backend_cpu_ms_per_request']:.2f} ms")
     print(f"  spans stored {spans_stored} of {spans_expected} expected")
+    print(f"  1-min load average {figures['load_average_before']} before, {figures['load_average_after']} after"
+          f"{' (the machine was busy: figures are noisy)' if load_before > 1.0 else ''}")
     return figures
 
 
