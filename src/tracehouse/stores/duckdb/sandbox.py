@@ -1,6 +1,8 @@
 """Users' SQL: one read-only statement, a time limit, a row cap, and no way out of the store.
 
-Defence in depth: (1) only a single SELECT/EXPLAIN statement is accepted, by DuckDB's own parser;
+Defence in depth: (1) only a single SELECT/EXPLAIN statement is accepted, by DuckDB's own parser,
+and its parse tree may hold only query nodes (a data-modifying CTE, `WITH x AS (DELETE ... RETURNING
+*) SELECT ...`, parses as a SELECT; EXPLAIN ANALYZE runs its statement);
 (2) the database instance has external access, extensions and configuration changes disabled
 (connection.py), so table functions such as read_csv or read_text fail even inside a SELECT;
 (3) the statement runs in a transaction that is always rolled back.
@@ -9,6 +11,8 @@ Defence in depth: (1) only a single SELECT/EXPLAIN statement is accepted, by Duc
 from __future__ import annotations
 
 import contextlib
+import json
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -29,6 +33,37 @@ _REFUSAL_HINTS = {
 }
 
 
+# Parse-tree nodes of pure queries; anything else (DELETE_QUERY_NODE, INSERT_QUERY_NODE, ...) writes.
+_QUERY_NODES = {"SELECT_NODE", "SET_OPERATION_NODE", "RECURSIVE_CTE_NODE", "CTE_NODE"}
+_EXPLAIN = re.compile(r"^\s*(?:(?:--[^\n]*\n|/\*.*?\*/)\s*)*explain\s+(analy[sz]e\b)?", re.I | re.S)
+
+
+def _node_types(tree: object) -> set[str]:
+    found: set[str] = set()
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            kind = node.get("type")
+            if isinstance(kind, str) and kind.endswith("_NODE"):
+                found.add(kind)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
+def _check_query_tree(con: duckdb.DuckDBPyConnection, text: str) -> None:
+    row = con.execute("SELECT json_serialize_sql(?)", [text]).fetchone()
+    tree = json.loads(row[0]) if row else {"error": True}
+    if tree.get("error"):
+        raise SqlRefusedError(f"read-only SQL: only plain queries are allowed ({tree.get('error_message', '')})")
+    writes = _node_types(tree) - _QUERY_NODES
+    if writes:
+        kinds = ", ".join(sorted(k.removesuffix("_QUERY_NODE").removesuffix("_NODE") for k in writes))
+        raise SqlRefusedError(f"read-only SQL: {kinds} inside a query refused; the store is unchanged")
+
+
 def check_statement(con: duckdb.DuckDBPyConnection, text: str) -> None:
     """Refuse anything but exactly one SELECT-like statement, before anything runs."""
     try:
@@ -42,6 +77,13 @@ def check_statement(con: duckdb.DuckDBPyConnection, text: str) -> None:
         hint = _REFUSAL_HINTS.get(kind, "only SELECT queries are allowed")
         name = str(kind).rsplit(".", 1)[-1]
         raise SqlRefusedError(f"read-only SQL: {name} refused ({hint}); the store is unchanged")
+    query = statements[0].query
+    if kind == duckdb.StatementType.EXPLAIN:
+        explain = _EXPLAIN.match(query)
+        if explain is None or explain.group(1):
+            raise SqlRefusedError("read-only SQL: EXPLAIN ANALYZE refused (it runs its statement); use EXPLAIN")
+        query = query[explain.end():]
+    _check_query_tree(con, query)
 
 
 def run_user_sql(cursor: duckdb.DuckDBPyConnection, text: str, max_rows: int, timeout_seconds: float,
