@@ -37,6 +37,8 @@ REFUSED = [
     "VACUUM",
     "BEGIN TRANSACTION",
     "CALL dbgen(sf = 0.01)",
+    "WITH gone AS (DELETE FROM span_data RETURNING *) SELECT count(*) FROM gone",
+    "EXPLAIN ANALYZE DELETE FROM span_data",
     "SELECT 1; DELETE FROM span_data",
     "SELECT count(*) FROM spans; SELECT 1",
     "SELECT * FROM read_csv('/etc/passwd')",
