@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from bench.fbaas_shape import RequestFactory
+
 from tracehouse.otlp.prepare import prepare_protobuf
 from tracehouse.receiver.ingest import Ingest, QueueFullError
 from tracehouse.receiver.spool import Spool

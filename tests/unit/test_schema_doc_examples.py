@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from bench.fbaas_shape import RequestFactory
+
 from tracehouse.otlp import decode_protobuf
 from tracehouse.stores.duckdb import DuckDBStore
 

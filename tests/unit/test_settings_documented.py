@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tracehouse.settings import Settings, SettingError, parse_retention, parse_size
+from tracehouse.settings import SettingError, Settings, parse_retention, parse_size
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
