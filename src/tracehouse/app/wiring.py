@@ -6,7 +6,6 @@ import contextlib
 
 import click
 
-from tracehouse.app.server import BackendServer, PortInUseError
 from tracehouse.query.service import QueryService
 from tracehouse.settings import Settings
 from tracehouse.store import Store, StoreError
@@ -21,6 +20,10 @@ class Wiring:
     """The CLI's Runtime. Start-up failures become one clear line (click.ClickException), not a traceback."""
 
     def serve(self, settings: Settings) -> None:
+        # Imported here: the server pulls in grpc, uvicorn and the API (~0.7 s of start-up) that
+        # commands such as `tracehouse sql` never use.
+        from tracehouse.app.server import BackendServer, PortInUseError
+
         try:
             store = open_store(settings)
         except StoreError as exc:

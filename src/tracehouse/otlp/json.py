@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import Any
 
 import orjson
@@ -27,13 +28,14 @@ class _BadId(Exception):
         self.field = field
 
 
+_HEX = re.compile(r"(?:[0-9a-fA-F]{2})*")
+
+
 def _hex_to_b64(value: Any, field: str) -> str:
-    if not isinstance(value, str):
+    # bytes.fromhex alone would accept embedded spaces; OTLP ids are plain hex.
+    if not isinstance(value, str) or not _HEX.fullmatch(value):
         raise _BadId(field)
-    try:
-        return base64.b64encode(bytes.fromhex(value)).decode("ascii")
-    except ValueError as exc:
-        raise _BadId(field) from exc
+    return base64.b64encode(bytes.fromhex(value)).decode("ascii")
 
 
 def _fix_ids(holder: dict[str, Any], fields: tuple[tuple[str, str], ...]) -> None:

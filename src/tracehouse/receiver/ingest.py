@@ -225,7 +225,9 @@ class Ingest:
             with self._lock:
                 while not self._records and not self._tasks and not self._sync_finished:
                     self._lock.wait()
-                if self._tasks and not self._records:
+                # Tasks first: they are rare (retention, once a minute) and would starve behind a
+                # backlog that never empties under sustained load.
+                if self._tasks:
                     task, future = self._tasks.popleft()
                     batch = _Batch(None, None, 0, task, future)
                 elif self._records:

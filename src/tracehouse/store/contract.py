@@ -59,7 +59,8 @@ class SpanWriter(Protocol):
         ...
 
     def enforce_max_size(self, max_bytes: int) -> int:
-        """Delete the oldest spans until the store's size is at most `max_bytes`; returns how many."""
+        """Delete the oldest spans until `size_bytes()` is at most `max_bytes`; returns how many.
+        Never deletes anything while the store is within the cap."""
         ...
 
 
@@ -115,7 +116,8 @@ class SqlRunner(Protocol):
 @runtime_checkable
 class Store(SpanWriter, SpanReader, SqlRunner, Protocol):
     def size_bytes(self) -> int:
-        """Bytes the store occupies on disk."""
+        """Bytes the stored spans occupy on disk. Space of deleted spans, which the store reuses for
+        new ones, is not counted, so the figure drops as soon as spans are deleted."""
         ...
 
     def close(self) -> None:

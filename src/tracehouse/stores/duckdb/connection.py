@@ -24,6 +24,10 @@ def _config(memory_limit: str, read_only: bool) -> dict[str, str | bool | int | 
         "autoload_known_extensions": False,
         "allow_community_extensions": False,
         "memory_limit": memory_limit,
+        # Every checkpoint recompresses the partly filled last row group; at the default 16MB the
+        # store checkpointed every other batch. Measured on 400k FBaaS spans in 20k-span commits:
+        # 16MB -> 47.6k spans/s and 118 bytes/span, 64MB -> 100k spans/s and 70.8 bytes/span.
+        "checkpoint_threshold": "64MB",
         "access_mode": "READ_ONLY" if read_only else "READ_WRITE",
         "lock_configuration": True,
     }

@@ -84,32 +84,41 @@ class DuckDBStore:
         try:
             cur.execute(sql("admin/delete_before"), params)
             row = cur.fetchone()
-            cur.execute(sql("write/after_delete_trace_summary"), params).fetchall()
+            if row and row[0]:
+                cur.execute(sql("write/after_delete_trace_summary"), params).fetchall()
             cur.execute("COMMIT")
         except BaseException:
             cur.execute("ROLLBACK")
             raise
         return int(row[0]) if row else 0
 
+    def size_bytes(self) -> int:
+        """Bytes the live spans occupy: the used size scaled by live rows over stored rows. Deleted
+        rows keep their space until a checkpoint vacuums whole row groups, so the plain size would
+        not drop after a delete and a size cap would keep deleting."""
+        used = self._used_bytes()
+        row = self._cursor().execute(sql("admin/stored_rows")).fetchone()
+        stored = int(row[0]) if row else 0
+        live = self.span_count()
+        return used if stored <= live or stored == 0 else used * live // stored
+
     def enforce_max_size(self, max_bytes: int) -> int:
-        """Trim the oldest spans while over the cap. Deleted blocks are reused by later writes after
-        a checkpoint, so the file stops growing rather than shrinking."""
-        deleted = 0
-        for _ in range(8):
-            if max_bytes <= 0 or self.size_bytes() <= max_bytes:
-                break
-            total = self.span_count()
-            if total == 0:
-                break
-            fraction = min(0.5, max(0.05, 1 - max_bytes / max(self.size_bytes(), 1)))
-            row = self._write_cursor.execute(sql("admin/start_time_quantile"), {"fraction": fraction}).fetchone()
-            if not row or row[0] is None:
-                break
-            deleted += self.delete_before(int(row[0]) + 1)
-            self._write_cursor.execute("CHECKPOINT")
+        """Delete the oldest spans so the live data fits in 90% of the cap (the headroom keeps a
+        store at the cap from being trimmed on every pass). One delete per call."""
+        if max_bytes <= 0:
+            return 0
+        live = self.size_bytes()
+        if live <= max_bytes:
+            return 0
+        fraction = min(1.0, 1 - (max_bytes * 0.9) / live)
+        row = self._write_cursor.execute(sql("admin/start_time_quantile"), {"fraction": fraction}).fetchone()
+        if not row or row[0] is None:
+            return 0
+        deleted = self.delete_before(int(row[0]) + 1)
+        self._write_cursor.execute("CHECKPOINT")
         return deleted
 
-    def size_bytes(self) -> int:
+    def _used_bytes(self) -> int:
         # Used blocks, not the file size: deleted blocks are reused, and the file never shrinks.
         row = self._cursor().execute(sql("admin/used_bytes")).fetchone()
         used = int(row[0]) if row and row[0] is not None else 0
