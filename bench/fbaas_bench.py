@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import resource
 import socket
 import statistics
 import subprocess
@@ -116,14 +117,20 @@ def _load(hub_url: str, seconds: float) -> SendReport:
     return send_numbers(hub_url, list(range(1, 16)), concurrency=CONCURRENCY, duration=seconds)
 
 
-def _measured_load(services: _Services, seconds: float) -> tuple[SendReport, float]:
-    """A load run and the services' CPU per request, in ms.
+def _own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
-    CPU per request barely moves when other work shares the machine; throughput does.
+
+def _measured_load(services: _Services, backend: Backend, seconds: float) -> tuple[SendReport, dict[str, float]]:
+    """A load run, and the CPU per request (ms) of the services, the client (this process) and the backend.
+
+    CPU per request moves much less than throughput when other work shares the machine.
     """
-    cpu_before = services.cpu_seconds()
+    before = {"services": services.cpu_seconds(), "client": _own_cpu_seconds(), "backend": backend.cpu_seconds()}
     report = _load(services.hub_url, seconds)
-    return report, (services.cpu_seconds() - cpu_before) * 1000 / max(report.sent, 1)
+    after = {"services": services.cpu_seconds(), "client": _own_cpu_seconds(), "backend": backend.cpu_seconds()}
+    return report, {k: (after[k] - before[k]) * 1000 / max(report.sent, 1) for k in before}
 
 
 def _count_spans(backend: Backend, expected: int, timeout: float = 60.0, settle: float = 5.0) -> int:
@@ -145,7 +152,8 @@ def run(duration: float = 10.0, repeats: int = 3, warmup: float = 2.0) -> dict[s
     # Other work on the machine swamps a difference of a few percent: record how busy it was.
     load_before = os.getloadavg()[0]
     runs: dict[str, list[SendReport]] = {"off": [], "on": []}
-    cpu_ms: dict[str, list[float]] = {"off": [], "on": [], "backend": []}
+    cpu_ms: dict[str, dict[str, list[float]]] = {mode: {"services": [], "client": [], "backend": []}
+                                                 for mode in ("off", "on")}
     traced_requests = 0
     with tempfile.TemporaryDirectory(prefix="fbaas-bench-") as tmp, _deployments(Path(tmp)) as (
             backend, traced, untraced):
@@ -156,17 +164,16 @@ def run(duration: float = 10.0, repeats: int = 3, warmup: float = 2.0) -> dict[s
                 traced_requests += report.sent
         for _ in range(repeats):
             for mode in ("off", "on"):
-                services = deployments[mode]
-                backend_before = backend.cpu_seconds()
-                report, services_cpu = _measured_load(services, duration)
+                report, cpu = _measured_load(deployments[mode], backend, duration)
                 runs[mode].append(report)
-                cpu_ms[mode].append(services_cpu)
+                for part, value in cpu.items():
+                    cpu_ms[mode][part].append(value)
                 if mode == "on":
                     traced_requests += report.sent
-                    cpu_ms["backend"].append((backend.cpu_seconds() - backend_before) * 1000 / max(report.sent, 1))
                 print(f"  tracing {mode:3}: {report.requests_per_second:7.1f} req/s  "
                       f"p50 {report.percentile_ms(50):6.2f} ms  p99 {report.percentile_ms(99):6.2f} ms  "
-                      f"services CPU {services_cpu:5.2f} ms/request  errors {report.error_count}", flush=True)
+                      f"CPU ms/request: services {cpu['services']:.2f}, client {cpu['client']:.2f}, "
+                      f"backend {cpu['backend']:.2f}  errors {report.error_count}", flush=True)
         traced.stop()  # flushes every pending span
         spans_expected = traced_requests * SPANS_PER_REQUEST
         spans_stored = _count_spans(backend, spans_expected)
@@ -187,9 +194,8 @@ def run(duration: float = 10.0, repeats: int = 3, warmup: float = 2.0) -> dict[s
         "p50_ms_tracing_on": round(median("on", "50"), 2),
         "p99_ms_tracing_off": round(median("off", "99"), 2),
         "p99_ms_tracing_on": round(median("on", "99"), 2),
-        "services_cpu_ms_per_request_off": round(statistics.median(cpu_ms["off"]), 3),
-        "services_cpu_ms_per_request_on": round(statistics.median(cpu_ms["on"]), 3),
-        "backend_cpu_ms_per_request": round(statistics.median(cpu_ms["backend"]), 3),
+        **{f"{part}_cpu_ms_per_request_{mode}": round(statistics.median(values), 3)
+           for mode, parts in cpu_ms.items() for part, values in parts.items()},
         "load_average_before": round(load_before, 2),
         "load_average_after": round(os.getloadavg()[0], 2),
         "errors": sum(r.error_count for reports in runs.values() for r in reports),
@@ -200,6 +206,10 @@ def run(duration: float = 10.0, repeats: int = 3, warmup: float = 2.0) -> dict[s
     figures["throughput_ratio_on_off"] = round(ratio, 3)
     figures["tracing_overhead_pct"] = round((1 - ratio) * 100, 1)
     figures["within_target"] = (1 - ratio) <= OVERHEAD_TARGET
+    # When everything shares the cores, throughput goes as 1 / (CPU per request, all processes).
+    cpu_total = {mode: sum(figures[f"{part}_cpu_ms_per_request_{mode}"] for part in ("services", "client", "backend"))
+                 for mode in ("off", "on")}
+    figures["cpu_derived_overhead_pct"] = round((1 - cpu_total["off"] / cpu_total["on"]) * 100, 1)
 
     print(f"FBaaS hub, concurrency {CONCURRENCY}, {repeats} x {duration:g} s per mode (medians):")
     print(f"  tracing off: {figures['rps_tracing_off']:7.1f} req/s  p50 {figures['p50_ms_tracing_off']:.2f} ms  "
@@ -209,9 +219,11 @@ def run(duration: float = 10.0, repeats: int = 3, warmup: float = 2.0) -> dict[s
     print(f"  on/off throughput ratio {ratio:.3f}: tracing costs {figures['tracing_overhead_pct']:.1f}% "
           f"(target <= {OVERHEAD_TARGET:.0%}: {'met' if figures['within_target'] else 'NOT met'})")
     print(f"  CPU per request: services {figures['services_cpu_ms_per_request_off']:.2f} ms untraced, "
-          f"{figures['services_cpu_ms_per_request_on']:.2f} ms traced "
-          f"(+{figures['services_cpu_ms_per_request_on'] - figures['services_cpu_ms_per_request_off']:.2f} ms); "
-          f"backend {figures['backend_cpu_ms_per_request']:.2f} ms")
+          f"{figures['services_cpu_ms_per_request_on']:.2f} ms traced; "
+          f"backend {figures['backend_cpu_ms_per_request_on']:.2f} ms; "
+          f"client {figures['client_cpu_ms_per_request_off']:.2f} ms")
+    print(f"  all processes {cpu_total['off']:.2f} ms untraced, {cpu_total['on']:.2f} ms traced: on a CPU-bound "
+          f"machine tracing costs {figures['cpu_derived_overhead_pct']:.1f}% of throughput")
     print(f"  spans stored {spans_stored} of {spans_expected} expected")
     print(f"  1-min load average {figures['load_average_before']} before, {figures['load_average_after']} after"
           f"{' (the machine was busy: figures are noisy)' if load_before > 1.0 else ''}")
