@@ -177,6 +177,11 @@ def run(duration: float = 10.0, repeats: int = 3, warmup: float = 2.0) -> dict[s
         traced.stop()  # flushes every pending span
         spans_expected = traced_requests * SPANS_PER_REQUEST
         spans_stored = _count_spans(backend, spans_expected)
+        if spans_stored < spans_expected:
+            # Say why, while the services' logs still exist (exporter warnings land there).
+            for log in sorted(Path(tmp).glob("on-*.log")):
+                lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
+                print(f"  {log.name}: " + (" | ".join(lines[-5:]) or "(empty)"))
 
     def median(mode: str, value: str) -> float:
         reports = runs[mode]
