@@ -40,6 +40,11 @@ def test_demo_sends_1_to_15_finds_the_planted_delay_in_fizzer_and_stops_everythi
     assert int(headline.group(2)) >= 80
     assert 300 <= int(headline.group(3)) < 400
     assert f"http://127.0.0.1:{ports['--query-port']}/" in out
+    # The demo ends with the doctor, whose critical-path finding names fizzer first.
+    doctor = out[out.index("tracehouse doctor"):]
+    waits = doctor[doctor.index("Where requests wait"):]
+    first_finding = waits.splitlines()[1]
+    assert "fizzer" in first_finding, doctor
     assert "Traceback" not in out + result.stderr
     assert (tmp_path / "data" / "logs" / "fizzer.log").exists()
     assert all(nothing_listens_on(port) for port in ports.values())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import math
 import os
 import signal
 import socket
@@ -30,6 +31,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tracehouse.analytics.critical_path import OperationShare, SpanTiming, operation_shares
+from tracehouse.cli.doctor_cmd import doctor_text
 from tracehouse.cli.send_cmd import Outcome, outcome_line, send_numbers
 from tracehouse.settings import Settings
 
@@ -353,6 +355,11 @@ def _run(console: Console, plan: PortPlan, data: Path, logs: Path, delay_ms: flo
     top = print_report(console, traces, delay_ms)
     if top is None:
         raise DemoError(f"no spans of the demo's requests reached the backend; see the logs in {logs}")
+    # The deeper look across those traces (routes, critical-path contributors, marking attributes,
+    # error hot spots), over just the demo's window so earlier runs in the same data dir stay out.
+    window_s = math.ceil((time.time_ns() - start_ns) / 1e9) + 1
+    console.print()
+    console.print(doctor_text(query_url, since=f"{window_s}s"), markup=False, highlight=False)
 
     console.print(f"\nThe traces are in the UI: [bold]{query_url}/[/]")
     if no_wait:
