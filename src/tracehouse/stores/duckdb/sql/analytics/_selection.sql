@@ -1,4 +1,5 @@
--- The opening shared by every analysis (prepended to each analytics/*.sql by analytics.py).
+-- The opening shared by every analysis (prepended to each analytics/*.sql by analytics.py, after
+-- _summaries_stored.sql or _summaries_live.sql, which define summary_source: one row per trace).
 -- window_spans: the spans that started in [$start_ns, $end_ns).
 -- selected: one row per trace that the filters select. A trace is selected when one of its spans
 -- matches $service and $operation (NULL = any) and, for each attribute filter $key_i = $value_i
@@ -7,10 +8,10 @@
 -- and separate attr_i scans because a plain `attributes[$key] = $value` is pushed into the scan of
 -- the shredded VARIANT column (10-20 ms on 5M spans; casting the parameter, OR-ing the span and
 -- resource maps, or testing inside an aggregate each defeat that and cost 1-2.5 s).
--- (RECURSIVE is for the analyses that walk up the tree; it changes nothing for the others.)
+-- (RECURSIVE, in the head, is for the analyses that walk up the tree; it changes nothing for the others.)
 -- Traces are keyed by hash(trace_id), a UBIGINT: joins and groups on it cost far less than on the
 -- 16-byte ids, and with a million traces the chance of any collision is about 3e-8.
-WITH RECURSIVE window_spans AS NOT MATERIALIZED (
+window_spans AS NOT MATERIALIZED (
     SELECT
         hash(trace_id)                      AS t,
         hash(trace_id, span_id)             AS k,       -- span key
@@ -73,19 +74,40 @@ attr_4 AS (
     WHERE resource_attributes[$key_4]::VARCHAR = $value_4
       AND start_time >= make_timestamp_ns($start_ns) AND start_time < make_timestamp_ns($end_ns)
 ),
-selected AS (
-    SELECT
-        t,
-        any_value(trace_id)                 AS trace_id,
-        min(s)                              AS start_ns,
-        max(s + d) - min(s)                 AS duration_ns,
-        bool_or(failed)                     AS failed
+-- Traces with a span of $service (and $operation); empty, and free, when neither is given.
+matching AS (
+    SELECT hash(trace_id) AS t FROM span_data
+    WHERE ($service::VARCHAR IS NOT NULL OR $operation::VARCHAR IS NOT NULL)
+      AND ($service::VARCHAR IS NULL OR service_name = $service)
+      AND ($operation::VARCHAR IS NULL OR span_name = $operation)
+      AND start_time >= make_timestamp_ns($start_ns) AND start_time < make_timestamp_ns($end_ns)
+),
+-- Per-trace figures (start, duration over the spans in the window, error) come from summary_source
+-- for the traces wholly inside the window, and are grouped from the spans only for the few traces the
+-- window's edges cut. On 1M traces / 4.7M spans that is 50 ms instead of 240 ms for grouping the
+-- spans, and with less memory (the group-by spilled at 128 MB). Without a window no trace is cut,
+-- and the edge part's scan stops at once (its semi-join has nothing to match).
+summaries AS NOT MATERIALIZED (
+    SELECT hash(trace_id) AS t, trace_id, epoch_ns(start_time) AS start_ns, end_unix_nano,
+           duration_ns, error_count > 0 AS failed
+    FROM summary_source
+    WHERE start_time < make_timestamp_ns($end_ns) AND end_unix_nano >= $start_ns
+),
+per_trace AS (
+    SELECT t, trace_id, start_ns, duration_ns, failed FROM summaries
+    WHERE start_ns >= $start_ns AND end_unix_nano < $end_ns
+    UNION ALL
+    SELECT t, any_value(trace_id), min(s), max(s + d) - min(s), bool_or(failed)
     FROM window_spans
-    WHERE ($value_1::VARCHAR IS NULL OR t IN (SELECT t FROM attr_1))
+    WHERE t IN (SELECT t FROM summaries WHERE start_ns < $start_ns OR end_unix_nano >= $end_ns)
+    GROUP BY t
+),
+selected AS (
+    SELECT t, trace_id, start_ns, duration_ns, failed
+    FROM per_trace
+    WHERE ($service::VARCHAR IS NULL AND $operation::VARCHAR IS NULL OR t IN (SELECT t FROM matching))
+      AND ($value_1::VARCHAR IS NULL OR t IN (SELECT t FROM attr_1))
       AND ($value_2::VARCHAR IS NULL OR t IN (SELECT t FROM attr_2))
       AND ($value_3::VARCHAR IS NULL OR t IN (SELECT t FROM attr_3))
       AND ($value_4::VARCHAR IS NULL OR t IN (SELECT t FROM attr_4))
-    GROUP BY t
-    HAVING bool_or(($service::VARCHAR IS NULL OR service_name = $service)
-                   AND ($operation::VARCHAR IS NULL OR span_name = $operation))
 )
