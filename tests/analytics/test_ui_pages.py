@@ -101,3 +101,62 @@ def test_console_flags_truncation(page: Page) -> None:
     page.goto("/console?sql=SELECT%20*%20FROM%20range(20000)")
     page.wait_for_selector("#result tbody tr")
     assert "truncated" in page.text_content("#status")
+
+
+# The synthetic store's requests start at unix second 1,700,000,000, one every 10 ms.
+WINDOW_US = {"start": str(1_699_999_990 * 10**6), "end": str(1_700_000_100 * 10**6)}
+
+
+def test_search_page_links_to_the_analyses_with_its_filters(page: Page, url: str) -> None:
+    query = httpx.QueryParams({"service": "hub", "operation": "GET /fizzbuzz/{n}", **WINDOW_US})
+    page.goto(f"/search?{query}")
+    page.wait_for_selector("#analysis-links #link-latency")
+    latency = httpx.URL(page.get_attribute("#link-latency", "href") or "")
+    assert latency.path == "/analyze/latency"
+    assert dict(latency.params) == {"service": "hub", "operation": "GET /fizzbuzz/{n}",
+                                    "start": "1699999990", "end": "1700000100"}
+    origins = httpx.URL(page.get_attribute("#link-origins", "href") or "")
+    assert (origins.path, origins.params["service"]) == ("/analyze/origins", "hub")
+    for key in ("#link-paths", "#link-compare", "#link-errors", "#link-doctor", "#link-console"):
+        assert page.is_visible(key), key
+    page.click("#link-latency")
+    page.wait_for_selector("#table tbody tr")
+    api = httpx.get(f"{url}/api{latency.path}?{latency.query.decode()}", timeout=60).json()
+    assert page.text_content("#findings li") == api["findings"][0]
+    assert page.input_value("input[name=service]") == "hub"
+
+
+def test_search_console_link_runs_the_same_filter(page: Page) -> None:
+    page.goto(f"/search?{httpx.QueryParams({'service': 'evil', **WINDOW_US})}")
+    page.wait_for_selector("#link-console")
+    page.click("#link-console")
+    page.wait_for_selector("#result tbody tr")
+    rows = _cells(page, "#result")
+    assert {r[0] for r in rows} == {"evil"} and sum(int(r[2]) for r in rows) == 20
+
+
+def test_trace_view_links_to_analyses_of_requests_like_it(page: Page, url: str) -> None:
+    paths = httpx.get(f"{url}/api/analyze/paths", timeout=60).json()
+    fizzbuzz = next(r for r in paths["rows"] if r["route"].startswith("hub:GET /fizzbuzz/{n}"))
+    page.goto(f"/trace/{fizzbuzz['example_trace_id']}")
+    page.wait_for_selector("#analysis-links #link-latency")
+    latency = httpx.URL(page.get_attribute("#link-latency", "href") or "")
+    assert (latency.params["service"], latency.params["operation"]) == ("hub", "GET /fizzbuzz/{n}")
+    assert int(latency.params["start"]) < 1_700_000_000 < int(latency.params["end"])
+    callers = page.eval_on_selector_all(".origin-link", "links => links.map(a => a.textContent)")
+    assert sorted(callers) == ["buzzer", "fizzer"]
+    page.click(".origin-link:text-is('fizzer')")
+    page.wait_for_selector("#table tbody tr")
+    assert (page.text_content("#findings li", timeout=60_000) or "").startswith("100% of the")
+    assert "hub:GET /fizzbuzz/{n}" in (page.text_content("#table tbody") or "")
+    page.go_back()
+    page.wait_for_selector("#link-console")
+    page.click("#link-console")
+    page.wait_for_selector("#result tbody tr")
+    assert len(_cells(page, "#result")) == 5   # hub, its two client calls, fizzer, buzzer
+
+
+def test_uploaded_trace_has_no_links_to_the_store(page: Page) -> None:
+    page.goto("/trace")
+    page.wait_for_selector("#upload-input")
+    assert page.query_selector("#analysis-links") is None

@@ -4,6 +4,7 @@
 import { h, s, mount, clear } from "./dom.js";
 import { getJSON } from "./api.js";
 import { duration, dateTime, serviceColour } from "./format.js";
+import { searchLinks } from "./analysis_links.js";
 
 const LOOKBACKS = ["5m", "15m", "1h", "2h", "6h", "12h", "24h", "2d", "7d", "custom"];
 const SORTS = [["recent", "Most recent"], ["longest", "Longest first"], ["most_spans", "Most spans"],
@@ -75,7 +76,8 @@ export async function searchPage(params) {
   const plot = h("div", { class: "scatter", id: "scatter" });
   const compareBar = h("div", { class: "compare-bar" });
   const list = h("ol", { class: "results", id: "results" });
-  mount(h("section", { class: "page search-page" }, h("h1", { text: "Search traces" }), form, status, plot, compareBar, list));
+  const links = h("div", { class: "links-box" });
+  mount(h("section", { class: "page search-page" }, h("h1", { text: "Search traces" }), form, links, status, plot, compareBar, list));
 
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -92,6 +94,7 @@ export async function searchPage(params) {
     } else values.lookback = f.lookback.value;
     for (const key of FIELDS) if (values[key]) next.set(key, values[key]);
     history.pushState(null, "", `/search?${next}`);
+    clear(links).append(searchLinks(next));
     runSearch(next, status, plot, list, compareBar);
   });
 
@@ -108,6 +111,7 @@ export async function searchPage(params) {
   }
   const query = new URLSearchParams(params);
   if (!query.has("lookback") && !query.has("start")) query.set("lookback", "1h");
+  clear(links).append(searchLinks(query));
   runSearch(query, status, plot, list, compareBar);
 }
 

@@ -4,6 +4,7 @@
 import { h, mount, clear } from "./dom.js";
 import { getJSON, postFile } from "./api.js";
 import { duration, dateTime, serviceColour, value } from "./format.js";
+import { traceLinks } from "./analysis_links.js";
 
 const ROW = 24;          // px per row; fixed, so a row's position is index * ROW
 const OVERSCAN = 12;     // rows drawn beyond the viewport on each side
@@ -110,7 +111,9 @@ function render(view, source) {
   const spacer = h("div", { class: "spacer" });
   const rows = h("div", { class: "rows", id: "rows", role: "tree" }, spacer);
   const details = h("aside", { class: "details", id: "span-details" }, h("p", { class: "muted", text: "Click a span to see its details." }));
-  mount(h("section", { class: "page trace-page" }, title, facts, toolbar, minimapBox,
+  // Only a stored trace: an uploaded file's requests are not in the store the analyses read.
+  const links = source.traceId && root ? traceLinks(view, services[root.svc], root.name) : null;
+  mount(h("section", { class: "page trace-page" }, title, facts, links, toolbar, minimapBox,
     h("div", { class: "waterfall" }, h("div", { class: "waterfall-main" }, ruler, rows), details)));
 
   for (let i = 0; i <= 5; i++) {
