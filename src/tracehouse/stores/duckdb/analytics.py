@@ -1,7 +1,8 @@
 """AnalyticsReader and SqlCatalog on DuckDB. Each analysis is a head that defines the per-trace
 summaries (sql/analytics/_summaries_stored.sql, or _summaries_live.sql when trace_summary_data does
-not cover every span), then sql/analytics/_selection.sql (the window and filters, shared), then the
-analysis' own file, run with bound parameters only."""
+not cover every span), then sql/analytics/_selection.sql (the window and filters, shared), then
+selected_spans (_spans_all.sql, or _spans_filtered.sql when the filter names a service, operation or
+attribute), then the analysis' own file; run with bound parameters only."""
 
 from __future__ import annotations
 
@@ -34,9 +35,11 @@ VIEW_DESCRIPTIONS = {
 }
 
 
-def _analysis(name: str, summary_is_complete: bool) -> str:
+def _analysis(name: str, flt: AnalysisFilter, summary_is_complete: bool) -> str:
     head = "analytics/_summaries_stored" if summary_is_complete else "analytics/_summaries_live"
-    return sql(head) + sql("analytics/_selection") + sql(f"analytics/{name}")
+    narrowed = flt.service is not None or flt.operation is not None or bool(flt.attributes)
+    spans = "analytics/_spans_filtered" if narrowed else "analytics/_spans_all"
+    return sql(head) + sql("analytics/_selection") + sql(spans) + sql(f"analytics/{name}")
 
 
 def filter_params(flt: AnalysisFilter) -> dict[str, Any]:
@@ -68,7 +71,7 @@ class DuckDBAnalytics:
     def _table(self, name: str, flt: AnalysisFilter, **extra: Any) -> pa.Table:
         params = filter_params(flt) | extra
         try:
-            text = _analysis(name, self._summary_is_complete())
+            text = _analysis(name, flt, self._summary_is_complete())
             return self._cursor.sql(text, params=params).to_arrow_table()
         except duckdb.OutOfMemoryException as exc:
             raise StoreError(f"the {name.replace('_', ' ')} analysis needs more memory than the store may use; "
@@ -95,7 +98,7 @@ class DuckDBAnalytics:
         return self._table("export_spans", flt).cast(SPAN_ROW_SCHEMA)
 
     def count_traces(self, flt: AnalysisFilter) -> int:
-        text = _analysis("count_traces", self._summary_is_complete())
+        text = _analysis("count_traces", flt, self._summary_is_complete())
         rows = self._cursor.execute(text, filter_params(flt)).fetchall()
         return int(rows[0][0]) if rows else 0
 

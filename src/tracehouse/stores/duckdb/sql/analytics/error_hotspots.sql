@@ -1,21 +1,36 @@
 -- Error hot spots (appended to _selection.sql): spans per service, operation and service.version,
 -- how many failed, and how many failed on their own: an error span none of whose children failed.
 -- Errors propagate up (a failing dependency makes its callers fail too); own errors point at where
--- they start. Only the few failing spans take part in the parent lookup.
-, failed_parents AS (
-    SELECT DISTINCT hash(trace_id, parent_span_id) AS k FROM window_spans WHERE failed
+-- they start. Only the few failing spans take part in the parent lookup: testing every span against
+-- failed_parents inside one aggregate cost 0.1 s of CPU on 4.7M spans; grouping all spans by
+-- service, operation and version alone costs 0.05 s.
+, counted AS (
+    SELECT service_name, span_name, resource_attributes['service.version']::VARCHAR AS version,
+           count(*) AS spans, count(*) FILTER (WHERE failed) AS error_spans
+    FROM selected_spans
+    GROUP BY ALL
+    HAVING count(*) FILTER (WHERE failed) > 0
+),
+failed_parents AS (
+    SELECT DISTINCT pk AS k FROM window_spans WHERE failed
+),
+own AS (
+    SELECT service_name, span_name, resource_attributes['service.version']::VARCHAR AS version,
+           count(*) FILTER (WHERE k NOT IN (SELECT k FROM failed_parents)) AS own_error_spans,
+           lower(hex(max(trace_id)))                                      AS example_trace_id
+    FROM selected_spans
+    WHERE failed
+    GROUP BY ALL
 )
 SELECT
-    service_name                                                   AS service,
-    span_name                                                      AS operation,
-    resource_attributes['service.version']::VARCHAR                AS version,
-    count(*)                                                       AS spans,
-    count(*) FILTER (WHERE failed)                                 AS error_spans,
-    count(*) FILTER (WHERE failed AND hash(trace_id, span_id) NOT IN (SELECT k FROM failed_parents))
-                                                                   AS own_error_spans,
-    lower(hex(max(trace_id) FILTER (WHERE failed)))                AS example_trace_id
-FROM window_spans
-WHERE t IN (SELECT t FROM selected)
-GROUP BY ALL
-HAVING count(*) FILTER (WHERE failed) > 0
+    c.service_name                  AS service,
+    c.span_name                     AS operation,
+    c.version,
+    c.spans,
+    c.error_spans,
+    o.own_error_spans,
+    o.example_trace_id
+FROM counted c
+JOIN own o ON o.service_name = c.service_name AND o.span_name = c.span_name
+          AND o.version IS NOT DISTINCT FROM c.version
 ORDER BY own_error_spans DESC, error_spans DESC, service, operation

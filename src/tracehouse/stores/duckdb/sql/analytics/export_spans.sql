@@ -18,6 +18,5 @@ SELECT
     links,
     scope_name,
     scope_version
-FROM window_spans
-WHERE t IN (SELECT t FROM selected)
+FROM selected_spans
 ORDER BY start_time_unix_nano, trace_id, span_id

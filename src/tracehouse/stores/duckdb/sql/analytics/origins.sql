@@ -14,10 +14,9 @@
 -- at 256 MB).
 , targets AS MATERIALIZED (
     SELECT c.t, c.k, c.pk, c.parent_span_id IS NULL AS is_root, c.span_name AS operation, c.d, c.failed, c.trace_id
-    FROM window_spans c
+    FROM selected_spans c
     WHERE c.service_name = $target_service
       AND ($target_operation::VARCHAR IS NULL OR c.span_name = $target_operation)
-      AND c.t IN (SELECT t FROM selected)
 ),
 nodes AS NOT MATERIALIZED (
     SELECT k, pk, parent_span_id IS NULL AS is_root, hash(service_name, span_name) AS label,
