@@ -4,7 +4,7 @@
                                           │
                                           ▼ (in memory, bounded)
                                   [decode thread] protobuf → Arrow columns, up to max_batch spans
-                                          │ (one batch waits while one commits)
+                                          │ (batches decoded during a commit are merged)
                                           ▼
                                   [commit thread] store.write_spans(batch) → spool.mark_applied
 
@@ -85,6 +85,15 @@ class _Batch:
     done: Future[None] | None = None
 
 
+def _merge(parts: list[_Batch]) -> _Batch:
+    """One batch for consecutive decoded batches: their rows together, the last one's spool end."""
+    if len(parts) == 1:
+        return parts[0]
+    tables = [p.table for p in parts if p.table is not None]
+    table = pa.concat_tables(tables, promote_options="permissive") if tables else None
+    return _Batch(table, parts[-1].end, sum(p.spans for p in parts))
+
+
 class Ingest:
     def __init__(self, store: SpanWriter, spool: Spool, max_pending_spans: int, max_batch_spans: int,
                  decode_workers: int = 1) -> None:
@@ -100,7 +109,7 @@ class Ingest:
         self._pending_spans = 0      # submitted and not yet in the store
         self._closing = False
         self._sync_finished = False
-        self._decoded: queue.Queue[_Batch | None] = queue.Queue(maxsize=1)
+        self._decoded: queue.Queue[_Batch | None] = queue.Queue()
         self.stats = IngestStats()
         self._threads: list[threading.Thread] = []
 
@@ -145,6 +154,11 @@ class Ingest:
     @property
     def pending_spans(self) -> int:
         return self._pending_spans
+
+    def is_full(self) -> bool:
+        """True while new exports would be refused: receivers check it before decoding, so an
+        overloaded backend does not spend its CPU parsing requests it is about to turn away."""
+        return self._pending_spans >= self._max_pending
 
     # ---- API for receivers
     def submit(self, payload: bytes, spans: int) -> Future[None]:
@@ -246,17 +260,39 @@ class Ingest:
             self._decoded.put(batch)
 
     def _commit_loop(self) -> None:
-        while (batch := self._decoded.get()) is not None:
+        carry: _Batch | None = None
+        while True:
+            batch = carry if carry is not None else self._decoded.get()
+            carry = None
+            if batch is None:
+                return
             if batch.task is not None:
-                assert batch.done is not None
-                try:
-                    batch.task(self._store)
-                    batch.done.set_result(None)
-                except Exception as exc:
-                    log.exception("store maintenance task failed")
-                    batch.done.set_exception(exc)
+                self._run_task(batch)
                 continue
-            self._commit(batch)
+            # Merge every decoded batch already waiting: while a commit runs, the decoder keeps
+            # cutting small batches, and one large commit costs far less than many small ones.
+            parts = [batch]
+            spans = batch.spans
+            while spans < self._max_batch:
+                try:
+                    following = self._decoded.get_nowait()
+                except queue.Empty:
+                    break
+                if following is None or following.task is not None:
+                    carry = following
+                    break
+                parts.append(following)
+                spans += following.spans
+            self._commit(_merge(parts))
+
+    def _run_task(self, batch: _Batch) -> None:
+        assert batch.task is not None and batch.done is not None
+        try:
+            batch.task(self._store)
+            batch.done.set_result(None)
+        except Exception as exc:
+            log.exception("store maintenance task failed")
+            batch.done.set_exception(exc)
 
     def _commit(self, batch: _Batch) -> None:
         assert batch.end is not None

@@ -46,6 +46,8 @@ def _unavailable(message: str, retry_after_seconds: int) -> grpc.Status:
 
 def _export_handler(ingest: Ingest) -> Callable[[bytes, grpc.ServicerContext], bytes]:
     def export(body: bytes, context: grpc.ServicerContext) -> bytes:
+        if ingest.is_full():
+            context.abort_with_status(_unavailable(str(QueueFullError(1)), 1))
         try:
             decoded = prepare_protobuf(body)
         except DecodeError as exc:

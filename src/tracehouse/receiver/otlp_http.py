@@ -39,6 +39,8 @@ def create_otlp_http_app(ingest: Ingest, max_body_bytes: int, decode_threads: in
             return _error(415, _INVALID_ARGUMENT,
                           f"unsupported Content-Type {content_type or '(none)'!r}; OTLP/HTTP takes "
                           f"{PROTOBUF} or {JSON}", JSON)
+        if ingest.is_full():
+            return _error(503, _UNAVAILABLE, str(QueueFullError(1)), content_type, {"Retry-After": "1"})
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > max_body_bytes:
             return _error(413, _RESOURCE_EXHAUSTED, f"request body of {declared} bytes exceeds the limit of "
