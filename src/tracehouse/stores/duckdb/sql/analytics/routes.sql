@@ -10,7 +10,7 @@
 -- directory does not spill), so it runs as two halves split by trace hash, each scanning the spans
 -- again (1.45 s of CPU against 1.25 s for the single join where it fits).
 , labelled AS NOT MATERIALIZED (
-    SELECT t, k, pk, hash(service_name, span_name) AS label FROM window_spans
+    SELECT t, k, pk, hash(service_name, span_name) AS label FROM selected_spans
 ),
 route_of AS (
     SELECT c.t, sum(hash(p.label, c.label)) AS route_key
