@@ -59,13 +59,8 @@ class PathSample:
 
 
 def sample_paths(reader: AnalyticsReader, flt: AnalysisFilter, max_traces: int = DEFAULT_SAMPLE) -> PathSample:
-    return paths_of(reader.trace_sample(flt, max_traces))
-
-
-def paths_of(sample: pa.Table) -> PathSample:
-    """Critical paths of the traces in a `trace_sample` table."""
     paths, durations = [], []
-    for spans in traces_of(sample):
+    for spans in traces_of(reader.trace_sample(flt, max_traces)):
         path = critical_path(spans)
         if path:
             paths.append(path)
@@ -95,13 +90,7 @@ def predicted_duration(path: Sequence[PathSegment], change: WhatIf) -> int:
 
 def analyze_latency(reader: AnalyticsReader, flt: AnalysisFilter, what_if: WhatIf | None = None,
                     max_traces: int = DEFAULT_SAMPLE) -> Report:
-    return latency_report(reader.trace_sample(flt, max_traces), what_if, max_traces)
-
-
-def latency_report(spans: pa.Table, what_if: WhatIf | None = None, max_traces: int = DEFAULT_SAMPLE) -> Report:
-    """The latency report of a `trace_sample` table: pure Python, no store access (the doctor runs it
-    in a thread while the store answers its other questions)."""
-    sample = paths_of(spans)
+    sample = sample_paths(reader, flt, max_traces)
     n = len(sample.paths)
     per_op: dict[tuple[str, str], list[int]] = defaultdict(list)
     for path in sample.paths:
