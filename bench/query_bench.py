@@ -244,7 +244,31 @@ def run(traces: int = TRACES, runs: int = 50) -> dict[str, Any]:
     worker.start()
     worker.join()
     result["ui"] = thread_result
+    _print(result)
     return result
+
+
+TARGETS_P50_MS = {"trace_by_id": 30, "search_service_minduration_longest_20": 150}
+
+
+def _print(result: dict[str, Any]) -> None:
+    figures = result["query"]
+    print(f"Query latency on a store of {figures['spans']:,} spans ({runs_note()}):")
+    for name, value in figures.items():
+        if not isinstance(value, dict):
+            continue
+        target = TARGETS_P50_MS.get(name)
+        met = "met" if target and value["p50_ms"] <= target else "NOT met"
+        verdict = f"  (target p50 <= {target} ms: {met})" if target else ""
+        print(f"  {name:40s} p50 {value['p50_ms']:8.1f} ms  p99 {value['p99_ms']:8.1f} ms{verdict}")
+    ui = result["ui"].get("trace_view_10k_spans_drawn_ms")
+    if ui:
+        print(f"  UI: a 10,000-span trace drawn in Chromium: p50 {ui['p50']} ms (first, cold: {ui['first']} ms, "
+              f"max {ui['max']} ms)")
+
+
+def runs_note() -> str:
+    return "warm cache, medians of repeated runs"
 
 
 def main() -> None:
