@@ -1,0 +1,83 @@
+"""A 100,000-span trace opens without freezing the page: rows are virtualised, the main thread keeps
+drawing frames while the trace loads, and scrolling to the last span is immediate."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from .conftest import serve, shot, wide_trace_batch, write
+
+try:
+    from tests.api.shared import make_fixture_store as fixture_store
+except ModuleNotFoundError:  # tests/ is not a package: it is on sys.path itself
+    from api.shared import make_fixture_store as fixture_store  # type: ignore[no-redef]
+
+pytestmark = pytest.mark.browser
+
+HUGE_TRACE = "ef" * 16
+HUGE_SPANS = 100_000
+# The longest the page may go without drawing a frame while it fetches, parses and lays out the trace.
+MAX_FROZEN_MS = 2_000
+
+# Installed before the page's own scripts: records the longest gap between animation frames.
+FRAME_WATCH = """
+window.__maxFrameGap = 0;
+(() => {
+  let last = performance.now();
+  const tick = (now) => {
+    window.__maxFrameGap = Math.max(window.__maxFrameGap, now - last);
+    last = now;
+    if (document.body?.dataset.traceDrawn !== 'true') requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+})();
+"""
+
+
+@pytest.fixture(scope="module")
+def huge_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    store = fixture_store(tmp_path_factory.mktemp("huge") / "store.duckdb")
+    write(store, wide_trace_batch(HUGE_SPANS, time.time_ns() - 120 * 10**9, HUGE_TRACE))
+    try:
+        with serve(store) as url:
+            yield url
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def huge_page(browser: Browser, huge_url: str) -> Iterator[Page]:
+    context = browser.new_context(base_url=huge_url, viewport={"width": 1400, "height": 900})
+    context.add_init_script(FRAME_WATCH)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        yield page
+        assert errors == [], f"JavaScript errors on the page: {errors}"
+    finally:
+        context.close()
+
+
+def test_a_100k_span_trace_opens_without_freezing(huge_page: Page) -> None:
+    page = huge_page
+    page.goto(f"/trace/{HUGE_TRACE}")
+    page.wait_for_selector("body[data-trace-drawn='true']", timeout=60_000)
+    expect(page.locator("#span-total")).to_have_text(f"{HUGE_SPANS} spans")
+    assert page.locator("#rows .row").count() < 120  # virtualised: only rows near the viewport exist
+    max_gap = page.evaluate("() => window.__maxFrameGap")
+    scroll_ms = page.evaluate("""async (last) => {
+        const rows = document.getElementById('rows');
+        const started = performance.now();
+        rows.scrollTop = rows.scrollHeight;
+        while (!rows.querySelector(`.row[data-pos='${last}']`)) await new Promise(requestAnimationFrame);
+        return performance.now() - started;
+    }""", HUGE_SPANS - 1)
+    shot(page, "trace-100k")
+    print(f"100k-span trace: longest frame gap {max_gap:.0f} ms, scroll to last span {scroll_ms:.0f} ms")
+    assert max_gap < MAX_FROZEN_MS, f"the page drew no frame for {max_gap:.0f} ms while the trace loaded"
+    assert scroll_ms < 1000, f"scrolled to the last span in {scroll_ms:.0f} ms"
