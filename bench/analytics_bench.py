@@ -121,7 +121,24 @@ def run(traces: int = 1_000_000, store_memory: str | None = None, keep: Path | N
         }
         service.close()
         results["duckdb"] = duckdb.__version__
+        _print(results)
         return results
+
+
+def _print(results: dict[str, Any]) -> None:
+    print(f"Analyses on {results['traces']:,} traces / {results['spans']:,} spans, store memory "
+          f"{results['store_memory']}, median of runs (target <= {TARGET_S:g} s each):")
+    for name, figure in results["analyses"].items():
+        if "error" in figure:
+            print(f"  {name:40s} FAILED: {figure['error']}")
+            continue
+        runs = " / ".join(f"{t:.2f}" for t in figure["runs"])
+        verdict = "" if figure["within_target"] else "   over target"
+        print(f"  {name:40s} {figure['seconds']:6.2f} s  (runs {runs}){verdict}")
+    console = results["sql_console"]
+    print(f"  SQL console overhead: {console['overhead_ms']} ms ({console['sandboxed_ms']} ms sandboxed vs "
+          f"{console['direct_ms']} ms direct)")
+    print(f"  load average before {results['load_average_before']}, after {results['load_average_after']}")
 
 
 def main() -> None:
