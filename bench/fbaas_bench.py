@@ -155,13 +155,15 @@ def run(duration: float = 10.0, repeats: int = 3, warmup: float = 2.0) -> dict[s
     cpu_ms: dict[str, dict[str, list[float]]] = {mode: {"services": [], "client": [], "backend": []}
                                                  for mode in ("off", "on")}
     traced_requests = 0
+    traced_errors: list[str] = []
     with tempfile.TemporaryDirectory(prefix="fbaas-bench-") as tmp, _deployments(Path(tmp)) as (
             backend, traced, untraced):
         deployments = {"on": traced, "off": untraced}
         for mode, services in deployments.items():
             report = _load(services.hub_url, warmup)
             if mode == "on":
-                traced_requests += report.sent
+                traced_requests += report.sent - report.error_count
+                traced_errors += list(report.errors.elements())
         for _ in range(repeats):
             for mode in ("off", "on"):
                 report, cpu = _measured_load(deployments[mode], backend, duration)
@@ -169,7 +171,10 @@ def run(duration: float = 10.0, repeats: int = 3, warmup: float = 2.0) -> dict[s
                 for part, value in cpu.items():
                     cpu_ms[mode][part].append(value)
                 if mode == "on":
-                    traced_requests += report.sent
+                    # A request that failed may have stopped before all five spans began; only
+                    # answered requests are counted on to have their five spans stored.
+                    traced_requests += report.sent - report.error_count
+                    traced_errors += list(report.errors.elements())
                 print(f"  tracing {mode:3}: {report.requests_per_second:7.1f} req/s  "
                       f"p50 {report.percentile_ms(50):6.2f} ms  p99 {report.percentile_ms(99):6.2f} ms  "
                       f"CPU ms/request: services {cpu['services']:.2f}, client {cpu['client']:.2f}, "
@@ -205,6 +210,7 @@ def run(duration: float = 10.0, repeats: int = 3, warmup: float = 2.0) -> dict[s
         "load_average_after": round(os.getloadavg()[0], 2),
         "errors": sum(r.error_count for reports in runs.values() for r in reports),
         "spans_expected": spans_expected,
+        "traced_request_errors": traced_errors,
         "spans_stored": spans_stored,
     }
     ratio = figures["rps_tracing_on"] / figures["rps_tracing_off"]
@@ -229,7 +235,8 @@ def run(duration: float = 10.0, repeats: int = 3, warmup: float = 2.0) -> dict[s
           f"client {figures['client_cpu_ms_per_request_off']:.2f} ms")
     print(f"  all processes {cpu_total['off']:.2f} ms untraced, {cpu_total['on']:.2f} ms traced: on a CPU-bound "
           f"machine tracing costs {figures['cpu_derived_overhead_pct']:.1f}% of throughput")
-    print(f"  spans stored {spans_stored} of {spans_expected} expected")
+    print(f"  spans stored {spans_stored} of {spans_expected} expected from the answered traced requests"
+          + (f" ({len(traced_errors)} failed: {sorted(set(traced_errors))})" if traced_errors else ""))
     print(f"  1-min load average {figures['load_average_before']} before, {figures['load_average_after']} after"
           f"{' (the machine was busy: figures are noisy)' if load_before > 1.0 else ''}")
     return figures
