@@ -27,15 +27,20 @@ BIG_TRACE = "cd" * 16
 BIG_SPANS = 10_000
 
 
-@pytest.fixture(scope="module")
-def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    store = fixture_store(tmp_path_factory.mktemp("ui") / "store.duckdb")
-    write(store, wide_trace_batch(BIG_SPANS, time.time_ns() - 120 * 10**9, BIG_TRACE))
+def serve_with_wide_trace(directory: Path, spans: int, trace_id: str) -> Iterator[str]:
+    """The fixture traces plus one `spans`-span trace, in a real store behind a real server."""
+    store = fixture_store(directory / "store.duckdb")
+    write(store, wide_trace_batch(spans, time.time_ns() - 120 * 10**9, trace_id))
     try:
         with serve(store) as url:
             yield url
     finally:
         store.close()
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from serve_with_wide_trace(tmp_path_factory.mktemp("ui"), BIG_SPANS, BIG_TRACE)
 
 
 @pytest.fixture(scope="module")

@@ -3,18 +3,12 @@ drawing frames while the trace loads, and scrolling to the last span is immediat
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from .conftest import serve, shot, wide_trace_batch, write
-
-try:
-    from tests.api.shared import make_fixture_store as fixture_store
-except ModuleNotFoundError:  # tests/ is not a package: it is on sys.path itself
-    from api.shared import make_fixture_store as fixture_store  # type: ignore[no-redef]
+from .conftest import serve_with_wide_trace, shot
 
 pytestmark = pytest.mark.browser
 
@@ -40,13 +34,7 @@ window.__maxFrameGap = 0;
 
 @pytest.fixture(scope="module")
 def huge_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    store = fixture_store(tmp_path_factory.mktemp("huge") / "store.duckdb")
-    write(store, wide_trace_batch(HUGE_SPANS, time.time_ns() - 120 * 10**9, HUGE_TRACE))
-    try:
-        with serve(store) as url:
-            yield url
-    finally:
-        store.close()
+    yield from serve_with_wide_trace(tmp_path_factory.mktemp("huge"), HUGE_SPANS, HUGE_TRACE)
 
 
 @pytest.fixture
