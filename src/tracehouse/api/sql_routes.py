@@ -15,6 +15,8 @@ class SqlRequest(BaseModel):
     sql: str = Field(min_length=1, description="One read-only SELECT statement.")
     max_rows: int | None = Field(default=None, ge=1, description="Row cap (the server's cap if larger).")
     timeout_seconds: float | None = Field(default=None, gt=0, description="Time limit (the server's if larger).")
+    params: list[str | int | float | bool | None] = Field(
+        default_factory=list, description="Values bound to the query's ? or $1 placeholders.")
 
 
 def router(service: QueryService) -> APIRouter:
@@ -23,7 +25,7 @@ def router(service: QueryService) -> APIRouter:
     @api.post("/api/sql")
     def run_sql(body: SqlRequest, request: Request) -> JSONResponse:
         try:
-            result = service.run_sql(body.sql, body.max_rows, body.timeout_seconds)
+            result = service.run_sql(body.sql, body.max_rows, body.timeout_seconds, body.params)
         except SqlRefusedError as exc:
             return JSONResponse({"error": str(exc), "kind": "refused"}, status_code=400)
         except SqlTimeoutError as exc:

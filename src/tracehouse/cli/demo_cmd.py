@@ -157,41 +157,38 @@ def child_env(extra: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
-def sql_rows(client: httpx.Client, query_url: str, sql: str) -> list[list[Any]]:
-    response = client.post(f"{query_url}/api/sql", json={"sql": sql})
+def sql_rows(client: httpx.Client, query_url: str, sql: str, params: list[int]) -> list[list[Any]]:
+    response = client.post(f"{query_url}/api/sql", json={"sql": sql, "params": params})
     if response.status_code != 200:
         raise DemoError(f"the backend refused the demo's query (HTTP {response.status_code}): {response.text[:300]}")
     rows: list[list[Any]] = response.json()["rows"]
     return rows
 
 
-def _demo_traces_sql(start_ns: int, end_ns: int, columns: str) -> str:
-    # Only integers are interpolated. The demo's traces are those rooted at a hub SERVER span that
-    # started while the demo was sending.
-    return (
-        f"SELECT {columns} FROM spans s WHERE s.trace_id IN ("  # noqa: S608
-        "SELECT trace_id FROM spans WHERE parent_span_id IS NULL AND service_name = 'hub' "
-        f"AND span_kind = 'SERVER' AND epoch_ns(start_time) BETWEEN {int(start_ns)} AND {int(end_ns)})"
-    )
+# The demo's traces: those rooted at a hub SERVER span that started while the demo was sending
+# ($1 .. $2, bound by the SQL endpoint).
+_DEMO_SPANS = ("FROM spans s WHERE s.trace_id IN (SELECT trace_id FROM spans WHERE parent_span_id IS NULL "
+               "AND service_name = 'hub' AND span_kind = 'SERVER' AND epoch_ns(start_time) BETWEEN $1 AND $2)")
+_COUNT_DEMO_SPANS = "SELECT count(*) " + _DEMO_SPANS
+_DEMO_SPAN_TIMES = ("SELECT s.trace_id, s.span_id, s.parent_span_id, s.service_name, s.span_name, "
+                    "epoch_ns(s.start_time), epoch_ns(s.end_time) " + _DEMO_SPANS)
 
 
 def wait_for_spans(client: httpx.Client, query_url: str, start_ns: int, end_ns: int, expected: int,
                    timeout: float) -> int:
     """Poll until `expected` spans of the demo's traces are stored (or time is up); the count seen."""
     deadline = time.monotonic() + timeout
-    sql = _demo_traces_sql(start_ns, end_ns, "count(*)")
     while True:
-        count = int(sql_rows(client, query_url, sql)[0][0])
+        count = int(sql_rows(client, query_url, _COUNT_DEMO_SPANS, [start_ns, end_ns])[0][0])
         if count >= expected or time.monotonic() > deadline:
             return count
         time.sleep(0.2)
 
 
 def fetch_traces(client: httpx.Client, query_url: str, start_ns: int, end_ns: int) -> list[list[SpanTiming]]:
-    sql = _demo_traces_sql(start_ns, end_ns, "s.trace_id, s.span_id, s.parent_span_id, s.service_name, "
-                                             "s.span_name, epoch_ns(s.start_time), epoch_ns(s.end_time)")
     by_trace: dict[str, list[SpanTiming]] = defaultdict(list)
-    for trace_id, span_id, parent, service, name, start, end in sql_rows(client, query_url, sql):
+    rows = sql_rows(client, query_url, _DEMO_SPAN_TIMES, [start_ns, end_ns])
+    for trace_id, span_id, parent, service, name, start, end in rows:
         by_trace[trace_id].append(SpanTiming(span_id, parent, service, name, int(start), int(end)))
     return list(by_trace.values())
 

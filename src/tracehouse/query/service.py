@@ -30,13 +30,15 @@ class QueryService:
         self.store = store
         self.settings = settings
 
-    def run_sql(self, sql: str, max_rows: int | None = None, timeout_seconds: float | None = None) -> SqlResult:
-        """A user's read-only SQL, with the configured row cap and time limit unless given smaller ones."""
+    def run_sql(self, sql: str, max_rows: int | None = None, timeout_seconds: float | None = None,
+                params: Sequence[object] = ()) -> SqlResult:
+        """A user's read-only SQL, with the configured row cap and time limit unless given smaller ones.
+        `params` are bound to `?` / `$1` placeholders, never spliced into the text."""
         cap = self.settings.sql_max_rows if max_rows is None else min(max_rows, self.settings.sql_max_rows)
         limit = self.settings.sql_timeout_seconds
         if timeout_seconds is not None:
             limit = min(limit, timeout_seconds)
-        return self.store.run_sql(sql, max_rows=cap, timeout_seconds=limit)
+        return self.store.run_sql(sql, max_rows=cap, timeout_seconds=limit, params=params)
 
     def services(self) -> list[str]:
         return self.store.services()
