@@ -32,7 +32,7 @@ apt:
 
 lint: install
 	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/lint-imports --config pyproject.toml
+	$(VENV)/bin/lint-imports
 
 typecheck: install
 	$(VENV)/bin/mypy

@@ -4,14 +4,13 @@ from tracehouse.otlp.columns import DecodedBatch
 from tracehouse.otlp.compression import decompress
 from tracehouse.otlp.errors import BodyTooLargeError, DecodeError
 from tracehouse.otlp.json import decode_json
-from tracehouse.otlp.protobuf import decode_message, decode_protobuf
+from tracehouse.otlp.protobuf import decode_protobuf
 
 __all__ = [
     "BodyTooLargeError",
     "DecodeError",
     "DecodedBatch",
     "decode_json",
-    "decode_message",
     "decode_protobuf",
     "decompress",
 ]

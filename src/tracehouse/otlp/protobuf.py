@@ -18,8 +18,3 @@ def parse_request(body: bytes) -> ExportTraceServiceRequest:
 
 def decode_protobuf(body: bytes) -> DecodedBatch:
     return to_columns(parse_request(body))
-
-
-def decode_message(request: ExportTraceServiceRequest) -> DecodedBatch:
-    """For gRPC, where the framework has already parsed the message."""
-    return to_columns(request)

@@ -19,7 +19,6 @@ from tracehouse.receiver.ingest import Ingest, IngestClosedError, QueueFullError
 _INVALID_ARGUMENT = 3
 _RESOURCE_EXHAUSTED = 8
 _UNAVAILABLE = 14
-_INTERNAL = 13
 _CONTENT_TYPES = (PROTOBUF, JSON)
 
 
