@@ -1,6 +1,8 @@
 -- Every span of the traces whose raw ids are in $trace_ids, in model.SPAN_ROW_SCHEMA order. Only spans
 -- starting in $min_start..$max_start (ns) are read: the caller narrows that band with the trace
 -- summary so zone maps skip the other row groups, or passes the whole range.
+-- It reads span_data rather than the `spans` view: the view shows ids as hex, and a filter on
+-- hex text could not use the raw ids or the start_time zone maps.
 SELECT
     lower(hex(trace_id))          AS trace_id,
     lower(hex(span_id))           AS span_id,
