@@ -80,6 +80,7 @@ def run(traces: int = 1_000_000, store_memory: str | None = None, keep: Path | N
         cases: dict[str, Callable[[], Any]] = {
             "paths": lambda: analyses.run("paths", {}),
             "paths --slowest 5%": lambda: analyses.run("paths", {"slowest": "5%"}),
+            "paths --slowest 5% --sample 200000": lambda: analyses.run("paths", {"slowest": "5%", "sample": "200000"}),
             "paths --attr customer.tier=enterprise":
                 lambda: analyses.run("paths", {"attr": ["customer.tier=enterprise"]}),
             "origins ledger": lambda: analyses.run("origins", {"service": "ledger"}),

@@ -24,6 +24,7 @@ from .conftest import fill, serve
 
 CASES: list[tuple[list[str], str, dict[str, Any]]] = [
     (["paths", "--slowest", "5%"], "paths", {"slowest": "5%"}),
+    (["paths", "--slowest", "5%", "--sample", "1000"], "paths", {"slowest": "5%", "sample": "1000"}),
     (["origins", "ledger"], "origins", {"service": "ledger"}),
     (["latency", "--what-if", "fizzer=-50%"], "latency", {"what_if": "fizzer=-50%"}),
     (["compare", "--errors"], "compare", {"errors": "true"}),
@@ -92,5 +93,8 @@ def test_cli_prints_a_readable_table(service: QueryService, url: str) -> None:
     assert "Where requests wait (critical path):" in text
     bad = httpx.get(f"{url}/api/analyze/latency", params={"what_if": "fizzer"})
     assert bad.status_code == 400 and "what-if" in bad.json()["error"]
+    for sample in ("many", "0"):
+        bad = httpx.get(f"{url}/api/analyze/paths", params={"sample": sample})
+        assert bad.status_code == 400 and "sample is a number of traces" in bad.json()["error"]
     refused = CliRunner().invoke(cli, ["analyze", "latency", "--url", url, "--what-if", "nope"], obj=Wiring())
     assert refused.exit_code == 1 and "what-if is SERVICE" in refused.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tracehouse.analytics import synthetic
+from tracehouse.cli.doctor_cmd import render_doctor
 from tracehouse.query.analyses import Analyses
 from tracehouse.store import AnalysisFilter, Selection
 
@@ -81,4 +82,26 @@ def test_fbaas_latency_and_doctor_name_fizzer(analyses_of: Callable[..., Analyse
     diagnosis = analyses.diagnose(EVERYTHING)
     waiting = dict(diagnosis.sections)["Where requests wait (critical path)"]
     assert waiting.findings[0].startswith("fizzer:GET /fizz")
-    assert "fizzer" in diagnosis.render()
+    assert "fizzer" in render_doctor(analyses.doctor(EVERYTHING))
+
+
+def test_paths_on_a_sample_find_the_same_route_and_say_so(analyses_of: Callable[..., Analyses]) -> None:
+    analyses = analyses_of(synthetic.slow_route(), 3000)
+    whole = analyses.paths(EVERYTHING, slowest_fraction=0.05)
+    sampled = analyses.paths(EVERYTHING, slowest_fraction=0.05, sample=1000)
+    counted = sum(r["traces"] for r in sampled.rows)
+    assert 800 < counted < 1200  # about `sample` traces: a hash range, not an exact count
+    assert sampled.rows[0]["route"] == whole.rows[0]["route"]
+    assert sampled.rows[0]["slow_share"] == 100.0
+    assert any(f"sample of {counted:,} of the 3,000 traces" in n for n in sampled.notes)
+    assert not any("sample" in n for n in whole.notes)
+    # The same traces every time, whoever asks.
+    assert analyses.paths(EVERYTHING, slowest_fraction=0.05, sample=1000).rows == sampled.rows
+    # A sample larger than the selection is the whole selection.
+    assert analyses.paths(EVERYTHING, 0.05, sample=5000).rows == whole.rows
+
+
+def test_the_doctor_notes_what_it_sampled(analyses_of: Callable[..., Analyses]) -> None:
+    report = analyses_of(synthetic.slow_route(), 500).doctor(EVERYTHING)
+    assert any(n.startswith("Where requests wait (critical path): ") for n in report.notes)
+    assert "note: " in render_doctor(report)

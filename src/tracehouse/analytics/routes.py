@@ -36,8 +36,10 @@ def route_text(spans: pa.Table) -> str:
 
 
 def analyze_paths(reader: AnalyticsReader, spans: SpanReader, flt: AnalysisFilter,
-                  slowest_fraction: float | None = None) -> Report:
-    table = reader.route_stats(flt, slowest_fraction)
+                  slowest_fraction: float | None = None, sample: int | None = None) -> Report:
+    """Routes of the selected traces; with `sample`, of a fixed sample of about that many (the
+    store's choice, the same every time), which the report's notes state."""
+    table = reader.route_stats(flt, slowest_fraction, sample)
     rows = table.to_pylist()[:MAX_ROUTES]
     total = sum(int(r["traces"]) for r in table.to_pylist())
     total_slow = sum(int(r["slow_traces"]) for r in table.to_pylist())
@@ -78,6 +80,11 @@ def analyze_paths(reader: AnalyticsReader, spans: SpanReader, flt: AnalysisFilte
     columns += [Column("p50_ms", "p50 ms", MS), Column("p95_ms", "p95 ms", MS), Column("p99_ms", "p99 ms", MS),
                 Column("error_rate", "errors", PERCENT), Column("example_trace_id", "example trace", TRACE)]
     notes = [f"showing the first {MAX_ROUTES} of {len(table)} routes"] if len(table) > MAX_ROUTES else []
+    if sample is not None:
+        selected = reader.count_traces(flt)
+        if total < selected:
+            notes.append(f"routes of a fixed sample of {total:,} of the {selected:,} traces "
+                         f"(the same sample every time; sample={sample:,})")
     return Report("paths", "Routes", findings, columns, out, notes=notes)
 
 

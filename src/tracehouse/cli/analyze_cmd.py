@@ -107,12 +107,15 @@ def analyze() -> None:
 @common_options
 @_filter_options
 @click.option("--slowest", metavar="PERCENT", help="Compare the routes of the slowest PERCENT (e.g. 5%) with all.")
+@click.option("--sample", type=click.IntRange(min=1), metavar="N",
+              help="Group a fixed sample of about N traces (faster on a large store) [default: all].")
 @click.pass_context
 def paths(ctx: click.Context, data: Path | None, url: str | None, fmt: str, since: str | None, start: str | None,
           end: str | None, attrs: tuple[str, ...], service: str | None, operation: str | None,
-          slowest: str | None) -> None:
+          slowest: str | None, sample: int | None) -> None:
     """Group traces by route (the tree of service:operation calls): count, p50/p95/p99, error rate."""
-    params = base_params(since, start, end, attrs, service=service, operation=operation, slowest=slowest)
+    params = base_params(since, start, end, attrs, service=service, operation=operation, slowest=slowest,
+                         sample=str(sample) if sample else None)
     emit(fetch_report(ctx, "paths", params, data, url), fmt)
 
 
@@ -133,7 +136,8 @@ def origins(ctx: click.Context, data: Path | None, url: str | None, fmt: str, si
 @_filter_options
 @click.option("--what-if", "what_if", metavar="SERVICE[:OP]=-100ms|-50%",
               help="Predict root p50/p95 if that work were faster.")
-@click.option("--sample", type=int, help="Traces whose critical paths are computed [default 10000].")
+@click.option("--sample", type=click.IntRange(min=1), metavar="N",
+              help="Traces whose critical paths are computed [default 10000].")
 @click.pass_context
 def latency(ctx: click.Context, data: Path | None, url: str | None, fmt: str, since: str | None, start: str | None,
             end: str | None, attrs: tuple[str, ...], service: str | None, operation: str | None,

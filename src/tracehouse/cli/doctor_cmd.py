@@ -34,6 +34,7 @@ def render_doctor(report: Report) -> str:
         lines.append(f"  - {row['finding']}")
     if not report.rows:
         lines.append("No traces to diagnose yet.")
+    lines += [f"note: {n}" for n in report.notes]
     return "\n".join(lines)
 
 

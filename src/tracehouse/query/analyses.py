@@ -8,7 +8,8 @@ or HTTP query parameters, so every front end computes with the same inputs:
   attr=key=value (repeatable)                  keep traces carrying that attribute value
   slowest=5%, min_duration=250ms, errors=true  the selection (paths, compare)
   what_if=SERVICE[:OPERATION]=-100ms|-50%      latency's what-if
-  sample=10000                                 traces whose critical paths are computed (latency)
+  sample=10000                                 traces whose critical paths are computed (latency),
+                                               or whose routes are grouped (paths; default: all)
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from tracehouse.analytics.routes import analyze_paths
 from tracehouse.store import AnalysisFilter, AnalyticsReader, Selection, SpanReader, StoreError
 
 NAMES = ("paths", "origins", "latency", "compare", "errors", "doctor")
+DOCTOR_ROUTE_SAMPLE = 200_000
 Params = Mapping[str, str | Sequence[str]]
 
 
@@ -56,6 +58,19 @@ def _many(params: Params, key: str) -> list[str]:
     if value is None:
         return []
     return [value] if isinstance(value, str) else list(value)
+
+
+def _sample(params: Params) -> int | None:
+    sample = _one(params, "sample")
+    if not sample:
+        return None
+    try:
+        size = int(sample)
+    except ValueError as exc:
+        raise AnalysisError(f"sample is a number of traces, got {sample!r}") from exc
+    if size < 1:
+        raise AnalysisError(f"sample is a number of traces (at least 1), got {sample!r}")
+    return size
 
 
 def parse_filter(params: Params, now_ns: int | None = None, *, target_is_service: bool = False) -> AnalysisFilter:
@@ -105,8 +120,8 @@ class Analyses:
         self._store: _Reader = store  # type: ignore[assignment]
 
     # ---- typed entry points (what notebooks call)
-    def paths(self, flt: AnalysisFilter, slowest_fraction: float | None = None) -> Report:
-        return analyze_paths(self._store, self._store, flt, slowest_fraction)
+    def paths(self, flt: AnalysisFilter, slowest_fraction: float | None = None, sample: int | None = None) -> Report:
+        return analyze_paths(self._store, self._store, flt, slowest_fraction, sample)
 
     def origins(self, flt: AnalysisFilter, service: str, operation: str | None = None) -> Report:
         return analyze_origins(self._store, flt, service, operation)
@@ -124,9 +139,11 @@ class Analyses:
         """The doctor's sections: slowest routes, critical path, what marks slow and erroring
         requests, and where errors start; each the report its own analysis gives. One after another:
         the store's memory limit is shared by concurrent queries, and running the critical paths
-        (Python) in a thread meanwhile gained nothing on 2 cores (2.30 s against 2.26 s)."""
+        (Python) in a thread meanwhile gained nothing on 2 cores (2.30 s against 2.26 s).
+        Routes are grouped over a fixed sample of DOCTOR_ROUTE_SAMPLE traces, as latency and compare
+        sample theirs: on 1M traces that is 0.43 s instead of 1.0 s, and keeps the doctor under 2 s."""
         return Diagnosis([
-            ("Routes of the slowest 5% of requests", self.paths(flt, 0.05)),
+            ("Routes of the slowest 5% of requests", self.paths(flt, 0.05, DOCTOR_ROUTE_SAMPLE)),
             ("Where requests wait (critical path)", self.latency(flt)),
             ("What marks the slowest 5%", self.compare(flt, Selection(slowest_fraction=0.05))),
             ("What marks erroring requests", self.compare(flt, Selection(errors=True))),
@@ -162,7 +179,7 @@ class Analyses:
 
     def _run_paths(self, p: Params) -> Report:
         slowest = _one(p, "slowest")
-        return self.paths(parse_filter(p), parse_fraction(slowest) if slowest else None)
+        return self.paths(parse_filter(p), parse_fraction(slowest) if slowest else None, _sample(p))
 
     def _run_origins(self, p: Params) -> Report:
         service = _one(p, "service")
@@ -172,12 +189,8 @@ class Analyses:
 
     def _run_latency(self, p: Params) -> Report:
         what_if = _one(p, "what_if")
-        sample = _one(p, "sample")
-        try:
-            size = int(sample) if sample else DEFAULT_SAMPLE
-        except ValueError as exc:
-            raise AnalysisError(f"sample is a number of traces, got {sample!r}") from exc
-        return self.latency(parse_filter(p), parse_what_if(what_if) if what_if else None, size)
+        return self.latency(parse_filter(p), parse_what_if(what_if) if what_if else None,
+                            _sample(p) or DEFAULT_SAMPLE)
 
     def _run_compare(self, p: Params) -> Report:
         return self.compare(parse_filter(p), parse_selection(p))

@@ -65,9 +65,14 @@ class Selection:
 
 @runtime_checkable
 class AnalyticsReader(Protocol):
-    def route_stats(self, flt: AnalysisFilter, slowest_fraction: float | None = None) -> pa.Table:
+    def route_stats(self, flt: AnalysisFilter, slowest_fraction: float | None = None,
+                    max_traces: int | None = None) -> pa.Table:
         """One row per route: the traces that make the same calls (caller service:operation ->
         callee service:operation, with multiplicity, plus the root).
+
+        With `max_traces`, when more traces are selected, only a fixed pseudo-random sample of about
+        that many is grouped (those with the lowest trace-id hashes: the same sample every time), and
+        the slow threshold is the sample's. The counts then add up to the sample's size.
 
         Columns: route_key (string), traces, error_traces, p50_ns, p95_ns, p99_ns (float64),
         slow_traces (traces at or above the slow threshold; 0 without `slowest_fraction`),

@@ -25,6 +25,7 @@ from tracehouse.store.analytics_contract import MAX_ATTRIBUTE_FILTERS
 from tracehouse.stores.duckdb.sql_files import sql
 
 _NO_END = 2**62  # year 2116: make_timestamp_ns refuses the largest int64
+_HASH_SPACE = 2**64  # DuckDB's hash() is a UBIGINT
 _EXAMPLE = re.compile(r"^-- example: (.+)$", re.MULTILINE)
 
 # What each user-facing relation is for; columns are documented in docs/schema.md.
@@ -77,8 +78,16 @@ class DuckDBAnalytics:
             raise StoreError(f"the {name.replace('_', ' ')} analysis needs more memory than the store may use; "
                              "narrow the time window or raise --store-memory") from exc
 
-    def route_stats(self, flt: AnalysisFilter, slowest_fraction: float | None = None) -> pa.Table:
-        return self._table("routes", flt, slowest_fraction=slowest_fraction)
+    def route_stats(self, flt: AnalysisFilter, slowest_fraction: float | None = None,
+                    max_traces: int | None = None) -> pa.Table:
+        sample_below = None
+        if max_traces is not None:
+            # hash(trace_id) is uniform over UBIGINT, so the traces below this bound are about
+            # max_traces of them, chosen by a filter rather than a join against a list of ids.
+            total = self.count_traces(flt)
+            if total > max_traces:
+                sample_below = min(_HASH_SPACE * max_traces // total, _HASH_SPACE - 1)
+        return self._table("routes", flt, slowest_fraction=slowest_fraction, sample_below=sample_below)
 
     def origin_stats(self, flt: AnalysisFilter, service: str, operation: str | None = None) -> pa.Table:
         return self._table("origins", flt, target_service=service, target_operation=operation)

@@ -161,8 +161,9 @@ class DuckDBStore:
     def _analytics(self) -> DuckDBAnalytics:
         return DuckDBAnalytics(self._cursor())
 
-    def route_stats(self, flt: AnalysisFilter, slowest_fraction: float | None = None) -> pa.Table:
-        return self._analytics().route_stats(flt, slowest_fraction)
+    def route_stats(self, flt: AnalysisFilter, slowest_fraction: float | None = None,
+                    max_traces: int | None = None) -> pa.Table:
+        return self._analytics().route_stats(flt, slowest_fraction, max_traces)
 
     def origin_stats(self, flt: AnalysisFilter, service: str, operation: str | None = None) -> pa.Table:
         return self._analytics().origin_stats(flt, service, operation)

@@ -4,7 +4,7 @@
 
 const $ = (id) => document.getElementById(id);
 const ANALYSES = {
-  paths: { label: "Routes", fields: ["slowest"] },
+  paths: { label: "Routes", fields: ["slowest", "sample"] },
   origins: { label: "Origins", fields: [], target: true },
   latency: { label: "Latency", fields: ["what_if", "sample"] },
   compare: { label: "Compare", fields: ["slowest", "min_duration", "errors"] },
