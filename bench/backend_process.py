@@ -45,7 +45,8 @@ class Backend:
 
     def sql(self, query: str) -> list[list[Any]]:
         r = httpx.post(f"{self.query_url}/api/sql", json={"sql": query}, timeout=120)
-        r.raise_for_status()
+        if r.is_error:
+            raise RuntimeError(f"{query!r} failed: HTTP {r.status_code} {r.text}")
         rows: list[list[Any]] = r.json()["rows"]
         return rows
 

@@ -67,12 +67,14 @@ class Settings:
     max_body_bytes: int = field(default=64 * 2**20, metadata=_meta(
         "TRACEHOUSE_MAX_BODY", "--max-body",
         "Largest OTLP request accepted, measured after decompression (413 beyond it)."))
-    queue_max_spans: int = field(default=100_000, metadata=_meta(
+    queue_max_spans: int = field(default=262_144, metadata=_meta(
         "TRACEHOUSE_QUEUE_MAX_SPANS", "--queue-max-spans",
-        "Spans acknowledged but not yet in the store before receivers answer 503/UNAVAILABLE."))
-    batch_max_spans: int = field(default=20_000, metadata=_meta(
+        "Spans acknowledged but not yet in the store before receivers answer 503/UNAVAILABLE. "
+        "Two commits' worth lets the next batch decode while one is written."))
+    batch_max_spans: int = field(default=0, metadata=_meta(
         "TRACEHOUSE_BATCH_MAX_SPANS", "--batch-max-spans",
-        "Most spans written to the store in one commit."))
+        "Spans written to the store in one commit under load (0 = the size the store writes "
+        "most cheaply: 122,880, one DuckDB row group). Capped at --queue-max-spans."))
     decode_workers: int = field(default=1, metadata=_meta(
         "TRACEHOUSE_DECODE_WORKERS", "--decode-workers",
         "Worker processes that turn received protobuf into columns (0 = in the main process)."))

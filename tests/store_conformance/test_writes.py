@@ -170,3 +170,15 @@ def test_spans_survive_kill_9_right_after_write_returns(factory: StoreFactory, d
     store = open_store()
     assert store.span_count() == 1000
     assert len(trace_ids(store, [t.hex for t in sent])) == 200
+
+
+def test_many_repeats_in_any_order_leave_each_span_once(store: Store) -> None:
+    """Repeats scattered through a large batch: every distinct span is stored, none twice."""
+    sent = traces(200)
+    table = batch(*sent)
+    order = list(range(table.num_rows))
+    shuffled = table.take(order[::3] + order[::-1] + order[1::7])
+    result = store.write_spans(shuffled)
+    assert result == WriteResult(received=shuffled.num_rows, stored=table.num_rows)
+    rows = store.run_sql("SELECT count(*), count(DISTINCT span_id) FROM spans", 10, 10).rows
+    assert [tuple(r) for r in rows] == [(table.num_rows, table.num_rows)]

@@ -80,3 +80,27 @@ def test_decoding_in_a_worker_process_gives_the_same_rows(tmp_path: Path) -> Non
     rows = store.run_sql("SELECT count(*), count(DISTINCT trace_id), min(service_name) FROM spans", 10, 10).rows
     assert rows == [(25, 5, "buzzer")]
     store.close()
+
+
+def test_under_load_commits_are_exactly_the_batch_size(tmp_path: Path) -> None:
+    """While more spans wait than one batch holds, every commit is exactly max_batch_spans rows
+    (requests are split across commits to get there), and each span is stored once."""
+    store = DuckDBStore(tmp_path / "t.duckdb")
+    ingest = Ingest(store, Spool(tmp_path / "spool"), max_pending_spans=100_000, max_batch_spans=250,
+                    decode_workers=0)
+    ingest.recover()
+    factory = RequestFactory(100)
+    futures = [ingest.submit(prepare_protobuf(factory.next_body()).payload, 100) for _ in range(20)]
+    ingest.start()   # everything is queued before the pipeline runs: 2,000 spans, 8 batches of 250
+    for future in futures:
+        future.result(timeout=30)
+    assert ingest.wait_stored(timeout=30)
+    ingest.close()
+    assert ingest.stats.commits == 8
+    rows = store.run_sql("SELECT count(*), count(DISTINCT span_id) FROM spans", 10, 10).rows
+    assert [tuple(r) for r in rows] == [(2000, 2000)]
+    store.close()
+    # Everything was marked applied: a restart replays nothing.
+    store = DuckDBStore(tmp_path / "t.duckdb")
+    assert Ingest(store, Spool(tmp_path / "spool"), 10_000, 250, decode_workers=0).recover() == 0
+    store.close()

@@ -3,20 +3,25 @@
     receivers ──submit(payload)──▶ [sync thread] spool append + one fsync per group ──▶ ack
                                           │
                                           ▼ (in memory, bounded)
-                                  [decode thread] protobuf → Arrow columns, up to max_batch spans
-                                          │ (batches decoded during a commit are merged)
+                                  [decode thread] protobuf → Arrow columns, ~16k spans at a time
+                                          │
                                           ▼
                                   [commit thread] store.write_spans(batch) → spool.mark_applied
+                                  (batches of exactly max_batch spans while more are on the way;
+                                   whatever is there once the pipeline runs dry)
 
-Why: an acknowledgement must wait for durability, but the store is fastest with large commits
-(DuckDB: ~50k-row inserts are several times cheaper per row than 2k-row ones). With only a handful
-of clients in flight, committing each group of requests straight into the store means small,
-expensive commits. The spool makes the acknowledgement cheap (append + fdatasync), and lets the
-store be written in large batches while decoding of the next batch overlaps the current commit.
+Why: an acknowledgement must wait for durability, but the store is fastest with large commits of
+the size it prefers (DuckDB: one row group, which it writes straight to its file). With only a
+handful of clients in flight, committing each group of requests straight into the store means
+small, expensive commits. The spool makes the acknowledgement cheap (append + fdatasync), and lets
+the store be written in large batches while decoding of the next batch overlaps the current commit.
+A decoded request may be split across two commits; the spool is marked applied only up to the last
+request written whole, and a replay of the split one is harmless because writes are idempotent.
 
 Backpressure: spans acknowledged but not yet in the store are bounded (`max_pending_spans`); past
 it, `submit` raises QueueFullError at once and receivers answer 503 / UNAVAILABLE with a retry
-delay. Memory is bounded by that cap plus the batches in the pipeline.
+delay. Waiting requests are kept as spool positions, not payloads (read back when decoded), so
+memory is bounded by the decoded batches in the pipeline: about two commits' worth.
 """
 
 from __future__ import annotations
@@ -66,7 +71,7 @@ class _Append:
 @dataclass
 class _Record:
     end: Position
-    payload: bytes
+    length: int     # the payload's; it is read back from the spool when decoded
     spans: int
 
 
@@ -79,13 +84,44 @@ class _Batch:
     done: Future[None] | None = None
 
 
-def _merge(parts: list[_Batch]) -> _Batch:
-    """One batch for consecutive decoded batches: their rows together, the last one's spool end."""
-    if len(parts) == 1:
-        return parts[0]
-    tables = [p.table for p in parts if p.table is not None]
-    table = pa.concat_tables(tables, promote_options="permissive") if tables else None
-    return _Batch(table, parts[-1].end, sum(p.spans for p in parts))
+# Spans decoded per call: small enough that the worker's Python lists stay small, large enough that
+# the per-call cost (IPC, table assembly) is amortised.
+DECODE_CHUNK_SPANS = 16_384
+# How long the commit thread waits for more decoded spans to fill a batch before it writes a partial one.
+FILL_WAIT_SECONDS = 1.0
+
+
+def _rows(batch: _Batch) -> int:
+    return 0 if batch.table is None else int(batch.table.num_rows)
+
+
+def take_rows(parts: deque[_Batch], limit: int) -> tuple[pa.Table | None, Position | None, int]:
+    """Remove up to `limit` rows from the front of `parts`: (their table, the spool end of the last
+    part taken whole or None, the submitted spans of the parts taken whole). A part cut in two stays
+    at the front with its remaining rows."""
+    tables: list[pa.Table] = []
+    rows = 0
+    end: Position | None = None
+    spans = 0
+    while parts and rows < limit:
+        part = parts[0]
+        n = _rows(part)
+        if rows + n <= limit:
+            parts.popleft()
+            if part.table is not None and n:
+                tables.append(part.table)
+            rows += n
+            end = part.end
+            spans += part.spans
+        else:
+            assert part.table is not None
+            cut = limit - rows
+            tables.append(part.table.slice(0, cut))
+            parts[0] = _Batch(part.table.slice(cut), part.end, part.spans)
+            rows += cut
+    if not tables:
+        return None, end, spans
+    return pa.concat_tables(tables, promote_options="permissive"), end, spans
 
 
 class Ingest:
@@ -95,7 +131,11 @@ class Ingest:
         self._decoder = BatchDecoder(decode_workers)
         self._spool = spool
         self._max_pending = max(1, max_pending_spans)
-        self._max_batch = max(1, max_batch_spans)
+        # 0: the store's preferred size. Batches fill only while enough spans wait, so a queue
+        # smaller than a batch would never fill one: cap the batch at the queue.
+        preferred = max_batch_spans or getattr(store, "preferred_batch_spans", 0) or DECODE_CHUNK_SPANS
+        self._max_batch = max(1, min(preferred, self._max_pending))
+        self._decode_chunk = min(self._max_batch, DECODE_CHUNK_SPANS)
         self._lock = threading.Condition()
         self._appends: deque[_Append] = deque()
         self._records: deque[_Record] = deque()
@@ -209,7 +249,7 @@ class Ingest:
                     a.future.set_exception(exc)
                 continue
             with self._lock:
-                self._records.extend(_Record(end, a.payload, a.spans) for end, a in zip(ends, group, strict=True))
+                self._records.extend(_Record(end, len(a.payload), a.spans) for end, a in zip(ends, group, strict=True))
                 self._lock.notify_all()
             for a in group:
                 a.future.set_result(None)
@@ -233,7 +273,7 @@ class Ingest:
                 elif self._records:
                     records: list[_Record] = []
                     spans = 0
-                    while self._records and (not records or spans + self._records[0].spans <= self._max_batch):
+                    while self._records and (not records or spans + self._records[0].spans <= self._decode_chunk):
                         record = self._records.popleft()
                         records.append(record)
                         spans += record.spans
@@ -242,34 +282,48 @@ class Ingest:
                     self._decoded.put(None)
                     return
             if batch is None:
-                batch = _Batch(self._decode([r.payload for r in records]), records[-1].end, spans)
+                payloads = [self._spool.read(r.end, r.length) for r in records]
+                batch = _Batch(self._decode(payloads), records[-1].end, spans)
             self._decoded.put(batch)
 
+    def _more_on_the_way(self, buffered_spans: int) -> bool:
+        """Whether enough spans are acknowledged but not yet decoded to fill a batch."""
+        with self._lock:
+            return self._pending_spans >= self._max_batch and self._pending_spans > buffered_spans
+
     def _commit_loop(self) -> None:
-        carry: _Batch | None = None
+        parts: deque[_Batch] = deque()   # decoded, not yet stored, in spool order
+        buffered = 0                     # their submitted spans
         while True:
-            batch = carry if carry is not None else self._decoded.get()
-            carry = None
-            if batch is None:
-                return
-            if batch.task is not None:
-                self._run_task(batch)
-                continue
-            # Merge every decoded batch already waiting: while a commit runs, the decoder keeps
-            # cutting small batches, and one large commit costs far less than many small ones.
-            parts = [batch]
-            spans = batch.spans
-            while spans < self._max_batch:
+            if not parts:
+                item = self._decoded.get()
+            else:
                 try:
-                    following = self._decoded.get_nowait()
+                    item = self._decoded.get(timeout=FILL_WAIT_SECONDS)
                 except queue.Empty:
-                    break
-                if following is None or following.task is not None:
-                    carry = following
-                    break
-                parts.append(following)
-                spans += following.spans
-            self._commit(_merge(parts))
+                    item = _Batch(None, None, 0)   # nothing more in time: write what there is
+            if item is None:
+                while parts:
+                    self._commit_rows(parts, self._max_batch)
+                return
+            if item.task is not None:
+                self._run_task(item)
+                continue
+            if item.end is not None:
+                parts.append(item)
+                buffered += item.spans
+                if sum(map(_rows, parts)) < self._max_batch and self._more_on_the_way(buffered):
+                    continue
+            # Full batches while they last; then the remainder, unless more is on the way to fill it.
+            while parts and (sum(map(_rows, parts)) >= self._max_batch
+                             or item.end is None or not self._more_on_the_way(buffered)):
+                buffered -= self._commit_rows(parts, self._max_batch)
+
+    def _commit_rows(self, parts: deque[_Batch], limit: int) -> int:
+        """Write up to `limit` rows from the front of `parts`; returns the submitted spans finished."""
+        table, end, spans = take_rows(parts, limit)
+        self._commit(_Batch(table, end, spans))
+        return spans
 
     def _run_task(self, batch: _Batch) -> None:
         assert batch.task is not None and batch.done is not None
@@ -281,12 +335,12 @@ class Ingest:
             batch.done.set_exception(exc)
 
     def _commit(self, batch: _Batch) -> None:
-        assert batch.end is not None
         while True:
             try:
                 if batch.table is not None:
                     self._store.write_spans(batch.table)
-                self._spool.mark_applied(batch.end)
+                if batch.end is not None:
+                    self._spool.mark_applied(batch.end)
                 break
             except Exception:
                 # The spans are safe in the spool; keep retrying rather than lose or reorder them.

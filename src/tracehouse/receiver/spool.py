@@ -125,6 +125,19 @@ class Spool:
         self._offset = offset
         return ends
 
+    def read(self, end: Position, length: int) -> bytes:
+        """The payload of `length` bytes that ends at `end` (as `append` returned it). Safe to call
+        from another thread while `append` runs: the pipeline keeps only positions in memory and
+        reads payloads back (from the page cache, normally) when it decodes them."""
+        fd = os.open(self._path(end.segment), os.O_RDONLY)
+        try:
+            payload = os.pread(fd, length, end.offset - length)
+        finally:
+            os.close(fd)
+        if len(payload) != length:
+            raise OSError(f"spool segment {end.segment} is shorter than a record it should hold")
+        return payload
+
     def mark_applied(self, position: Position) -> None:
         """Record that everything up to `position` is in the store; drop segments wholly before it."""
         tmp = self._applied_path.with_suffix(".tmp")

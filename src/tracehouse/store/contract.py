@@ -40,6 +40,10 @@ class WriteResult:
 
 @runtime_checkable
 class SpanWriter(Protocol):
+    #: The batch size, in spans, that this store writes most cheaply per span; writers that can
+    #: choose (the ingest pipeline under load) send batches of exactly this many. 0: no preference.
+    preferred_batch_spans: int
+
     def write_spans(self, batch: pa.Table) -> WriteResult:
         """Store a batch in `tracehouse.model.SPAN_BATCH_SCHEMA`.
 

@@ -18,6 +18,19 @@ from tracehouse.stores.duckdb.reader import DuckDBReader
 from tracehouse.stores.duckdb.sandbox import run_user_sql
 from tracehouse.stores.duckdb.sql_files import sql
 
+_SPAN_KEY = ["trace_id", "span_id", "start_time_unix_nano"]
+
+
+def _without_repeats(batch: pa.Table) -> pa.Table:
+    """The batch with each (trace_id, span_id, start time) once, the first occurrence kept; the
+    batch itself when nothing repeats (the usual case: ~25 ms per 100k spans to find out)."""
+    keys = batch.select(_SPAN_KEY).append_column("row", pa.array(range(batch.num_rows), pa.int64()))
+    first = keys.group_by(_SPAN_KEY, use_threads=False).aggregate([("row", "min")])
+    if first.num_rows == batch.num_rows:
+        return batch
+    rows = first.column("row_min")
+    return batch.take(rows.take(pc.sort_indices(rows)))
+
 
 class DuckDBStore:
     """A tracehouse store in one DuckDB file. See tracehouse.store.contract for the guarantees.
@@ -26,6 +39,13 @@ class DuckDBStore:
     no writer holds it (DuckDB's file lock), which is why `tracehouse sql` talks to a running
     backend over HTTP instead.
     """
+
+    # One DuckDB row group. A transaction that appends a whole row group has it compressed and
+    # written straight to the file ("optimistic writes"), instead of logging every value to the
+    # WAL and compressing it again at the next checkpoint. Measured on 400k FBaaS spans at 128 MB:
+    # 94k spans/s and 12.6 us of CPU per span in 20k-span commits, 163k spans/s and 7.6 us in
+    # 130k-span commits. Exactly one row group also leaves no part-filled row group behind.
+    preferred_batch_spans = 122_880
 
     def __init__(self, path: Path, memory_limit: str = "256MB", read_only: bool = False) -> None:
         self.path = path
@@ -55,6 +75,8 @@ class DuckDBStore:
             return WriteResult(received=0, stored=0)
         if self.read_only:
             raise StoreError("the store was opened read-only")
+        received = batch.num_rows
+        batch = _without_repeats(batch)
         starts = batch.column("start_time_unix_nano")
         bounds = pc.min_max(starts)
         params = {"min_start": bounds["min"].as_py(), "max_start": bounds["max"].as_py()}
@@ -75,7 +97,7 @@ class DuckDBStore:
         finally:
             cur.unregister("batch")
         stored = int(row[0]) if row else 0
-        return WriteResult(received=batch.num_rows, stored=stored)
+        return WriteResult(received=received, stored=stored)
 
     def delete_before(self, cutoff_unix_nano: int) -> int:
         cur = self._write_cursor

@@ -1,12 +1,11 @@
 -- Fold the spans of the registered `batch` that write/insert_spans.sql is about to store into
 -- trace_summary_data. Run it in the same transaction, just BEFORE insert_spans, with the same
--- $min_start/$max_start: it picks the new spans exactly as insert_spans does (deduplicated within the
--- batch, and minus spans already stored), so a resent batch changes no count.
+-- $min_start/$max_start: it picks the new spans exactly as insert_spans does (the batch holds no
+-- repeats, and spans already stored are left out), so a resent batch changes no count.
 MERGE INTO trace_summary_data AS s
 USING (
     WITH incoming AS (
-        SELECT DISTINCT ON (trace_id, span_id, start_time_unix_nano) *
-        FROM batch
+        SELECT * FROM batch
     ),
     existing AS (
         SELECT trace_id, span_id, start_time

@@ -1,11 +1,13 @@
--- Insert a decoded batch (the Arrow table registered as `batch`, in model.SPAN_BATCH_SCHEMA),
--- skipping spans already stored. A resent span has the same trace_id, span_id and start time, so the
+-- Insert a decoded batch (the Arrow table registered as `batch`, in model.SPAN_BATCH_SCHEMA, with no
+-- (trace_id, span_id, start time) twice: DuckDBStore.write_spans removes such repeats first), skipping
+-- spans already stored. A resent span has the same trace_id, span_id and start time, so the
 -- duplicate check reads only the rows whose start_time lies in this batch's range ($min_start ..
 -- $max_start): zone maps skip every other row group, which keeps the check cheap on a large store.
+-- (Not a DISTINCT ON here: it held every column of the batch in a hash table, which ran out of
+-- the store's 128 MB once batches reached a row group.)
 INSERT INTO span_data
 WITH incoming AS (
-    SELECT DISTINCT ON (trace_id, span_id, start_time_unix_nano) *
-    FROM batch
+    SELECT * FROM batch
 ),
 existing AS (
     SELECT trace_id, span_id, start_time
