@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
 from tracehouse.analytics import synthetic
 from tracehouse.cli.doctor_cmd import render_doctor
 from tracehouse.query.analyses import Analyses
 from tracehouse.store import AnalysisFilter, Selection
+from tracehouse.stores.duckdb import analytics as duckdb_analytics
 
 EVERYTHING = AnalysisFilter()
 
@@ -105,3 +108,13 @@ def test_the_doctor_notes_what_it_sampled(analyses_of: Callable[..., Analyses]) 
     report = analyses_of(synthetic.slow_route(), 500).doctor(EVERYTHING)
     assert any(n.startswith("Where requests wait (critical path): ") for n in report.notes)
     assert "note: " in render_doctor(report)
+
+
+def test_both_ways_of_grouping_a_sample_agree(analyses_of: Callable[..., Analyses],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A small sample is joined in one pass, a large one in two halves: the same routes either way."""
+    analyses = analyses_of(synthetic.mixed(), 3000)
+    one_pass = analyses.paths(EVERYTHING, slowest_fraction=0.05, sample=1000)
+    monkeypatch.setattr(duckdb_analytics, "_ONE_JOIN_MAX_TRACES", 0)
+    halves = analyses.paths(EVERYTHING, slowest_fraction=0.05, sample=1000)
+    assert halves.rows == one_pass.rows and len(one_pass.rows) > 1

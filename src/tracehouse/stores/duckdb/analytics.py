@@ -26,6 +26,9 @@ from tracehouse.stores.duckdb.sql_files import sql
 
 _NO_END = 2**62  # year 2116: make_timestamp_ns refuses the largest int64
 _HASH_SPACE = 2**64  # DuckDB's hash() is a UBIGINT
+# Route keys of up to this many sampled traces (~1.2M FBaaS-shaped spans) are joined in one pass
+# within the store's default 128 MB; more take the two-half path (sql/analytics/_route_keys_*.sql).
+_ONE_JOIN_MAX_TRACES = 250_000
 _EXAMPLE = re.compile(r"^-- example: (.+)$", re.MULTILINE)
 
 # What each user-facing relation is for; columns are documented in docs/schema.md.
@@ -36,11 +39,12 @@ VIEW_DESCRIPTIONS = {
 }
 
 
-def _analysis(name: str, flt: AnalysisFilter, summary_is_complete: bool) -> str:
+def _analysis(name: str, flt: AnalysisFilter, summary_is_complete: bool, middle: str | None = None) -> str:
     head = "analytics/_summaries_stored" if summary_is_complete else "analytics/_summaries_live"
     narrowed = flt.service is not None or flt.operation is not None or bool(flt.attributes)
     spans = "analytics/_spans_filtered" if narrowed else "analytics/_spans_all"
-    return sql(head) + sql("analytics/_selection") + sql(spans) + sql(f"analytics/{name}")
+    between = sql(f"analytics/{middle}") if middle else ""
+    return sql(head) + sql("analytics/_selection") + sql(spans) + between + sql(f"analytics/{name}")
 
 
 def filter_params(flt: AnalysisFilter) -> dict[str, Any]:
@@ -69,10 +73,10 @@ class DuckDBAnalytics:
         rows = self._cursor.execute(sql("read/summary_covers_spans")).fetchall()
         return bool(rows and rows[0][0])
 
-    def _table(self, name: str, flt: AnalysisFilter, **extra: Any) -> pa.Table:
+    def _table(self, name: str, flt: AnalysisFilter, middle: str | None = None, **extra: Any) -> pa.Table:
         params = filter_params(flt) | extra
         try:
-            text = _analysis(name, flt, self._summary_is_complete())
+            text = _analysis(name, flt, self._summary_is_complete(), middle)
             return self._cursor.sql(text, params=params).to_arrow_table()
         except duckdb.OutOfMemoryException as exc:
             raise StoreError(f"the {name.replace('_', ' ')} analysis needs more memory than the store may use; "
@@ -87,7 +91,9 @@ class DuckDBAnalytics:
             total = self.count_traces(flt)
             if total > max_traces:
                 sample_below = min(_HASH_SPACE * max_traces // total, _HASH_SPACE - 1)
-        return self._table("routes", flt, slowest_fraction=slowest_fraction, sample_below=sample_below)
+        one_join = sample_below is not None and max_traces is not None and max_traces <= _ONE_JOIN_MAX_TRACES
+        keys = "_route_keys_sample" if one_join else "_route_keys_halves"
+        return self._table("routes", flt, keys, slowest_fraction=slowest_fraction, sample_below=sample_below)
 
     def origin_stats(self, flt: AnalysisFilter, service: str, operation: str | None = None) -> pa.Table:
         return self._table("origins", flt, target_service=service, target_operation=operation)
