@@ -68,6 +68,20 @@ class Backend:
                     total += int(line.split()[1]) * 1024
         return total
 
+    def pss_bytes(self) -> int:
+        """Sum over the backend and its decode worker of the proportional set size now: like RSS,
+        but pages shared between them (libarrow, libpython, ...) are counted once in the sum."""
+        total = 0
+        for pid in self._tree():
+            try:
+                text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+            except OSError:
+                continue
+            for line in text.splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) * 1024
+        return total
+
     def cpu_seconds(self) -> float:
         total = 0.0
         for pid in self._tree():
