@@ -14,8 +14,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.ipc
 import pytest
+from bench.fbaas_shape import RequestFactory
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from tracehouse.model import SPAN_ROW_SCHEMA, TraceQuery
+from tracehouse.otlp.columns import to_columns
 from tracehouse.store import Store, WriteResult
 
 from .conftest import StoreFactory
@@ -182,3 +185,20 @@ def test_many_repeats_in_any_order_leave_each_span_once(store: Store) -> None:
     assert result == WriteResult(received=shuffled.num_rows, stored=table.num_rows)
     rows = store.run_sql("SELECT count(*), count(DISTINCT span_id) FROM spans", 10, 10).rows
     assert [tuple(r) for r in rows] == [(table.num_rows, table.num_rows)]
+
+
+def test_a_batch_of_the_preferred_size_is_stored_once(store: Store) -> None:
+    """The ingest pipeline sends batches of exactly `preferred_batch_spans` under load: the store takes
+    one whole (within its default memory), and a resent one adds nothing."""
+    size = store.preferred_batch_spans
+    assert isinstance(size, int) and size >= 0
+    if size == 0:
+        return
+    factory = RequestFactory(500, seed=11)
+    tables = []
+    while sum(t.num_rows for t in tables) < size:
+        tables.append(to_columns(ExportTraceServiceRequest.FromString(factory.next_body())).table)
+    table = pa.concat_tables(tables).slice(0, size)
+    assert store.write_spans(table) == WriteResult(received=size, stored=size)
+    assert store.write_spans(table) == WriteResult(received=size, stored=0)
+    assert store.span_count() == size

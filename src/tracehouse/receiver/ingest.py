@@ -134,7 +134,7 @@ class Ingest:
         self._max_pending = max(1, max_pending_spans)
         # 0: the store's preferred size. Batches fill only while enough spans wait, so a queue
         # smaller than a batch would never fill one: cap the batch at the queue.
-        preferred = max_batch_spans or getattr(store, "preferred_batch_spans", 0) or DECODE_CHUNK_SPANS
+        preferred = max_batch_spans or store.preferred_batch_spans or DECODE_CHUNK_SPANS
         self._max_batch = max(1, min(preferred, self._max_pending))
         self._decode_chunk = min(self._max_batch, DECODE_CHUNK_SPANS)
         self._lock = threading.Condition()
