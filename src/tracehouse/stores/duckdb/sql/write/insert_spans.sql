@@ -1,5 +1,6 @@
 -- Insert a decoded batch (the Arrow table registered as `batch`, in model.SPAN_BATCH_SCHEMA, with no
--- (trace_id, span_id, start time) twice: DuckDBStore.write_spans removes such repeats first), skipping
+-- (trace_id, span_id, start time) twice: DuckDBStore.write_spans removes such repeats first, with
+-- write/distinct_spans.sql and write/first_of_each_span.sql), skipping
 -- spans already stored. A resent span has the same trace_id, span_id and start time, so the
 -- duplicate check reads only the rows whose start_time lies in this batch's range ($min_start ..
 -- $max_start): zone maps skip every other row group, which keeps the check cheap on a large store.
