@@ -69,3 +69,16 @@ def test_segments_rotate_and_applied_ones_are_deleted(tmp_path: Path) -> None:
     assert len(list(tmp_path.glob("*.log"))) == 1
     spool.close()
     assert _recovered(tmp_path, segment_bytes=64)[1] == []
+
+
+def test_records_are_read_back_by_position_across_segments(tmp_path: Path) -> None:
+    spool, _ = _recovered(tmp_path, segment_bytes=64)
+    payloads = [bytes([i]) * (30 + i) for i in range(6)]
+    ends: list[Position] = []
+    for payload in payloads:
+        ends += spool.append([payload])
+    assert len({end.segment for end in ends}) > 2
+    records = [(end, len(p)) for end, p in zip(ends, payloads, strict=True)]
+    assert spool.read(records) == payloads
+    assert spool.read(records[2:4]) == payloads[2:4]
+    spool.close()

@@ -40,9 +40,10 @@ def analyze_paths(reader: AnalyticsReader, spans: SpanReader, flt: AnalysisFilte
     """Routes of the selected traces; with `sample`, of a fixed sample of about that many (the
     store's choice, the same every time), which the report's notes state."""
     table = reader.route_stats(flt, slowest_fraction, sample)
-    rows = table.to_pylist()[:MAX_ROUTES]
-    total = sum(int(r["traces"]) for r in table.to_pylist())
-    total_slow = sum(int(r["slow_traces"]) for r in table.to_pylist())
+    every_route = table.to_pylist()
+    rows = every_route[:MAX_ROUTES]
+    total = sum(int(r["traces"]) for r in every_route)
+    total_slow = sum(int(r["slow_traces"]) for r in every_route)
     examples = [r["example_trace_id"] for r in rows]
     example_spans = spans.get_spans(examples) if examples else None
     out = []
@@ -80,11 +81,10 @@ def analyze_paths(reader: AnalyticsReader, spans: SpanReader, flt: AnalysisFilte
     columns += [Column("p50_ms", "p50 ms", MS), Column("p95_ms", "p95 ms", MS), Column("p99_ms", "p99 ms", MS),
                 Column("error_rate", "errors", PERCENT), Column("example_trace_id", "example trace", TRACE)]
     notes = [f"showing the first {MAX_ROUTES} of {len(table)} routes"] if len(table) > MAX_ROUTES else []
-    if sample is not None:
-        selected = reader.count_traces(flt)
-        if total < selected:
-            notes.append(f"routes of a fixed sample of {total:,} of the {selected:,} traces "
-                         f"(the same sample every time; sample={sample:,})")
+    selected = every_route[0]["selected_traces"] if every_route else 0
+    if total < selected:
+        notes.append(f"routes of a fixed sample of {total:,} of the {selected:,} traces "
+                     f"(the same sample every time; sample={sample})")
     return Report("paths", "Routes", findings, columns, out, notes=notes)
 
 

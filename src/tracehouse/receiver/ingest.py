@@ -92,6 +92,10 @@ DECODE_CHUNK_SPANS = 8_192
 FILL_WAIT_SECONDS = 1.0
 
 
+# What the commit thread's wait yields when nothing was decoded in time.
+_NOTHING_IN_TIME = _Batch(None, None, 0)
+
+
 def _rows(batch: _Batch) -> int:
     return 0 if batch.table is None else int(batch.table.num_rows)
 
@@ -283,48 +287,40 @@ class Ingest:
                     self._decoded.put(None)
                     return
             if batch is None:
-                payloads = [self._spool.read(r.end, r.length) for r in records]
+                payloads = self._spool.read([(r.end, r.length) for r in records])
                 batch = _Batch(self._decode(payloads), records[-1].end, spans)
             self._decoded.put(batch)
 
-    def _more_on_the_way(self, buffered_spans: int) -> bool:
-        """Whether enough spans are acknowledged but not yet decoded to fill a batch."""
+    def _ready(self, parts: deque[_Batch], drain: bool) -> bool:
+        """Whether to write a batch from `parts` now: a full one is there, or we are told to drain,
+        or too few spans are acknowledged and not yet decoded to fill one."""
+        if not parts:
+            return False
+        if drain or sum(map(_rows, parts)) >= self._max_batch:
+            return True
+        buffered = sum(p.spans for p in parts)
         with self._lock:
-            return self._pending_spans >= self._max_batch and self._pending_spans > buffered_spans
+            return self._pending_spans < self._max_batch or self._pending_spans <= buffered
 
     def _commit_loop(self) -> None:
         parts: deque[_Batch] = deque()   # decoded, not yet stored, in spool order
-        buffered = 0                     # their submitted spans
         while True:
-            if not parts:
-                item = self._decoded.get()
-            else:
-                try:
-                    item = self._decoded.get(timeout=FILL_WAIT_SECONDS)
-                except queue.Empty:
-                    item = _Batch(None, None, 0)   # nothing more in time: write what there is
-            if item is None:
-                while parts:
-                    self._commit_rows(parts, self._max_batch)
-                return
-            if item.task is not None:
+            try:
+                item = self._decoded.get(timeout=FILL_WAIT_SECONDS if parts else None)
+            except queue.Empty:
+                item = _NOTHING_IN_TIME
+            if item is not None and item.task is not None:
                 self._run_task(item)
                 continue
-            if item.end is not None:
+            finished = item is None   # the decode thread has stopped: write everything, then stop
+            if item is not None and item is not _NOTHING_IN_TIME:
                 parts.append(item)
-                buffered += item.spans
-                if sum(map(_rows, parts)) < self._max_batch and self._more_on_the_way(buffered):
-                    continue
             # Full batches while they last; then the remainder, unless more is on the way to fill it.
-            while parts and (sum(map(_rows, parts)) >= self._max_batch
-                             or item.end is None or not self._more_on_the_way(buffered)):
-                buffered -= self._commit_rows(parts, self._max_batch)
-
-    def _commit_rows(self, parts: deque[_Batch], limit: int) -> int:
-        """Write up to `limit` rows from the front of `parts`; returns the submitted spans finished."""
-        table, end, spans = take_rows(parts, limit)
-        self._commit(_Batch(table, end, spans))
-        return spans
+            while self._ready(parts, drain=finished or item is _NOTHING_IN_TIME):
+                table, end, spans = take_rows(parts, self._max_batch)
+                self._commit(_Batch(table, end, spans))
+            if finished:
+                return
 
     def _run_task(self, batch: _Batch) -> None:
         assert batch.task is not None and batch.done is not None

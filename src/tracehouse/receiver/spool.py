@@ -125,18 +125,27 @@ class Spool:
         self._offset = offset
         return ends
 
-    def read(self, end: Position, length: int) -> bytes:
-        """The payload of `length` bytes that ends at `end` (as `append` returned it). Safe to call
-        from another thread while `append` runs: the pipeline keeps only positions in memory and
-        reads payloads back (from the page cache, normally) when it decodes them."""
-        fd = os.open(self._path(end.segment), os.O_RDONLY)
+    def read(self, records: list[tuple[Position, int]]) -> list[bytes]:
+        """The payloads of the given records: (end position as `append` returned it, payload length),
+        in order, opening each segment once. Safe to call from another thread while `append` runs: the
+        pipeline keeps only positions in memory and reads payloads back (from the page cache,
+        normally) when it decodes them."""
+        payloads: list[bytes] = []
+        fd, segment = -1, -1
         try:
-            payload = os.pread(fd, length, end.offset - length)
+            for end, length in records:
+                if end.segment != segment:
+                    if fd >= 0:
+                        os.close(fd)
+                    fd, segment = os.open(self._path(end.segment), os.O_RDONLY), end.segment
+                payload = os.pread(fd, length, end.offset - length)
+                if len(payload) != length:
+                    raise OSError(f"spool segment {segment} is shorter than a record it should hold")
+                payloads.append(payload)
         finally:
-            os.close(fd)
-        if len(payload) != length:
-            raise OSError(f"spool segment {end.segment} is shorter than a record it should hold")
-        return payload
+            if fd >= 0:
+                os.close(fd)
+        return payloads
 
     def mark_applied(self, position: Position) -> None:
         """Record that everything up to `position` is in the store; drop segments wholly before it."""

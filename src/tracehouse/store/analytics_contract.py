@@ -77,7 +77,9 @@ class AnalyticsReader(Protocol):
         Columns: route_key (string), traces, error_traces, p50_ns, p95_ns, p99_ns (float64),
         slow_traces (traces at or above the slow threshold; 0 without `slowest_fraction`),
         slow_threshold_ns (same in every row; null without `slowest_fraction`),
-        example_trace_id (hex, the route's slowest trace). Ordered by traces, descending.
+        example_trace_id (hex, the route's slowest trace), selected_traces (int64, same in every row:
+        the traces the filter selects, of which the rows count all or a sample). Ordered by traces,
+        descending.
         """
         ...
 
