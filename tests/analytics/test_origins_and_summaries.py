@@ -11,6 +11,7 @@ from tracehouse.analytics.synthetic import Call, client_server
 from tracehouse.query.analyses import Analyses
 from tracehouse.store import AnalysisFilter, Selection
 from tracehouse.stores.duckdb import DuckDBStore
+from tracehouse.stores.duckdb.sql_files import sql
 
 START = 1_700_000_000 * 10**9
 MS = 10**6
@@ -79,3 +80,24 @@ def test_analyses_agree_with_and_without_the_trace_summaries(make_store: Callabl
     behind = make_store(scenario, 500, name="behind")
     _without_summaries(behind)
     assert everything(behind) == stored
+
+
+def test_the_summary_kept_while_writing_equals_one_rebuilt_from_the_spans(
+        make_store: Callable[..., DuckDBStore]) -> None:
+    """The three writes of trace_summary_data (each batch, after a retention delete, a bulk rebuild)
+    share one definition of a trace's summary; kept batch by batch it must equal a rebuild."""
+    store = make_store(synthetic.mixed(), 1500)
+    con = store._con
+    rows = "SELECT * FROM trace_summary_data ORDER BY trace_id"
+
+    def rebuilt() -> list[tuple[object, ...]]:
+        kept = con.execute(rows).fetchall()
+        con.execute("DELETE FROM trace_summary_data")
+        con.execute(sql("write/rebuild_trace_summary"))
+        assert con.execute(rows).fetchall() == kept
+        return kept
+
+    assert len(rebuilt()) == 1500
+    middle = con.execute("SELECT quantile_disc(epoch_ns(start_time), 0.5) FROM span_data").fetchall()[0][0]
+    assert store.delete_before(int(middle)) > 0
+    assert 0 < len(rebuilt()) < 1500

@@ -9,39 +9,16 @@ USING (
         FROM trace_summary_data
         WHERE start_time < make_timestamp_ns($cutoff) AND end_unix_nano >= $cutoff
     ),
-    remaining AS (
-        SELECT d.*
+    to_summarise AS (
+        SELECT d.trace_id, d.parent_span_id, d.service_name, d.span_name, epoch_ns(d.start_time) AS start_ns,
+               epoch_ns(d.start_time) + d.duration_ns AS end_ns, d.status_code = 'ERROR' AS failed
         FROM span_data d
         SEMI JOIN straddling t ON t.trace_id = d.trace_id
         WHERE d.start_time >= make_timestamp_ns($cutoff)
           AND d.start_time <= make_timestamp_ns((SELECT coalesce(max(end_unix_nano), $cutoff) FROM straddling))
     ),
-    per_service AS (
-        SELECT trace_id, service_name, count(*) AS n
-        FROM remaining
-        GROUP BY trace_id, service_name
-    ),
-    per_trace AS (
-        SELECT
-            trace_id,
-            min(epoch_ns(start_time))                                          AS start_ns,
-            max(epoch_ns(start_time) + duration_ns)                            AS end_ns,
-            count(*)                                                           AS span_count,
-            count(*) FILTER (WHERE status_code = 'ERROR')                      AS error_count,
-            NOT bool_or(parent_span_id IS NULL)                                AS root_is_missing,
-            arg_min(epoch_ns(start_time), (parent_span_id IS NOT NULL, start_time)) AS root_start,
-            arg_min(service_name, (parent_span_id IS NOT NULL, start_time))    AS root_service,
-            arg_min(span_name, (parent_span_id IS NOT NULL, start_time))       AS root_span_name
-        FROM remaining
-        GROUP BY trace_id
-    )
-    SELECT t.*, m.services
-    FROM per_trace t
-    JOIN (
-        SELECT trace_id, map_from_entries(list({'key': service_name, 'value': n})) AS services
-        FROM per_service
-        GROUP BY trace_id
-    ) m USING (trace_id)
+-- include: write/_summaries_of
+    SELECT * FROM summaries
 ) AS n
 ON s.trace_id = n.trace_id
 WHEN MATCHED THEN UPDATE SET

@@ -12,46 +12,22 @@ USING (
         FROM span_data
         WHERE start_time BETWEEN make_timestamp_ns($min_start) AND make_timestamp_ns($max_start)
     ),
-    new_spans AS (
+    to_summarise AS (   -- the new spans
         SELECT
             i.trace_id,
-            i.parent_span_id IS NULL AS is_root,
+            i.parent_span_id,
             i.service_name,
             i.span_name,
-            i.start_time_unix_nano AS start_ns,
-            greatest(i.end_time_unix_nano, i.start_time_unix_nano) AS end_ns,
-            i.status_code = 2 AS is_error
+            i.start_time_unix_nano                                       AS start_ns,
+            greatest(i.end_time_unix_nano, i.start_time_unix_nano)       AS end_ns,
+            i.status_code = 2                                            AS failed   -- STATUS_CODE_ERROR
         FROM incoming i
         ANTI JOIN existing e
             ON e.trace_id = i.trace_id AND e.span_id = i.span_id
             AND e.start_time = make_timestamp_ns(i.start_time_unix_nano)
     ),
-    per_service AS (
-        SELECT trace_id, service_name, count(*) AS n
-        FROM new_spans
-        GROUP BY trace_id, service_name
-    ),
-    per_trace AS (
-        SELECT
-            trace_id,
-            min(start_ns)                                   AS start_ns,
-            max(end_ns)                                     AS end_ns,
-            count(*)                                        AS span_count,
-            count(*) FILTER (WHERE is_error)                AS error_count,
-            NOT bool_or(is_root)                            AS root_is_missing,
-            arg_min(start_ns, (NOT is_root, start_ns))      AS root_start,
-            arg_min(service_name, (NOT is_root, start_ns))  AS root_service,
-            arg_min(span_name, (NOT is_root, start_ns))     AS root_span_name
-        FROM new_spans
-        GROUP BY trace_id
-    )
-    SELECT t.*, m.services
-    FROM per_trace t
-    JOIN (
-        SELECT trace_id, map_from_entries(list({'key': service_name, 'value': n})) AS services
-        FROM per_service
-        GROUP BY trace_id
-    ) m USING (trace_id)
+-- include: write/_summaries_of
+    SELECT * FROM summaries
 ) AS n
 ON s.trace_id = n.trace_id
 WHEN MATCHED THEN UPDATE SET
