@@ -71,6 +71,17 @@ def page(browser: Browser, base_url: str) -> Iterator[Page]:
         context.close()
 
 
+def scroll_to_last_row(page: Page, rows: int) -> float:
+    """Milliseconds from scrolling the trace view to its end until the last of `rows` rows is drawn."""
+    return float(page.evaluate("""async (last) => {
+        const rows = document.getElementById('rows');
+        const started = performance.now();
+        rows.scrollTop = rows.scrollHeight;
+        while (!rows.querySelector(`.row[data-pos='${last}']`)) await new Promise(requestAnimationFrame);
+        return performance.now() - started;
+    }""", rows - 1))
+
+
 def shot(page: Page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import BIG_SPANS, BIG_TRACE, shot
+from .conftest import BIG_SPANS, BIG_TRACE, scroll_to_last_row, shot
 
 try:
     from tests.api.shared import ERROR_XSS, OK, SLOW, XSS
@@ -172,13 +172,7 @@ def test_ten_thousand_spans_draw_and_scroll_within_a_second(page: Page) -> None:
     drawn_ms = page.evaluate("() => performance.getEntriesByName('trace-drawn')[0].startTime")
     expect(page.locator("#span-total")).to_have_text(f"{BIG_SPANS} spans")
     assert page.locator("#rows .row").count() < 120  # virtualised: only rows near the viewport exist
-    scroll_ms = page.evaluate("""async (last) => {
-        const rows = document.getElementById('rows');
-        const started = performance.now();
-        rows.scrollTop = rows.scrollHeight;
-        while (!rows.querySelector(`.row[data-pos='${last}']`)) await new Promise(requestAnimationFrame);
-        return performance.now() - started;
-    }""", BIG_SPANS - 1)
+    scroll_ms = scroll_to_last_row(page, BIG_SPANS)
     shot(page, "trace-10k")
     assert drawn_ms < 1000, f"10,000-span trace drawn {drawn_ms:.0f} ms after navigation"
     assert scroll_ms < 1000, f"scrolled to the last span in {scroll_ms:.0f} ms"

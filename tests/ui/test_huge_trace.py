@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from .conftest import serve_with_wide_trace, shot
+from .conftest import scroll_to_last_row, serve_with_wide_trace, shot
 
 pytestmark = pytest.mark.browser
 
@@ -58,13 +58,7 @@ def test_a_100k_span_trace_opens_without_freezing(huge_page: Page) -> None:
     expect(page.locator("#span-total")).to_have_text(f"{HUGE_SPANS} spans")
     assert page.locator("#rows .row").count() < 120  # virtualised: only rows near the viewport exist
     max_gap = page.evaluate("() => window.__maxFrameGap")
-    scroll_ms = page.evaluate("""async (last) => {
-        const rows = document.getElementById('rows');
-        const started = performance.now();
-        rows.scrollTop = rows.scrollHeight;
-        while (!rows.querySelector(`.row[data-pos='${last}']`)) await new Promise(requestAnimationFrame);
-        return performance.now() - started;
-    }""", HUGE_SPANS - 1)
+    scroll_ms = scroll_to_last_row(page, HUGE_SPANS)
     shot(page, "trace-100k")
     print(f"100k-span trace: longest frame gap {max_gap:.0f} ms, scroll to last span {scroll_ms:.0f} ms")
     assert max_gap < MAX_FROZEN_MS, f"the page drew no frame for {max_gap:.0f} ms while the trace loaded"
