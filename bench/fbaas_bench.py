@@ -36,10 +36,13 @@ SPANS_PER_REQUEST = 5
 OVERHEAD_TARGET = 0.15
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _free_ports(count: int) -> list[int]:
+    """`count` distinct free ports: every probe stays bound until all are chosen, or the kernel may repeat one."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
 
 
 class _Services:
@@ -47,7 +50,7 @@ class _Services:
 
     def __init__(self, otel_env: Mapping[str, str], log_dir: Path, label: str) -> None:
         self.procs: list[subprocess.Popen[bytes]] = []
-        ports = {name: _free_port() for name in ("fizzer", "buzzer", "hub")}
+        ports = dict(zip(("fizzer", "buzzer", "hub"), _free_ports(3), strict=True))
         base = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "FBAAS_", "FIZZER_", "BUZZER_"))}
         env = {**base, **otel_env, "FIZZER_DELAY_MS": "0",
                "FIZZER_URL": f"http://127.0.0.1:{ports['fizzer']}",

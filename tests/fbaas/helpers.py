@@ -27,10 +27,21 @@ START_TIMEOUT = 60.0
 SPANS_PER_REQUEST = 5
 
 
+def free_ports(count: int) -> list[int]:
+    """`count` distinct free ports.
+
+    Every probe socket stays bound until all the ports are chosen: closing each before binding the next lets the
+    kernel hand out the same ephemeral port twice (CI once gave the hub and the gRPC receiver one port).
+    """
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) for _ in range(count)]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_ports(1)[0]
 
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -179,7 +190,7 @@ class Processes:
         return hub, fizzer, buzzer
 
     def backend(self, data_dir: Path) -> Backend:
-        grpc_port, http_port, query_port = free_port(), free_port(), free_port()
+        grpc_port, http_port, query_port = free_ports(3)
         proc = self.start("backend", [*PYTHON_TRACEHOUSE, "up", "--data", str(data_dir),
                                       "--otlp-grpc-port", str(grpc_port), "--otlp-http-port", str(http_port),
                                       "--query-port", str(query_port)], clean_env())

@@ -13,13 +13,13 @@ import httpx
 import psutil
 import pytest
 
-from .helpers import PYTHON_TRACEHOUSE, clean_env, free_port, run_cli, wait_until
+from .helpers import PYTHON_TRACEHOUSE, clean_env, free_ports, run_cli, wait_until
 
 PORT_FLAGS = ["--hub-port", "--fizzer-port", "--buzzer-port", "--otlp-grpc-port", "--otlp-http-port", "--query-port"]
 
 
 def port_args() -> tuple[list[str], dict[str, int]]:
-    ports = {flag: free_port() for flag in PORT_FLAGS}
+    ports = dict(zip(PORT_FLAGS, free_ports(len(PORT_FLAGS)), strict=True))
     return [arg for flag, port in ports.items() for arg in (flag, str(port))], ports
 
 
