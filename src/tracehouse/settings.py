@@ -70,14 +70,15 @@ class Settings:
     queue_max_spans: int = field(default=262_144, metadata=_meta(
         "TRACEHOUSE_QUEUE_MAX_SPANS", "--queue-max-spans",
         "Spans acknowledged but not yet in the store before receivers answer 503/UNAVAILABLE. "
-        "Two commits' worth lets the next batch decode while one is written."))
+        "They wait as spool positions: memory holds at most two batches of decoded spans."))
     batch_max_spans: int = field(default=0, metadata=_meta(
         "TRACEHOUSE_BATCH_MAX_SPANS", "--batch-max-spans",
         "Spans written to the store in one commit under load (0 = the size the store writes "
-        "most cheaply: 122,880, one DuckDB row group). Capped at --queue-max-spans."))
+        "most cheaply: 30,720, one row group of the DuckDB store). Capped at --queue-max-spans."))
     decode_workers: int = field(default=1, metadata=_meta(
         "TRACEHOUSE_DECODE_WORKERS", "--decode-workers",
-        "Worker processes that turn received protobuf into columns (0 = in the main process)."))
+        "1 = turn received protobuf into columns in a worker process, 0 = in the main process "
+        "(less memory, less throughput)."))
     store_memory_limit: str = field(default="128MB", metadata=_meta(
         "TRACEHOUSE_STORE_MEMORY", "--store-memory", "Memory the embedded store may use for its caches."))
     sql_timeout_seconds: float = field(default=10.0, metadata=_meta(
@@ -132,6 +133,9 @@ def _convert(name: str, raw: str, source: str) -> Any:
         value = int(raw)
         if value < 0:
             raise ValueError("must not be negative")
+        if name == "decode_workers" and value > 1:
+            # The decode thread hands over one chunk at a time: a second worker would sit idle.
+            raise ValueError("must be 0 or 1")
         return value
     except (ValueError, SettingError) as exc:
         raise SettingError(f"{source}: {exc}") from exc

@@ -141,6 +141,11 @@ class Ingest:
         preferred = max_batch_spans or store.preferred_batch_spans or DECODE_CHUNK_SPANS
         self._max_batch = max(1, min(preferred, self._max_pending))
         self._decode_chunk = min(self._max_batch, DECODE_CHUNK_SPANS)
+        # Decoded spans are what costs memory (Arrow columns, ~400 bytes a span), not acknowledged
+        # ones (spool positions). The decode thread stays at most this far ahead of the store: the
+        # batch being written and the next one, filling while it is.
+        self._max_decoded = 2 * self._max_batch
+        self._decoded_rows = 0       # decoded and not yet written to the store
         self._lock = threading.Condition()
         self._appends: deque[_Append] = deque()
         self._records: deque[_Record] = deque()
@@ -268,7 +273,8 @@ class Ingest:
     def _decode_loop(self) -> None:
         while True:
             with self._lock:
-                while not self._records and not self._tasks and not self._sync_finished:
+                while (not self._tasks and not (self._sync_finished and not self._records)
+                       and (not self._records or self._decoded_rows >= self._max_decoded)):
                     self._lock.wait()
                 # Tasks first: they are rare (retention, once a minute) and would starve behind a
                 # backlog that never empties under sustained load.
@@ -289,6 +295,8 @@ class Ingest:
             if batch is None:
                 payloads = self._spool.read([(r.end, r.length) for r in records])
                 batch = _Batch(self._decode(payloads), records[-1].end, spans)
+                with self._lock:
+                    self._decoded_rows += _rows(batch)
             self._decoded.put(batch)
 
     def _ready(self, parts: deque[_Batch], drain: bool) -> bool:
@@ -345,5 +353,6 @@ class Ingest:
                 time.sleep(1.0)
         with self._lock:
             self._pending_spans -= batch.spans
+            self._decoded_rows -= _rows(batch)
             self.stats.commits += 1
             self._lock.notify_all()

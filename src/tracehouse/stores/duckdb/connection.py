@@ -14,27 +14,46 @@ from tracehouse.stores.duckdb.sql_files import sql
 SCHEMA_VERSION = "1"
 
 
-def _config(memory_limit: str, read_only: bool) -> dict[str, str | bool | int | float | list[str]]:
-    # Users' SQL runs on this same database instance, so the instance itself is locked down: no
-    # files outside the store, no network, no extensions, and no way to SET those back
-    # (lock_configuration). The store needs none of them.
+# The store file is attached under this name; every cursor is pointed at it (`use_store`).
+CATALOG = "tracehouse"
+
+
+def _config(memory_limit: str, path: Path) -> dict[str, str | bool | int | float | list[str]]:
     return {
-        "enable_external_access": False,
         "autoinstall_known_extensions": False,
         "autoload_known_extensions": False,
         "allow_community_extensions": False,
         "memory_limit": memory_limit,
+        # The main database is in memory (the file is attached), so DuckDB would spill to ./.tmp
+        # in whatever directory the backend was started from; keep spills next to the store.
+        "temp_directory": f"{path}.tmp",
         # Every checkpoint recompresses the partly filled last row group; at the default 16MB the
         # store checkpointed every other batch. Measured on 400k FBaaS spans in 20k-span commits:
         # 16MB -> 47.6k spans/s and 118 bytes/span, 64MB -> 100k spans/s and 70.8 bytes/span.
         "checkpoint_threshold": "64MB",
-        "access_mode": "READ_ONLY" if read_only else "READ_WRITE",
-        "lock_configuration": True,
     }
 
 
-def open_database(path: Path, memory_limit: str, read_only: bool) -> duckdb.DuckDBPyConnection:
+def _lock_down(con: duckdb.DuckDBPyConnection) -> None:
+    # Users' SQL runs on this same database instance, so the instance itself is locked down once the
+    # store is attached: no files outside the store, no network, no extensions, and no way to SET
+    # those back (lock_configuration). The store needs none of them.
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+
+
+def use_store(cursor: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """Point a new cursor of the instance at the store: each DuckDB connection has its own default
+    database, and a new one starts in the empty in-memory one."""
+    cursor.execute(f"USE {CATALOG}")
+    return cursor
+
+
+def open_database(path: Path, memory_limit: str, read_only: bool, row_group_size: int) -> duckdb.DuckDBPyConnection:
     """Open (creating when writable) the store at `path` and check its schema version.
+
+    The file is attached to an in-memory instance rather than opened as its main database, because
+    only ATTACH takes a row group size (see DuckDBStore.ROW_GROUP_SIZE).
 
     Raises StoreError with a plain message when the directory is not writable or the file is not
     a DuckDB database, and IncompatibleStoreError when it was written by another schema version;
@@ -44,14 +63,20 @@ def open_database(path: Path, memory_limit: str, read_only: bool) -> duckdb.Duck
         raise StoreError(f"no tracehouse store at {path} (start `tracehouse up --data {path.parent}` first)")
     if not read_only:
         _ensure_writable_dir(path.parent)
+    con = duckdb.connect(":memory:", config=_config(memory_limit, path))
+    mode = "READ_ONLY" if read_only else "READ_WRITE"
+    literal = str(path).replace("'", "''")  # ATTACH takes no bound parameters
     try:
-        con = duckdb.connect(str(path), config=_config(memory_limit, read_only))
+        con.execute(f"ATTACH '{literal}' AS {CATALOG} ({mode}, ROW_GROUP_SIZE {int(row_group_size)})")
+        use_store(con)
+        _lock_down(con)
+        _check_or_create_schema(con, path, read_only)
     except duckdb.IOException as exc:
+        con.close()
         raise StoreError(f"cannot open the store at {path}: {exc}") from exc
     except duckdb.Error as exc:
+        con.close()
         raise IncompatibleStoreError(f"{path} is not a store this version of tracehouse can read: {exc}") from exc
-    try:
-        _check_or_create_schema(con, path, read_only)
     except BaseException:
         con.close()
         raise
@@ -69,9 +94,11 @@ def _ensure_writable_dir(directory: Path) -> None:
 
 def _check_or_create_schema(con: duckdb.DuckDBPyConnection, path: Path, read_only: bool) -> None:
     has_meta = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'tracehouse_meta'"
+        "SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() "
+        "AND table_name = 'tracehouse_meta'"
     ).fetchone()
-    tables = con.execute("SELECT count(*) FROM information_schema.tables").fetchone()
+    tables = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database()").fetchone()
     if has_meta and has_meta[0]:
         row = con.execute("SELECT value FROM tracehouse_meta WHERE key = 'schema_version'").fetchone()
         found = row[0] if row else "none"
