@@ -74,7 +74,7 @@ class Settings:
     batch_max_spans: int = field(default=0, metadata=_meta(
         "TRACEHOUSE_BATCH_MAX_SPANS", "--batch-max-spans",
         "Spans written to the store in one commit under load (0 = the size the store writes "
-        "most cheaply: 30,720, one row group of the DuckDB store). Capped at --queue-max-spans."))
+        "most cheaply: 61,440, one row group of the DuckDB store). Capped at --queue-max-spans."))
     decode_workers: int = field(default=1, metadata=_meta(
         "TRACEHOUSE_DECODE_WORKERS", "--decode-workers",
         "1 = turn received protobuf into columns in a worker process, 0 = in the main process "

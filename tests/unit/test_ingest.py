@@ -3,15 +3,18 @@ a full queue refuses at once, and what was acknowledged before a crash is replay
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from bench.fbaas_shape import RequestFactory
 
 from tracehouse.otlp.prepare import prepare_protobuf
 from tracehouse.receiver.ingest import Ingest, QueueFullError
 from tracehouse.receiver.spool import Spool
+from tracehouse.store import WriteResult
 from tracehouse.stores.duckdb import DuckDBStore
 
 
@@ -103,4 +106,42 @@ def test_under_load_commits_are_exactly_the_batch_size(tmp_path: Path) -> None:
     # Everything was marked applied: a restart replays nothing.
     store = DuckDBStore(tmp_path / "t.duckdb")
     assert Ingest(store, Spool(tmp_path / "spool"), 10_000, 250, decode_workers=0).recover() == 0
+    store.close()
+
+
+class _GatedStore(DuckDBStore):
+    """A real store whose writes wait until the test opens the gate, as a slow disk would make them."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.gate = threading.Event()
+
+    def write_spans(self, batch: pa.Table) -> WriteResult:
+        self.gate.wait(30)
+        return super().write_spans(batch)
+
+
+def test_decoding_stays_two_batches_ahead_of_a_slow_store(tmp_path: Path) -> None:
+    """Acknowledged spans may wait in the spool up to the queue cap, but only two batches' worth are
+    decoded into memory while the store is busy; the rest is decoded as the store catches up."""
+    store = _GatedStore(tmp_path / "t.duckdb")
+    ingest = Ingest(store, Spool(tmp_path / "spool"), max_pending_spans=100_000, max_batch_spans=250,
+                    decode_workers=0)
+    ingest.recover()
+    factory = RequestFactory(100)
+    futures = [ingest.submit(prepare_protobuf(factory.next_body()).payload, 100) for _ in range(30)]
+    ingest.start()
+    for future in futures:
+        future.result(timeout=30)   # acknowledged: durable in the spool, not yet decoded
+    # The decode thread takes whole requests of 100 spans, up to 250 at a time, until 500 are held...
+    deadline = time.monotonic() + 10
+    while ingest.decoded_rows < 500 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.3)   # ...and then stops, though 2,500 more acknowledged spans wait.
+    assert 500 <= ingest.decoded_rows < 500 + 250
+    store.gate.set()
+    assert ingest.wait_stored(timeout=30)
+    assert ingest.decoded_rows == 0
+    ingest.close()
+    assert store.span_count() == 3000
     store.close()

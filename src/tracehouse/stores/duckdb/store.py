@@ -49,12 +49,11 @@ class DuckDBStore:
     # appends whole row groups has them compressed and written straight to the file ("optimistic
     # writes") instead of logging every value to the WAL and compressing it again at the next
     # checkpoint, so the writer commits exactly one row group at a time (preferred_batch_spans).
-    # A quarter of the default keeps that batch, and the decoded one queued behind it, small:
-    # measured under the ingest benchmark's load, the backend's peak RSS fell from ~545 to ~460 MiB
-    # at the same throughput; in isolation the store spends 7.6 instead of 7.0 us of CPU per span
-    # and 74 instead of 65 bytes per span. Smaller row groups compress much worse (128 bytes per
-    # span at 16,384).
-    ROW_GROUP_SIZE = 30_720
+    # Half the default halves that batch and the decoded one queued behind it. Measured (ADR 7):
+    # under the ingest benchmark's load, peak RSS ~495 MiB against ~538 at 122,880 and ~470 at
+    # 30,720, at the same throughput within the runs' noise; stored in 2,000-span commits, as at
+    # low load, 70 bytes per span against 68.5 at 122,880 and 96 at 30,720.
+    ROW_GROUP_SIZE = 61_440
     preferred_batch_spans = ROW_GROUP_SIZE
 
     def __init__(self, path: Path, memory_limit: str = "256MB", read_only: bool = False) -> None:
