@@ -277,11 +277,19 @@ class Ingest:
             log.error("%d acknowledged span(s) could not be converted: %s", rejected, message)
         return table
 
+    def _decode_may_go_on(self) -> bool:
+        """Whether the decode thread has work it may do now (call with the lock held): a task, a
+        record while fewer than two batches are decoded and unwritten, or the end of the input."""
+        if self._tasks:
+            return True
+        if self._records:
+            return self._decoded_rows < self._max_decoded
+        return self._sync_finished
+
     def _decode_loop(self) -> None:
         while True:
             with self._lock:
-                while (not self._tasks and not (self._sync_finished and not self._records)
-                       and (not self._records or self._decoded_rows >= self._max_decoded)):
+                while not self._decode_may_go_on():
                     self._lock.wait()
                 # Tasks first: they are rare (retention, once a minute) and would starve behind a
                 # backlog that never empties under sustained load.
