@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -25,7 +26,7 @@ def _mapped_files(pid: int) -> str:
 
 
 @pytest.fixture
-def worker_decoder() -> BatchDecoder:
+def worker_decoder() -> Iterator[BatchDecoder]:
     decoder = BatchDecoder(workers=1)
     yield decoder
     decoder.close()
