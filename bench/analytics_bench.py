@@ -30,7 +30,6 @@ from tracehouse.query.service import QueryService
 from tracehouse.settings import Settings
 from tracehouse.store import AnalysisFilter, StoreError
 from tracehouse.stores.duckdb import DuckDBStore
-from tracehouse.stores.duckdb.connection import use_store
 
 TARGET_S = 2.0
 CONSOLE_QUERY = ("SELECT service_name, span_name, count(*) AS spans, quantile_cont(duration_ns, 0.95) AS p95 "
@@ -105,7 +104,7 @@ def run(traces: int = 1_000_000, store_memory: str | None = None, keep: Path | N
         results["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
         # The console's overhead: statement check, transaction, timer, row fetch through the sandbox,
         # against a plain cursor on the same connection.
-        direct = use_store(store._con.cursor())
+        direct = store._new_cursor()
         sandboxed, plain = [], []
         for _ in range(5):
             started = time.perf_counter()

@@ -15,7 +15,6 @@ import argparse
 import contextlib
 import os
 import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,6 +28,7 @@ import httpx
 import psutil
 
 from bench.backend_process import Backend
+from bench.ports import free_ports
 from tracehouse.cli.send_cmd import SendReport, send_numbers
 
 CONCURRENCY = 8
@@ -36,21 +36,12 @@ SPANS_PER_REQUEST = 5
 OVERHEAD_TARGET = 0.15
 
 
-def _free_ports(count: int) -> list[int]:
-    """`count` distinct free ports: every probe stays bound until all are chosen, or the kernel may repeat one."""
-    with contextlib.ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [int(sock.getsockname()[1]) for sock in sockets]
-
-
 class _Services:
     """fizzer, buzzer and hub as child processes, all with the same OTel environment."""
 
     def __init__(self, otel_env: Mapping[str, str], log_dir: Path, label: str) -> None:
         self.procs: list[subprocess.Popen[bytes]] = []
-        ports = dict(zip(("fizzer", "buzzer", "hub"), _free_ports(3), strict=True))
+        ports = dict(zip(("fizzer", "buzzer", "hub"), free_ports(3), strict=True))
         base = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "FBAAS_", "FIZZER_", "BUZZER_"))}
         env = {**base, **otel_env, "FIZZER_DELAY_MS": "0",
                "FIZZER_URL": f"http://127.0.0.1:{ports['fizzer']}",

@@ -62,13 +62,11 @@ def run_protocol(protocol: str, duration: float, bodies: int) -> dict[str, Any]:
             load.stdout.readline()  # ready: every body is built
             cpu_before = backend.cpu_seconds()
             pss_peak = [0]
-            loading = threading.Event()
-            loading.set()
+            load_done = threading.Event()
 
             def sample_pss() -> None:
-                while loading.is_set():
+                while not load_done.wait(0.5):
                     pss_peak[0] = max(pss_peak[0], backend.pss_bytes())
-                    time.sleep(0.5)
 
             sampler = threading.Thread(target=sample_pss, daemon=True)
             sampler.start()
@@ -79,7 +77,7 @@ def run_protocol(protocol: str, duration: float, bodies: int) -> dict[str, Any]:
             # waits in the bounded queue (up to --queue-max-spans), this one does not.
             stored_in_window = int(backend.sql("SELECT count(*) FROM span_data")[0][0])
             load.wait()
-            loading.clear()
+            load_done.set()
             sampler.join()
             cpu = backend.cpu_seconds() - cpu_before
             # Acknowledged means durable in the spool; the store catches up behind it. Measure how

@@ -253,7 +253,7 @@ TARGETS_P50_MS = {"trace_by_id": 30, "search_service_minduration_longest_20": 15
 
 def _print(result: dict[str, Any]) -> None:
     figures = result["query"]
-    print(f"Query latency on a store of {figures['spans']:,} spans ({runs_note()}):")
+    print(f"Query latency on a store of {figures['spans']:,} spans (warm cache, medians of repeated runs):")
     for name, value in figures.items():
         if not isinstance(value, dict):
             continue
@@ -265,10 +265,6 @@ def _print(result: dict[str, Any]) -> None:
     if ui:
         print(f"  UI: a 10,000-span trace drawn in Chromium: p50 {ui['p50']} ms (first, cold: {ui['first']} ms, "
               f"max {ui['max']} ms)")
-
-
-def runs_note() -> str:
-    return "warm cache, medians of repeated runs"
 
 
 def main() -> None:

@@ -12,8 +12,9 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+from bench.ports import free_ports
 
-from .helpers import PYTHON_TRACEHOUSE, clean_env, free_ports, run_cli, wait_until
+from .helpers import PYTHON_TRACEHOUSE, clean_env, run_cli, wait_until
 
 PORT_FLAGS = ["--hub-port", "--fizzer-port", "--buzzer-port", "--otlp-grpc-port", "--otlp-http-port", "--query-port"]
 

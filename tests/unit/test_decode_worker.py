@@ -21,10 +21,6 @@ def _payloads(count: int, spans: int = 40) -> list[bytes]:
     return [prepare_protobuf(factory.next_body()).payload for _ in range(count)]
 
 
-def _mapped_files(pid: int) -> str:
-    return Path(f"/proc/{pid}/maps").read_text()
-
-
 @pytest.fixture
 def worker_decoder() -> Iterator[BatchDecoder]:
     decoder = BatchDecoder(workers=1)
@@ -70,6 +66,6 @@ def test_the_worker_never_loads_pandas(worker_decoder: BatchDecoder) -> None:
     worker_decoder.decode(_payloads(2))   # pa.array() runs: the point where pyarrow imports pandas
     pid = worker_decoder.worker_pid
     assert pid is not None
-    maps = _mapped_files(pid)
+    maps = Path(f"/proc/{pid}/maps").read_text()
     assert "pyarrow" in maps
     assert "/pandas/" not in maps

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import Future
 from pathlib import Path
 
 import pyarrow as pa
@@ -85,15 +86,21 @@ def test_decoding_in_a_worker_process_gives_the_same_rows(tmp_path: Path) -> Non
     store.close()
 
 
-def test_under_load_commits_are_exactly_the_batch_size(tmp_path: Path) -> None:
-    """While more spans wait than one batch holds, every commit is exactly max_batch_spans rows
-    (requests are split across commits to get there), and each span is stored once."""
-    store = DuckDBStore(tmp_path / "t.duckdb")
+def _queued(tmp_path: Path, store: DuckDBStore, requests: int) -> tuple[Ingest, list[Future[None]]]:
+    """An Ingest in batches of 250 spans with `requests` 100-span requests submitted before it starts."""
     ingest = Ingest(store, Spool(tmp_path / "spool"), max_pending_spans=100_000, max_batch_spans=250,
                     decode_workers=0)
     ingest.recover()
     factory = RequestFactory(100)
-    futures = [ingest.submit(prepare_protobuf(factory.next_body()).payload, 100) for _ in range(20)]
+    futures = [ingest.submit(prepare_protobuf(factory.next_body()).payload, 100) for _ in range(requests)]
+    return ingest, futures
+
+
+def test_under_load_commits_are_exactly_the_batch_size(tmp_path: Path) -> None:
+    """While more spans wait than one batch holds, every commit is exactly max_batch_spans rows
+    (requests are split across commits to get there), and each span is stored once."""
+    store = DuckDBStore(tmp_path / "t.duckdb")
+    ingest, futures = _queued(tmp_path, store, 20)
     ingest.start()   # everything is queued before the pipeline runs: 2,000 spans, 8 batches of 250
     for future in futures:
         future.result(timeout=30)
@@ -125,11 +132,7 @@ def test_decoding_stays_two_batches_ahead_of_a_slow_store(tmp_path: Path) -> Non
     """Acknowledged spans may wait in the spool up to the queue cap, but only two batches' worth are
     decoded into memory while the store is busy; the rest is decoded as the store catches up."""
     store = _GatedStore(tmp_path / "t.duckdb")
-    ingest = Ingest(store, Spool(tmp_path / "spool"), max_pending_spans=100_000, max_batch_spans=250,
-                    decode_workers=0)
-    ingest.recover()
-    factory = RequestFactory(100)
-    futures = [ingest.submit(prepare_protobuf(factory.next_body()).payload, 100) for _ in range(30)]
+    ingest, futures = _queued(tmp_path, store, 30)
     ingest.start()
     for future in futures:
         future.result(timeout=30)   # acknowledged: durable in the spool, not yet decoded

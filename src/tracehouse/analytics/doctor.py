@@ -15,7 +15,6 @@ class Diagnosis:
         return [f for _, r in self.sections for f in r.findings]
 
 
-
 def doctor_report(diagnosis: Diagnosis) -> Report:
     """The diagnosis as a Report, so it travels like the other analyses (JSON, UI, --url). Its notes
     are the sections' notes (what was sampled, what was cut), so a reader knows what a figure covers."""

@@ -85,14 +85,15 @@ class DuckDBAnalytics:
     def route_stats(self, flt: AnalysisFilter, slowest_fraction: float | None = None,
                     max_traces: int | None = None) -> pa.Table:
         sample_below = selected = None
+        keys = "_route_keys_halves"
         if max_traces is not None:
             # hash(trace_id) is uniform over UBIGINT, so the traces below this bound are about
             # max_traces of them, chosen by a filter rather than a join against a list of ids.
             selected = self.count_traces(flt)
             if selected > max_traces:
                 sample_below = min(_HASH_SPACE * max_traces // selected, _HASH_SPACE - 1)
-        one_join = sample_below is not None and max_traces is not None and max_traces <= _ONE_JOIN_MAX_TRACES
-        keys = "_route_keys_sample" if one_join else "_route_keys_halves"
+                if max_traces <= _ONE_JOIN_MAX_TRACES:
+                    keys = "_route_keys_sample"
         table = self._table("routes", flt, keys, slowest_fraction=slowest_fraction, sample_below=sample_below)
         if selected is None:  # not sampled: the routes hold every selected trace
             selected = sum(table.column("traces").to_pylist())

@@ -60,18 +60,21 @@ class DuckDBStore:
         self.path = path
         self.read_only = read_only
         self._con = open_database(path, memory_limit, read_only, self.ROW_GROUP_SIZE)
-        self._write_cursor = use_store(self._con.cursor())
+        self._write_cursor = self._new_cursor()
         self._local = threading.local()
         self._closed = False
         self._close_lock = threading.Lock()
 
     # ---- cursors: DuckDB connections are not shared across threads; each thread gets its own cursor.
+    def _new_cursor(self) -> duckdb.DuckDBPyConnection:
+        return use_store(self._con.cursor())
+
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         cursor: duckdb.DuckDBPyConnection | None = getattr(self._local, "cursor", None)
         if cursor is None:
             if self._closed:
                 raise StoreError("the store is closed")
-            cursor = use_store(self._con.cursor())
+            cursor = self._new_cursor()
             self._local.cursor = cursor
         return cursor
 
@@ -182,7 +185,7 @@ class DuckDBStore:
     def run_sql(self, sql_text: str, max_rows: int, timeout_seconds: float,
                 params: Sequence[object] = ()) -> SqlResult:
         # A fresh cursor per query: interrupt() on timeout must not hit another thread's query.
-        cursor = use_store(self._con.cursor())
+        cursor = self._new_cursor()
         try:
             return run_user_sql(cursor, sql_text, max_rows, timeout_seconds, params)
         finally:

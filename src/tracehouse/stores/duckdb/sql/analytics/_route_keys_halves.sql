@@ -6,10 +6,7 @@
 -- that, one join over all spans fails at 128 MB ("failed to allocate 16 MiB": its hash table's
 -- directory does not spill), so it runs as two halves split by trace hash, each scanning the spans
 -- again (1.45 s of CPU against 1.25 s for the single join where it fits).
-, labelled AS NOT MATERIALIZED (
-    SELECT t, k, pk, hash(service_name, span_name) AS label FROM selected_spans
-    WHERE $sample_below::UBIGINT IS NULL OR t < $sample_below
-),
+-- include: analytics/_sampled_spans
 route_of AS (
     SELECT c.t, sum(hash(p.label, c.label)) AS route_key
     FROM labelled c LEFT JOIN (SELECT k, label FROM labelled WHERE t % 2 = 0) p ON p.k = c.pk
@@ -20,7 +17,4 @@ route_of AS (
     FROM labelled c LEFT JOIN (SELECT k, label FROM labelled WHERE t % 2 = 1) p ON p.k = c.pk
     WHERE c.t % 2 = 1
     GROUP BY c.t
-),
-sampled AS NOT MATERIALIZED (
-    SELECT * FROM selected WHERE $sample_below::UBIGINT IS NULL OR t < $sample_below
 )

@@ -1,5 +1,6 @@
 -- Routes (appended to _selection.sql and to _route_keys_halves.sql or _route_keys_sample.sql, which
--- define route_of: one route key per trace, and sampled: the traces it covers). A trace's route is
+-- define route_of: one route key per trace, and include _sampled_spans.sql for sampled: the traces
+-- it covers). A trace's route is
 -- the multiset of its calls: for every span, (parent's service:operation, its own
 -- service:operation); roots pair with NULL. Its key is the sum of the calls' hashes, which does not
 -- depend on span order. One hash join and two group-bys: a recursive walk of exact trees ran out of
