@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from tracehouse.otlp import decode_json
+from tracehouse.otlp.json import decode_json
 from tracehouse.stores.duckdb import DuckDBStore
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "traces"

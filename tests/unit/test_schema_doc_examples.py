@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from bench.fbaas_shape import RequestFactory
 
-from tracehouse.otlp import decode_protobuf
+from tracehouse.otlp.protobuf import decode_protobuf
 from tracehouse.stores.duckdb import DuckDBStore
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "schema.md"

@@ -1,20 +1,44 @@
-"""The `tracehouse` command group. Each command lives in its own module and is registered here."""
+"""The `tracehouse` command group. Each command lives in its own module, imported only when run.
+
+Lazily, as in Click's "Lazily Loading Subcommands": `tracehouse up` is the backend process, and the
+other commands' clients (httpx, rich, psutil) cost it ~10 MB of resident set it would never use.
+"""
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
-from tracehouse.cli.analyze_cmd import analyze
-from tracehouse.cli.demo_cmd import demo
-from tracehouse.cli.doctor_cmd import doctor
-from tracehouse.cli.export_cmd import export
-from tracehouse.cli.fbaas_cmd import fbaas
-from tracehouse.cli.send_cmd import send
-from tracehouse.cli.sql_cmd import sql
-from tracehouse.cli.up_cmd import up
+# name -> "module:attribute" of the click command
+COMMANDS = {
+    "analyze": "tracehouse.cli.analyze_cmd:analyze",
+    "demo": "tracehouse.cli.demo_cmd:demo",
+    "doctor": "tracehouse.cli.doctor_cmd:doctor",
+    "export": "tracehouse.cli.export_cmd:export",
+    "fbaas": "tracehouse.cli.fbaas_cmd:fbaas",
+    "send": "tracehouse.cli.send_cmd:send",
+    "sql": "tracehouse.cli.sql_cmd:sql",
+    "up": "tracehouse.cli.up_cmd:up",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, _, attribute = target.partition(":")
+        command = getattr(importlib.import_module(module), attribute)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{target} is not a click command")
+        return command
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="tracehouse")
 def cli() -> None:
     """tracehouse: a tracing backend on your laptop.
@@ -25,7 +49,3 @@ def cli() -> None:
 
     Start with `tracehouse demo`.
     """
-
-
-for command in (up, sql, demo, send, fbaas, analyze, doctor, export):
-    cli.add_command(command)

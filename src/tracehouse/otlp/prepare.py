@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from tracehouse.otlp.columns import span_problem
 from tracehouse.otlp.errors import DecodeError
 from tracehouse.otlp.json import request_from_json
 from tracehouse.otlp.protobuf import parse_request
+from tracehouse.otlp.walk import span_problem
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ from typing import Any
 
 import orjson
 
-from tracehouse.otlp import DecodeError, decode_json
+from tracehouse.otlp.errors import DecodeError
+from tracehouse.otlp.json import decode_json
 from tracehouse.query.jaeger import JaegerFormatError, spans_from_jaeger
 from tracehouse.query.spans import Span, spans_from_batch
 

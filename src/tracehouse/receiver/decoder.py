@@ -22,7 +22,8 @@ from types import ModuleType
 
 import pyarrow as pa
 
-from tracehouse.otlp.columns import decode_payloads
+from tracehouse.otlp.columns import decode_payloads, to_table
+from tracehouse.otlp.walk import PackedSpans
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +61,12 @@ class _Worker:
                                      pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL)
         theirs.close()
 
-    def decode(self, payloads: list[bytes]) -> tuple[bytes, int, str]:
+    def decode(self, payloads: list[bytes]) -> PackedSpans:
         self.conn.send(payloads)
-        status, rejected, message = self.conn.recv()
+        status, rows, lengths, rejected, message = self.conn.recv()
         if status != "ok":
             raise DecodeWorkerError(message)
-        return self.conn.recv_bytes(), rejected, message
+        return PackedSpans(rows, tuple(lengths), self.conn.recv_bytes(), rejected, message)
 
     def stop(self, timeout: float = 10.0) -> None:
         self.conn.close()   # the worker exits when its end reads EOF
@@ -92,15 +93,14 @@ class BatchDecoder:
             return decode_payloads(payloads)
         with self._lock:
             try:
-                ipc, rejected, message = self._worker.decode(payloads)
+                packed = self._worker.decode(payloads)
             except (EOFError, OSError):
                 log.error("the decode worker died; starting a new one")
                 self._worker.stop()
                 self._worker = _Worker()
-                ipc, rejected, message = self._worker.decode(payloads)
-        # The table's buffers point into `ipc`: no copy.
-        table = pa.ipc.open_stream(pa.py_buffer(ipc)).read_all() if ipc else None
-        return table, rejected, message
+                packed = self._worker.decode(payloads)
+        table = to_table(packed) if packed.rows else None
+        return table, packed.rejected, packed.error_message
 
     @property
     def worker_pid(self) -> int | None:

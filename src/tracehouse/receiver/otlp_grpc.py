@@ -17,7 +17,7 @@ from google.protobuf import duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from tracehouse.otlp import DecodeError
+from tracehouse.otlp.errors import DecodeError
 from tracehouse.otlp.prepare import prepare_protobuf
 from tracehouse.otlp.responses import export_response
 from tracehouse.receiver.ingest import Ingest, IngestClosedError, QueueFullError

@@ -10,7 +10,8 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tracehouse.otlp import BodyTooLargeError, DecodeError, decompress
+from tracehouse.otlp.compression import decompress
+from tracehouse.otlp.errors import BodyTooLargeError, DecodeError
 from tracehouse.otlp.prepare import PreparedExport, prepare
 from tracehouse.otlp.responses import JSON, PROTOBUF, encode, export_response, status_body
 from tracehouse.receiver.ingest import Ingest, IngestClosedError, QueueFullError
