@@ -9,7 +9,7 @@ import sys
 _PROBE = """
 import sys
 import click
-from tracehouse.app.entry import cli
+from tracehouse.cli.main import cli
 up = cli.get_command(click.Context(cli), "up")
 assert up is not None and up.name == "up"
 import tracehouse.app.server   # what Wiring.serve imports to run the backend
@@ -25,8 +25,7 @@ def test_running_up_imports_no_other_command_or_its_clients() -> None:
 def test_every_command_still_loads_and_is_listed() -> None:
     import click
 
-    from tracehouse.app.entry import cli
-    from tracehouse.cli.main import COMMANDS
+    from tracehouse.cli.main import COMMANDS, cli
 
     ctx = click.Context(cli)
     assert cli.list_commands(ctx) == sorted(COMMANDS)

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from tracehouse.app.wiring import Wiring
-from tracehouse.cli.main import cli
+import sys
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["up"]:
+        # This process becomes the backend: refuse numpy and pandas before anything imports pyarrow.
+        from tracehouse.app.lean import keep_numpy_and_pandas_out
+
+        keep_numpy_and_pandas_out()
+    from tracehouse.app.wiring import Wiring
+    from tracehouse.cli.main import cli
+
     cli(obj=Wiring(), prog_name="tracehouse")

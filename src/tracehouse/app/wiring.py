@@ -23,9 +23,6 @@ class Wiring:
         # Imported here: the server pulls in grpc, uvicorn and the API (~0.7 s of start-up) that
         # commands such as `tracehouse sql` never use.
         from tracehouse.app.server import BackendServer, PortInUseError
-        from tracehouse.receiver.decoder import keep_pandas_out
-
-        keep_pandas_out()  # this process is the backend from here on; see keep_pandas_out
         try:
             store = open_store(settings)
         except StoreError as exc:

@@ -11,14 +11,11 @@ had nothing to schedule, and its spawn context started a resource-tracker proces
 
 from __future__ import annotations
 
-import importlib.abc
 import logging
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
 from multiprocessing.connection import Connection, Pipe
-from types import ModuleType
 
 import pyarrow as pa
 
@@ -28,25 +25,6 @@ from tracehouse.otlp.walk import PackedSpans
 log = logging.getLogger(__name__)
 
 WORKER_MODULE = "tracehouse.receiver.decode_worker"
-
-
-class _NoPandas(importlib.abc.MetaPathFinder):
-    def find_spec(self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None) -> None:
-        if fullname.partition(".")[0] == "pandas":
-            raise ModuleNotFoundError("pandas is kept out of tracehouse's backend processes", name=fullname)
-
-
-def keep_pandas_out() -> None:
-    """Make `import pandas` fail in this process, so pyarrow treats pandas as absent.
-
-    pyarrow imports pandas, when it is installed, on the first `pa.array()` call, only to check
-    whether the argument is a pandas object. Backend processes never hand it one, and the import
-    cost the decode worker 50 MB of its 135 MB peak RSS (measured with pandas 3.1 installed).
-    A finder rather than `sys.modules["pandas"] = None`: pyarrow's compiled import takes that None
-    for the module. Call it only in processes of our own (the backend and its worker).
-    """
-    if "pandas" not in sys.modules and not any(isinstance(f, _NoPandas) for f in sys.meta_path):
-        sys.meta_path.insert(0, _NoPandas())
 
 
 class DecodeWorkerError(Exception):
