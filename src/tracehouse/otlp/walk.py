@@ -171,6 +171,8 @@ def _offsets(lengths: Iterable[int]) -> bytes:
 def _text(values: Sequence[str]) -> list[bytes]:
     joined = "".join(values)
     data = joined.encode()
+    if not data:   # every value empty, as trace_state, links and status messages usually are
+        return [bytes(4 * (len(values) + 1)), b""]
     if len(data) == len(joined):   # all ASCII, the usual case: byte lengths are character counts
         return [_offsets(map(len, values)), data]
     encoded = [v.encode() for v in values]
@@ -178,7 +180,8 @@ def _text(values: Sequence[str]) -> list[bytes]:
 
 
 def _blobs(values: Sequence[bytes]) -> list[bytes]:
-    return [_offsets(map(len, values)), b"".join(values)]
+    data = b"".join(values)
+    return [_offsets(map(len, values)) if data else bytes(4 * (len(values) + 1)), data]
 
 
 class SpanColumns:
