@@ -4,6 +4,7 @@ accepted ones, and no spans at all."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import orjson
@@ -130,3 +131,15 @@ def test_no_spans_pack_to_an_empty_table() -> None:
     table = to_table(packed)
     table.validate(full=True)
     assert table.num_rows == 0 and table.column_names == SPAN_BATCH_SCHEMA.names
+
+
+def test_buffers_that_do_not_match_the_row_count_are_refused() -> None:
+    columns = SpanColumns()
+    columns.add(_request("hub", SPANS_A))
+    packed = columns.pack()
+    too_many_rows = dataclasses.replace(packed, rows=packed.rows + 1)
+    with pytest.raises(pa.ArrowException):
+        to_table(too_many_rows)
+    cut_short = dataclasses.replace(packed, data=packed.data[:-8])
+    with pytest.raises(pa.ArrowException):
+        to_table(cut_short)

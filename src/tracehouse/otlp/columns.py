@@ -60,7 +60,11 @@ def to_table(packed: PackedSpans) -> pa.Table:
             dictionary = pa.Array.from_buffers(pa.string(), parts[1].size // 4 - 1, [None, *parts[1:]],
                                                null_count=0)
             arrays.append(pa.DictionaryArray.from_arrays(indices, dictionary))
-    return pa.Table.from_arrays(arrays, names=SPAN_BATCH_SCHEMA.names)
+    table = pa.Table.from_arrays(arrays, names=SPAN_BATCH_SCHEMA.names)
+    # Buffer sizes against the row count (not every offset: that costs a pass over the data). The
+    # buffers come from another process; a wrong size must fail here, not as a bad read in the store.
+    table.validate()
+    return table
 
 
 def to_columns(request: Any, prior_rejections: dict[str, int] | None = None) -> DecodedBatch:
