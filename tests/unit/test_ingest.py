@@ -148,3 +148,30 @@ def test_decoding_stays_two_batches_ahead_of_a_slow_store(tmp_path: Path) -> Non
     ingest.close()
     assert store.span_count() == 3000
     store.close()
+
+
+def test_a_failed_decode_is_retried_and_loses_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A chunk the decoder fails on (a bug or a broken worker: payloads are validated when received)
+    is decoded again, not skipped, and the decode thread goes on with the chunks behind it."""
+    monkeypatch.setattr("tracehouse.receiver.ingest.RETRY_SECONDS", 0.05)
+    store = DuckDBStore(tmp_path / "t.duckdb")
+    ingest = _ingest(tmp_path, store, max_batch_spans=100)
+    decode = ingest._decoder.decode
+    failures = [2]
+
+    def flaky(payloads: list[bytes]) -> tuple[pa.Table | None, int, str]:
+        if failures[0]:
+            failures[0] -= 1
+            raise RuntimeError("worker broke")
+        return decode(payloads)
+
+    monkeypatch.setattr(ingest._decoder, "decode", flaky)
+    factory = RequestFactory(100)
+    futures = [ingest.submit(prepare_protobuf(factory.next_body()).payload, 100) for _ in range(5)]
+    for future in futures:
+        future.result(timeout=30)
+    assert ingest.wait_stored(timeout=30)
+    ingest.close()
+    assert failures == [0]
+    assert store.span_count() == 500
+    store.close()

@@ -89,6 +89,8 @@ class _Batch:
 # under the ingest benchmark: 89 MB at 8k spans, 79 MB at 4k, 75 MB at 2k), large enough that the
 # per-call cost (a round trip to the worker, table assembly) stays small (the same throughput).
 DECODE_CHUNK_SPANS = 2_048
+# How long the decode and commit threads wait before trying a failed chunk or batch again.
+RETRY_SECONDS = 1.0
 # How long the commit thread waits for more decoded spans to fill a batch before it writes a partial one.
 FILL_WAIT_SECONDS = 1.0
 
@@ -277,6 +279,18 @@ class Ingest:
             log.error("%d acknowledged span(s) could not be converted: %s", rejected, message)
         return table
 
+    def _decode_until_done(self, payloads: list[bytes], spans: int) -> pa.Table | None:
+        # The payloads were validated when received, so a failure is a bug or a broken worker, not
+        # bad input. Retry, as the commit thread does, rather than skip acknowledged spans or let
+        # the thread die (the queue would fill and every request be refused); they stay in the
+        # spool meanwhile and are replayed on restart.
+        while True:
+            try:
+                return self._decode(payloads)
+            except Exception:
+                log.exception("decoding %d acknowledged spans failed; retrying in %g s", spans, RETRY_SECONDS)
+                time.sleep(RETRY_SECONDS)
+
     def _decode_may_go_on(self) -> bool:
         """Whether the decode thread has work it may do now (call with the lock held): a task, a
         record while fewer than two batches are decoded and unwritten, or the end of the input."""
@@ -309,7 +323,7 @@ class Ingest:
                     return
             if batch is None:
                 payloads = self._spool.read([(r.end, r.length) for r in records])
-                batch = _Batch(self._decode(payloads), records[-1].end, spans)
+                batch = _Batch(self._decode_until_done(payloads, spans), records[-1].end, spans)
                 with self._lock:
                     self._decoded_rows += _rows(batch)
             self._decoded.put(batch)
@@ -364,8 +378,8 @@ class Ingest:
                 break
             except Exception:
                 # The spans are safe in the spool; keep retrying rather than lose or reorder them.
-                log.exception("commit of %d spans failed; retrying in 1 s", batch.spans)
-                time.sleep(1.0)
+                log.exception("commit of %d spans failed; retrying in %g s", batch.spans, RETRY_SECONDS)
+                time.sleep(RETRY_SECONDS)
         with self._lock:
             self._pending_spans -= batch.spans
             self._decoded_rows -= _rows(batch)
