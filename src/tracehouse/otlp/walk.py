@@ -14,6 +14,7 @@ the buffers into Arrow arrays without copying them (tracehouse.otlp.columns).
 from __future__ import annotations
 
 import base64
+import sys
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -147,6 +148,11 @@ class PackedSpans:
     rejected: int
     error_message: str
 
+
+# Arrow's buffers are little-endian, with int32 offsets; `array`'s native "i" and "q" are exactly
+# that on the platforms pyarrow ships wheels for. Refuse, rather than mis-pack, anywhere else.
+if sys.byteorder != "little" or array("i").itemsize != 4 or array("q").itemsize != 8:
+    raise ImportError("tracehouse.otlp.walk needs a little-endian platform with 32-bit C ints")
 
 _PADDING = {n: bytes(8 - n) for n in range(1, 8)}
 _BITS = bytes.maketrans(b"\x00\x01", b"01")
