@@ -27,15 +27,24 @@ def _ingest(tmp_path: Path, store: DuckDBStore, **kwargs: int) -> Ingest:
     return ingest
 
 
-def test_acknowledged_spans_are_stored_in_few_commits(tmp_path: Path) -> None:
-    store = DuckDBStore(tmp_path / "t.duckdb")
-    ingest = _ingest(tmp_path, store)
+def _submit(ingest: Ingest, requests: int) -> list[Future[None]]:
+    """Submit `requests` FBaaS-shaped requests of 100 spans each."""
     factory = RequestFactory(100)
-    futures = [ingest.submit(prepare_protobuf(factory.next_body()).payload, 100) for _ in range(50)]
+    return [ingest.submit(prepare_protobuf(factory.next_body()).payload, 100) for _ in range(requests)]
+
+
+def _store_all(ingest: Ingest, futures: list[Future[None]]) -> None:
+    """Wait until every submitted request is acknowledged and stored, then close the pipeline."""
     for future in futures:
         future.result(timeout=30)
     assert ingest.wait_stored(timeout=30)
     ingest.close()
+
+
+def test_acknowledged_spans_are_stored_in_few_commits(tmp_path: Path) -> None:
+    store = DuckDBStore(tmp_path / "t.duckdb")
+    ingest = _ingest(tmp_path, store)
+    _store_all(ingest, _submit(ingest, 50))
     assert store.span_count() == 5000
     # 50 requests went into fewer commits than requests: the store is written in batches.
     assert ingest.stats.commits < 50
@@ -91,9 +100,7 @@ def _queued(tmp_path: Path, store: DuckDBStore, requests: int) -> tuple[Ingest, 
     ingest = Ingest(store, Spool(tmp_path / "spool"), max_pending_spans=100_000, max_batch_spans=250,
                     decode_workers=0)
     ingest.recover()
-    factory = RequestFactory(100)
-    futures = [ingest.submit(prepare_protobuf(factory.next_body()).payload, 100) for _ in range(requests)]
-    return ingest, futures
+    return ingest, _submit(ingest, requests)
 
 
 def test_under_load_commits_are_exactly_the_batch_size(tmp_path: Path) -> None:
@@ -166,12 +173,7 @@ def test_a_failed_decode_is_retried_and_loses_nothing(tmp_path: Path, monkeypatc
         return decode(payloads)
 
     monkeypatch.setattr(ingest._decoder, "decode", flaky)
-    factory = RequestFactory(100)
-    futures = [ingest.submit(prepare_protobuf(factory.next_body()).payload, 100) for _ in range(5)]
-    for future in futures:
-        future.result(timeout=30)
-    assert ingest.wait_stored(timeout=30)
-    ingest.close()
+    _store_all(ingest, _submit(ingest, 5))
     assert failures == [0]
     assert store.span_count() == 500
     store.close()

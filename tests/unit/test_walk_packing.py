@@ -16,7 +16,7 @@ from tests.backend.otlp_requests import key_values
 
 from tracehouse.model import SPAN_BATCH_SCHEMA
 from tracehouse.otlp.columns import to_table
-from tracehouse.otlp.walk import LAYOUT, SpanColumns
+from tracehouse.otlp.walk import BUFFERS_PER_KIND, LAYOUT, SpanColumns
 
 
 def _request(service: str, spans: list[dict[str, Any]], scope: tuple[str, str] = ("", "")) -> ExportTraceServiceRequest:
@@ -90,8 +90,9 @@ def _plain(table: pa.Table) -> pa.Table:
     return table.set_column(column, "resource_attributes", table.column(column).cast(pa.string())).combine_chunks()
 
 
-def test_the_layout_follows_the_batch_schema() -> None:
+def test_the_layout_follows_the_batch_schema_and_pack_writes_its_buffers() -> None:
     assert [name for name, _ in LAYOUT] == SPAN_BATCH_SCHEMA.names
+    assert len(SpanColumns().pack().lengths) == sum(BUFFERS_PER_KIND[kind] for _, kind in LAYOUT)
 
 
 def test_packed_spans_of_several_requests_read_back_as_built_with_pa_array() -> None:

@@ -13,10 +13,10 @@ from typing import Any
 import pyarrow as pa
 
 from tracehouse.model import SPAN_BATCH_SCHEMA
-from tracehouse.otlp.walk import LAYOUT, PackedSpans, SpanColumns, packed_payloads
+from tracehouse.otlp.walk import BUFFERS_PER_KIND, LAYOUT, PackedSpans, SpanColumns, packed_payloads
 
-_BUFFERS_PER_KIND = {"fixed": 1, "fixed_nullable": 2, "text": 2, "text_nullable": 3, "uint8": 1, "int64": 1,
-                     "dictionary_text": 3}
+if [name for name, _ in LAYOUT] != SPAN_BATCH_SCHEMA.names:
+    raise ImportError("tracehouse.otlp.walk.LAYOUT does not list model.SPAN_BATCH_SCHEMA's columns in order")
 
 
 @dataclass(frozen=True)
@@ -26,10 +26,6 @@ class DecodedBatch:
     table: pa.Table
     rejected: int
     error_message: str
-
-    @property
-    def accepted(self) -> int:
-        return int(self.table.num_rows)
 
 
 def _split(packed: PackedSpans) -> Iterator[pa.Buffer]:
@@ -45,10 +41,8 @@ def to_table(packed: PackedSpans) -> pa.Table:
     n = packed.rows
     buffers = _split(packed)
     arrays: list[pa.Array] = []
-    for (name, kind), field in zip(LAYOUT, SPAN_BATCH_SCHEMA, strict=True):
-        if name != field.name:
-            raise AssertionError(f"walk layout column {name!r} is not the schema's {field.name!r}")
-        parts = [next(buffers) for _ in range(_BUFFERS_PER_KIND[kind])]
+    for (_, kind), field in zip(LAYOUT, SPAN_BATCH_SCHEMA, strict=True):
+        parts = [next(buffers) for _ in range(BUFFERS_PER_KIND[kind])]
         if kind in ("fixed", "text", "uint8", "int64"):
             arrays.append(pa.Array.from_buffers(field.type, n, [None, *parts], null_count=0))
         elif kind in ("fixed_nullable", "text_nullable"):

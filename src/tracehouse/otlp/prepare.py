@@ -15,7 +15,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from tracehouse.otlp.errors import DecodeError
 from tracehouse.otlp.json import request_from_json
 from tracehouse.otlp.protobuf import parse_request
-from tracehouse.otlp.walk import span_problem
+from tracehouse.otlp.walk import rejection_message, span_problem
 
 
 @dataclass(frozen=True)
@@ -26,14 +26,6 @@ class PreparedExport:
     spans: int
     rejected: int
     error_message: str
-
-
-def _rejection_message(counts: dict[str, int]) -> str:
-    if not counts:
-        return ""
-    total = sum(counts.values())
-    parts = [f"{n} with {reason}" for reason, n in sorted(counts.items())]
-    return f"rejected {total} span(s): " + "; ".join(parts) + ". The other spans were accepted."
 
 
 def _validate(request: ExportTraceServiceRequest, counts: dict[str, int]) -> tuple[int, bool]:
@@ -62,7 +54,7 @@ def prepare_protobuf(body: bytes) -> PreparedExport:
     valid, changed = _validate(request, counts)
     # Unchanged bodies are stored as received: no re-serialisation on the hot path.
     payload = request.SerializeToString() if changed else body
-    return PreparedExport(payload, valid, sum(counts.values()), _rejection_message(counts))
+    return PreparedExport(payload, valid, sum(counts.values()), rejection_message(counts))
 
 
 def prepare_json(body: bytes) -> PreparedExport:
@@ -72,7 +64,7 @@ def prepare_json(body: bytes) -> PreparedExport:
     request = parse_request(serialized)
     valid, changed = _validate(request, counts)
     payload = request.SerializeToString() if changed else serialized
-    return PreparedExport(payload, valid, sum(counts.values()), _rejection_message(counts))
+    return PreparedExport(payload, valid, sum(counts.values()), rejection_message(counts))
 
 
 def prepare(body: bytes, content_type: str) -> PreparedExport:

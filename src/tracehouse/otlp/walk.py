@@ -64,6 +64,11 @@ LAYOUT: tuple[tuple[str, ColumnKind], ...] = (
 )
 
 
+# Buffers per column of each kind, in the order above: what `pack` writes and the reader consumes.
+BUFFERS_PER_KIND: dict[ColumnKind, int] = {"fixed": 1, "fixed_nullable": 2, "text": 2, "text_nullable": 3,
+                                           "uint8": 1, "int64": 1, "dictionary_text": 3}
+
+
 class _TooDeep(Exception):
     pass
 
@@ -112,6 +117,14 @@ def _links(span: Any) -> bytes:
          "trace_state": link.trace_state or None, "attributes": attributes(link.attributes)}
         for link in span.links
     ])
+
+
+def rejection_message(counts: dict[str, int]) -> str:
+    """The partial-success message for spans refused, by reason (reason -> count); "" for none."""
+    if not counts:
+        return ""
+    parts = [f"{n} with {reason}" for reason, n in sorted(counts.items())]
+    return f"rejected {sum(counts.values())} span(s): " + "; ".join(parts) + ". The other spans were accepted."
 
 
 def span_problem(span: Any) -> str | None:
@@ -226,10 +239,7 @@ class SpanColumns:
         return sum(self._rejections.values())
 
     def error_message(self) -> str:
-        if not self._rejections:
-            return ""
-        parts = [f"{n} with {reason}" for reason, n in sorted(self._rejections.items())]
-        return f"rejected {self.rejected} span(s): " + "; ".join(parts) + ". The other spans were accepted."
+        return rejection_message(self._rejections)
 
     def add(self, request: Any) -> None:
         """Add the valid spans of a parsed ExportTraceServiceRequest; count the others."""

@@ -85,9 +85,10 @@ class _Batch:
     done: Future[None] | None = None
 
 
-# Spans decoded per call: small enough that the worker's Python lists stay small (its peak RSS
-# under the ingest benchmark: 89 MB at 8k spans, 79 MB at 4k, 75 MB at 2k), large enough that the
-# per-call cost (a round trip to the worker, table assembly) stays small (the same throughput).
+# Spans decoded per call: small enough that the worker's Python lists stay small (its peak RSS under
+# the ingest benchmark was 89 MB at 8k spans, 79 MB at 4k and 75 MB at 2k while it still loaded
+# pyarrow; ~32 MB at 2k since ADR 8), large enough that the per-call cost (a round trip to the
+# worker, table assembly) stays small (the same throughput at 2k and 8k).
 DECODE_CHUNK_SPANS = 2_048
 # How long the decode and commit threads wait before trying a failed chunk or batch again.
 RETRY_SECONDS = 1.0
