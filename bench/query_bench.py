@@ -26,7 +26,7 @@ from tracehouse.model import SPAN_BATCH_SCHEMA, SortOrder, TraceQuery
 from tracehouse.stores.duckdb import DuckDBStore
 from tracehouse.stores.duckdb.sql_files import sql
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2   # 2: store schema version 2 (resources in resource_data)
 TRACES = 2_000_000
 CHUNK_TRACES = 250_000
 STORE_DIR = Path("artifacts/bench/query-store")
@@ -70,8 +70,8 @@ SELECT
         'http.response.status_code', CASE WHEN t.err THEN 500 ELSE 200 END, 'server.address', s.service,
         'server.port', 8000 + s.k, 'fbaas.n', t.n, 'network.protocol.version', '1.1',
         'user_agent.original', 'python-httpx/0.28.1')::VARIANT,
-    json_object('service.name', s.service, 'service.version', '1.0.0', 'host.name', 'laptop',
-        'telemetry.sdk.language', 'python')::VARIANT,
+    ('0x' || md5(json_object('service.name', s.service, 'service.version', '1.0.0', 'host.name', 'laptop',
+        'telemetry.sdk.language', 'python')::VARCHAR)[1:16])::UBIGINT,
     CASE WHEN t.err AND s.k = 4 THEN json_array(json_object('time_unix_nano', t.t0, 'name', 'exception',
         'attributes', json_object('exception.type', 'ValueError', 'exception.message', 'no buzz',
         'exception.stacktrace', 'Traceback (most recent call last):
@@ -81,6 +81,15 @@ ValueError: no buzz')))::VARIANT END,
     'opentelemetry.instrumentation.fastapi', '0.66b1'
 FROM traces t CROSS JOIN shape s
 ORDER BY t.i, s.k
+"""
+
+# The three services' resources, with the ids _GENERATE gives their spans (resources.resource_id).
+_RESOURCES = """
+INSERT INTO resource_data
+SELECT ('0x' || md5(text)[1:16])::UBIGINT, text::JSON::VARIANT
+FROM (SELECT json_object('service.name', service, 'service.version', '1.0.0', 'host.name', 'laptop',
+                         'telemetry.sdk.language', 'python')::VARCHAR AS text
+      FROM (VALUES ('hub'), ('fizzer'), ('buzzer')) s(service))
 """
 
 
@@ -108,6 +117,7 @@ def build_store(directory: Path = STORE_DIR, traces: int = TRACES, log: Callable
             con.execute(_GENERATE, {"first": first, "last": last, "t0": now - NS_PER_DAY,
                                     "step": NS_PER_DAY // traces})
             log(f"  generated {last * 5:,} spans ({time.perf_counter() - started:.0f} s)")
+        con.execute(_RESOURCES)
         con.execute(sql("write/rebuild_trace_summary"))
         con.execute("CHECKPOINT")
     finally:

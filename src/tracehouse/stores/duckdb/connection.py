@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import logging
 import os
 from pathlib import Path
 
@@ -11,7 +12,9 @@ import duckdb
 from tracehouse.store import IncompatibleStoreError, StoreError
 from tracehouse.stores.duckdb.sql_files import sql
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+
+log = logging.getLogger(__name__)
 
 
 # The store file is attached under this name; every cursor is pointed at it (`use_store`).
@@ -102,6 +105,14 @@ def _check_or_create_schema(con: duckdb.DuckDBPyConnection, path: Path, read_onl
     if has_meta and has_meta[0]:
         row = con.execute("SELECT value FROM tracehouse_meta WHERE key = 'schema_version'").fetchone()
         found = row[0] if row else "none"
+        if found == "1" and not read_only:
+            _upgrade_from_v1(con, path)
+            return
+        if found == "1":
+            raise IncompatibleStoreError(
+                f"{path} was written with store schema version 1; start `tracehouse up --data "
+                f"{path.parent}` once to upgrade it to version {SCHEMA_VERSION}. It was left untouched."
+            )
         if found != SCHEMA_VERSION:
             raise IncompatibleStoreError(
                 f"{path} was written with store schema version {found}; this tracehouse uses version "
@@ -117,3 +128,21 @@ def _check_or_create_schema(con: duckdb.DuckDBPyConnection, path: Path, read_onl
     con.execute(sql("schema"))
     con.execute("INSERT INTO tracehouse_meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
     con.execute("COMMIT")
+
+
+def _upgrade_from_v1(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Rewrite a version 1 store as version 2 in one transaction (migrate/v1_to_v2.sql): every span
+    row is copied once, which takes about a second per million spans."""
+    log.warning("upgrading the store at %s from schema version 1 to %s (once; resources are now stored "
+                "once rather than in every span row)", path, SCHEMA_VERSION)
+    con.execute("BEGIN")
+    try:
+        con.execute("ALTER TABLE span_data RENAME TO span_data_v1")
+        con.execute(sql("schema"))
+        con.execute(sql("migrate/v1_to_v2"))
+        con.execute("UPDATE tracehouse_meta SET value = ? WHERE key = 'schema_version'", [SCHEMA_VERSION])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("CHECKPOINT")

@@ -15,6 +15,7 @@ from tracehouse.store import AnalysisFilter, CatalogTable, ExampleQuery, Selecti
 from tracehouse.stores.duckdb.analytics import DuckDBAnalytics
 from tracehouse.stores.duckdb.connection import open_database, use_store
 from tracehouse.stores.duckdb.reader import DuckDBReader
+from tracehouse.stores.duckdb.resources import split_resources
 from tracehouse.stores.duckdb.sandbox import run_user_sql
 from tracehouse.stores.duckdb.sql_files import sql
 
@@ -91,8 +92,10 @@ class DuckDBStore:
         starts = batch.column("start_time_unix_nano")
         bounds = pc.min_max(starts)
         params = {"min_start": bounds["min"].as_py(), "max_start": bounds["max"].as_py()}
+        batch, resources = split_resources(batch)
         cur = self._write_cursor
         cur.register("batch", batch)
+        cur.register("batch_resources", resources)
         try:
             unique = _without_repeats(cur, batch)
             if unique is not batch:
@@ -100,8 +103,9 @@ class DuckDBStore:
                 cur.register("batch", unique)
             cur.execute("BEGIN TRANSACTION")
             try:
-                # The summary first: it selects the batch's new spans with the same duplicate check
-                # as the insert, so a resent batch changes no count.
+                cur.execute(sql("write/insert_resources"))
+                # The summary before the spans: it selects the batch's new spans with the same
+                # duplicate check as the insert, so a resent batch changes no count.
                 cur.execute(sql("write/before_insert_trace_summary"), params).fetchall()
                 cur.execute(sql("write/insert_spans"), params)
                 row = cur.fetchone()
@@ -111,6 +115,7 @@ class DuckDBStore:
                 raise
         finally:
             cur.unregister("batch")
+            cur.unregister("batch_resources")
         stored = int(row[0]) if row else 0
         return WriteResult(received=received, stored=stored)
 
@@ -123,6 +128,7 @@ class DuckDBStore:
             row = cur.fetchone()
             if row and row[0]:
                 cur.execute(sql("write/after_delete_trace_summary"), params).fetchall()
+                cur.execute(sql("write/delete_orphan_resources"))
             cur.execute("COMMIT")
         except BaseException:
             cur.execute("ROLLBACK")

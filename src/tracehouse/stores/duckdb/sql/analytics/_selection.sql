@@ -25,7 +25,7 @@ window_spans AS NOT MATERIALIZED (
         duration_ns                         AS d,
         status_code = 'ERROR'               AS failed,
         attributes,
-        resource_attributes,
+        resource_id,                        -- join resource_data for the resource's attributes
         -- Only the export reads these; the views are NOT MATERIALIZED, so other analyses never scan them.
         span_kind::VARCHAR                  AS span_kind,
         status_code::VARCHAR                AS status_code,
@@ -44,7 +44,7 @@ attr_1 AS MATERIALIZED (
       AND start_time >= make_timestamp_ns($start_ns) AND start_time < make_timestamp_ns($end_ns)
     UNION ALL
     SELECT hash(trace_id) AS t FROM span_data
-    WHERE resource_attributes[$key_1]::VARCHAR = $value_1
+    WHERE resource_id IN (SELECT resource_id FROM resource_data WHERE attributes[$key_1]::VARCHAR = $value_1)
       AND start_time >= make_timestamp_ns($start_ns) AND start_time < make_timestamp_ns($end_ns)
 ),
 attr_2 AS MATERIALIZED (
@@ -53,7 +53,7 @@ attr_2 AS MATERIALIZED (
       AND start_time >= make_timestamp_ns($start_ns) AND start_time < make_timestamp_ns($end_ns)
     UNION ALL
     SELECT hash(trace_id) AS t FROM span_data
-    WHERE resource_attributes[$key_2]::VARCHAR = $value_2
+    WHERE resource_id IN (SELECT resource_id FROM resource_data WHERE attributes[$key_2]::VARCHAR = $value_2)
       AND start_time >= make_timestamp_ns($start_ns) AND start_time < make_timestamp_ns($end_ns)
 ),
 attr_3 AS MATERIALIZED (
@@ -62,7 +62,7 @@ attr_3 AS MATERIALIZED (
       AND start_time >= make_timestamp_ns($start_ns) AND start_time < make_timestamp_ns($end_ns)
     UNION ALL
     SELECT hash(trace_id) AS t FROM span_data
-    WHERE resource_attributes[$key_3]::VARCHAR = $value_3
+    WHERE resource_id IN (SELECT resource_id FROM resource_data WHERE attributes[$key_3]::VARCHAR = $value_3)
       AND start_time >= make_timestamp_ns($start_ns) AND start_time < make_timestamp_ns($end_ns)
 ),
 attr_4 AS MATERIALIZED (
@@ -71,7 +71,7 @@ attr_4 AS MATERIALIZED (
       AND start_time >= make_timestamp_ns($start_ns) AND start_time < make_timestamp_ns($end_ns)
     UNION ALL
     SELECT hash(trace_id) AS t FROM span_data
-    WHERE resource_attributes[$key_4]::VARCHAR = $value_4
+    WHERE resource_id IN (SELECT resource_id FROM resource_data WHERE attributes[$key_4]::VARCHAR = $value_4)
       AND start_time >= make_timestamp_ns($start_ns) AND start_time < make_timestamp_ns($end_ns)
 ),
 -- Traces with a span of $service (and $operation); empty, and free, when neither is given.

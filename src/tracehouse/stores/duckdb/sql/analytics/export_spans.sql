@@ -12,11 +12,12 @@ SELECT
     d                             AS duration_ns,
     status_code,
     status_message,
-    attributes::JSON::VARCHAR           AS attributes,
-    resource_attributes::JSON::VARCHAR  AS resource_attributes,
+    w.attributes::JSON::VARCHAR   AS attributes,
+    r.attributes::JSON::VARCHAR   AS resource_attributes,
     events,
     links,
     scope_name,
     scope_version
-FROM selected_spans
+FROM selected_spans w
+LEFT JOIN resource_data r USING (resource_id)
 ORDER BY start_time_unix_nano, trace_id, span_id

@@ -28,6 +28,7 @@ WHERE s.start_time >= make_timestamp_ns($start_min)
   AND (NOT $match_spans OR s.trace_id IN (
         SELECT d.trace_id
         FROM span_data d
+        LEFT JOIN resource_data r ON r.resource_id = d.resource_id
         WHERE $match_spans  -- repeated here so the planner drops this scan when it is not needed
           AND d.start_time >= make_timestamp_ns($start_min)
           AND d.duration_ns >= $span_dur_min
@@ -37,35 +38,35 @@ WHERE s.start_time >= make_timestamp_ns($start_min)
           AND ($span_kind IS NULL OR d.span_kind::VARCHAR = $span_kind)
           AND ($k1 = '' OR coalesce(
                 variant_extract_string(d.attributes, [$k1])[1],
-                variant_extract_string(d.resource_attributes, [$k1])[1],
+                variant_extract_string(r.attributes, [$k1])[1],
                 CASE WHEN $k1 = 'error' AND d.status_code = 'ERROR' THEN 'true' END) IS NOT DISTINCT FROM $v1)
           AND ($k2 = '' OR coalesce(
                 variant_extract_string(d.attributes, [$k2])[1],
-                variant_extract_string(d.resource_attributes, [$k2])[1],
+                variant_extract_string(r.attributes, [$k2])[1],
                 CASE WHEN $k2 = 'error' AND d.status_code = 'ERROR' THEN 'true' END) IS NOT DISTINCT FROM $v2)
           AND ($k3 = '' OR coalesce(
                 variant_extract_string(d.attributes, [$k3])[1],
-                variant_extract_string(d.resource_attributes, [$k3])[1],
+                variant_extract_string(r.attributes, [$k3])[1],
                 CASE WHEN $k3 = 'error' AND d.status_code = 'ERROR' THEN 'true' END) IS NOT DISTINCT FROM $v3)
           AND ($k4 = '' OR coalesce(
                 variant_extract_string(d.attributes, [$k4])[1],
-                variant_extract_string(d.resource_attributes, [$k4])[1],
+                variant_extract_string(r.attributes, [$k4])[1],
                 CASE WHEN $k4 = 'error' AND d.status_code = 'ERROR' THEN 'true' END) IS NOT DISTINCT FROM $v4)
           AND ($k5 = '' OR coalesce(
                 variant_extract_string(d.attributes, [$k5])[1],
-                variant_extract_string(d.resource_attributes, [$k5])[1],
+                variant_extract_string(r.attributes, [$k5])[1],
                 CASE WHEN $k5 = 'error' AND d.status_code = 'ERROR' THEN 'true' END) IS NOT DISTINCT FROM $v5)
           AND ($k6 = '' OR coalesce(
                 variant_extract_string(d.attributes, [$k6])[1],
-                variant_extract_string(d.resource_attributes, [$k6])[1],
+                variant_extract_string(r.attributes, [$k6])[1],
                 CASE WHEN $k6 = 'error' AND d.status_code = 'ERROR' THEN 'true' END) IS NOT DISTINCT FROM $v6)
           AND ($k7 = '' OR coalesce(
                 variant_extract_string(d.attributes, [$k7])[1],
-                variant_extract_string(d.resource_attributes, [$k7])[1],
+                variant_extract_string(r.attributes, [$k7])[1],
                 CASE WHEN $k7 = 'error' AND d.status_code = 'ERROR' THEN 'true' END) IS NOT DISTINCT FROM $v7)
           AND ($k8 = '' OR coalesce(
                 variant_extract_string(d.attributes, [$k8])[1],
-                variant_extract_string(d.resource_attributes, [$k8])[1],
+                variant_extract_string(r.attributes, [$k8])[1],
                 CASE WHEN $k8 = 'error' AND d.status_code = 'ERROR' THEN 'true' END) IS NOT DISTINCT FROM $v8)
       ))
 ORDER BY

@@ -4,24 +4,25 @@
 -- It reads span_data rather than the `spans` view: the view shows ids as hex, and a filter on
 -- hex text could not use the raw ids or the start_time zone maps.
 SELECT
-    lower(hex(trace_id))          AS trace_id,
-    lower(hex(span_id))           AS span_id,
-    lower(hex(parent_span_id))    AS parent_span_id,
-    trace_state,
-    service_name,
-    span_name,
-    span_kind::VARCHAR            AS span_kind,
-    epoch_ns(start_time)          AS start_time_unix_nano,
-    duration_ns,
-    status_code::VARCHAR          AS status_code,
-    status_message,
-    attributes::JSON::VARCHAR           AS attributes,
-    resource_attributes::JSON::VARCHAR  AS resource_attributes,
-    events::JSON::VARCHAR               AS events,
-    links::JSON::VARCHAR                AS links,
-    scope_name,
-    scope_version
-FROM span_data
-WHERE start_time BETWEEN make_timestamp_ns($min_start) AND make_timestamp_ns($max_start)
-  AND trace_id IN (SELECT unnest($trace_ids::BLOB[]))
-ORDER BY trace_id, start_time, span_id;
+    lower(hex(d.trace_id))        AS trace_id,
+    lower(hex(d.span_id))         AS span_id,
+    lower(hex(d.parent_span_id))  AS parent_span_id,
+    d.trace_state,
+    d.service_name,
+    d.span_name,
+    d.span_kind::VARCHAR          AS span_kind,
+    epoch_ns(d.start_time)        AS start_time_unix_nano,
+    d.duration_ns,
+    d.status_code::VARCHAR        AS status_code,
+    d.status_message,
+    d.attributes::JSON::VARCHAR   AS attributes,
+    r.attributes::JSON::VARCHAR   AS resource_attributes,
+    d.events::JSON::VARCHAR       AS events,
+    d.links::JSON::VARCHAR        AS links,
+    d.scope_name,
+    d.scope_version
+FROM span_data d
+LEFT JOIN resource_data r ON r.resource_id = d.resource_id
+WHERE d.start_time BETWEEN make_timestamp_ns($min_start) AND make_timestamp_ns($max_start)
+  AND d.trace_id IN (SELECT unnest($trace_ids::BLOB[]))
+ORDER BY d.trace_id, d.start_time, d.span_id;

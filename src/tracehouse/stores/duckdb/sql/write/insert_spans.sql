@@ -1,4 +1,5 @@
--- Insert a decoded batch (the Arrow table registered as `batch`, in model.SPAN_BATCH_SCHEMA, with no
+-- Insert a decoded batch (the Arrow table registered as `batch`: model.SPAN_BATCH_SCHEMA with
+-- resource_attributes replaced by resource_id, whose resources write/insert_resources.sql adds; no
 -- (trace_id, span_id, start time) twice: DuckDBStore.write_spans removes such repeats first, with
 -- write/distinct_spans.sql and write/first_of_each_span.sql), skipping
 -- spans already stored. A resent span has the same trace_id, span_id and start time, so the
@@ -28,7 +29,7 @@ SELECT
     (['UNSET', 'OK', 'ERROR'][i.status_code + 1])::status_code_t,
     i.status_message,
     i.attributes::JSON::VARIANT,
-    i.resource_attributes::JSON::VARIANT,
+    i.resource_id,
     i.events::JSON::VARIANT,
     i.links::JSON::VARIANT,
     i.scope_name,
