@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from tracehouse.model import SPAN_BATCH_SCHEMA, SortOrder, TraceQuery
 from tracehouse.stores.duckdb import DuckDBStore
+from tracehouse.stores.duckdb.resources import resource_id
 from tracehouse.stores.duckdb.sql_files import sql
 
 GENERATOR_VERSION = 2   # 2: store schema version 2 (resources in resource_data)
@@ -70,8 +71,7 @@ SELECT
         'http.response.status_code', CASE WHEN t.err THEN 500 ELSE 200 END, 'server.address', s.service,
         'server.port', 8000 + s.k, 'fbaas.n', t.n, 'network.protocol.version', '1.1',
         'user_agent.original', 'python-httpx/0.28.1')::VARIANT,
-    ('0x' || md5(json_object('service.name', s.service, 'service.version', '1.0.0', 'host.name', 'laptop',
-        'telemetry.sdk.language', 'python')::VARCHAR)[1:16])::UBIGINT,
+    ($resource_ids::UBIGINT[])[list_position($services, s.service)],
     CASE WHEN t.err AND s.k = 4 THEN json_array(json_object('time_unix_nano', t.t0, 'name', 'exception',
         'attributes', json_object('exception.type', 'ValueError', 'exception.message', 'no buzz',
         'exception.stacktrace', 'Traceback (most recent call last):
@@ -83,14 +83,14 @@ FROM traces t CROSS JOIN shape s
 ORDER BY t.i, s.k
 """
 
-# The three services' resources, with the ids _GENERATE gives their spans (resources.resource_id).
-_RESOURCES = """
-INSERT INTO resource_data
-SELECT ('0x' || md5(text)[1:16])::UBIGINT, text::JSON::VARIANT
-FROM (SELECT json_object('service.name', service, 'service.version', '1.0.0', 'host.name', 'laptop',
-                         'telemetry.sdk.language', 'python')::VARCHAR AS text
-      FROM (VALUES ('hub'), ('fizzer'), ('buzzer')) s(service))
-"""
+SERVICES = ["hub", "fizzer", "buzzer"]
+
+
+def _resources() -> list[tuple[int, str]]:
+    """(resource_id, JSON text) of each service's resource, the ids as the store computes them."""
+    texts = [json.dumps({"service.name": service, "service.version": "1.0.0", "host.name": "laptop",
+                         "telemetry.sdk.language": "python"}) for service in SERVICES]
+    return [(resource_id(text), text) for text in texts]
 
 
 def build_store(directory: Path = STORE_DIR, traces: int = TRACES, log: Callable[[str], None] = print) -> Path:
@@ -111,13 +111,15 @@ def build_store(directory: Path = STORE_DIR, traces: int = TRACES, log: Callable
     now = time.time_ns()
     started = time.perf_counter()
     con = duckdb.connect(str(path))
+    resources = _resources()
     try:
+        con.executemany("INSERT INTO resource_data VALUES (?, ?::JSON::VARIANT)", [list(r) for r in resources])
         for first in range(0, traces, CHUNK_TRACES):
             last = min(first + CHUNK_TRACES, traces)
             con.execute(_GENERATE, {"first": first, "last": last, "t0": now - NS_PER_DAY,
-                                    "step": NS_PER_DAY // traces})
+                                    "step": NS_PER_DAY // traces, "services": SERVICES,
+                                    "resource_ids": [rid for rid, _ in resources]})
             log(f"  generated {last * 5:,} spans ({time.perf_counter() - started:.0f} s)")
-        con.execute(_RESOURCES)
         con.execute(sql("write/rebuild_trace_summary"))
         con.execute("CHECKPOINT")
     finally:

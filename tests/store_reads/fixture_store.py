@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import orjson
 import pyarrow as pa
 
@@ -95,3 +96,26 @@ def wide_trace_batch(spans: int, start_ns: int, trace_id: str = "ab" * 16) -> pa
         "scope_name": ["bench"] * spans,
         "scope_version": ["1"] * spans,
     }, schema=SPAN_BATCH_SCHEMA)
+
+
+SCHEMA_V1 = FIXTURES.parent / "store_schema_v1.sql"
+
+
+def version_1_store(path: Path, resources: list[str | None]) -> list[str]:
+    """A store as schema version 1 wrote it (resource attributes in every span row): span i has the
+    resource `resources[i]` (JSON text, or None for none) and the attributes {"n": i}, four spans to
+    a trace. Returns the spans' ids (hex), in order."""
+    span_ids = [f"{i + 1:016x}" for i in range(len(resources))]
+    now = time.time_ns()
+    con = duckdb.connect(str(path))
+    try:
+        con.execute(SCHEMA_V1.read_text())
+        con.execute("INSERT INTO tracehouse_meta VALUES ('schema_version', '1')")
+        con.executemany(
+            "INSERT INTO span_data VALUES (unhex(md5((? // 4)::VARCHAR)), unhex(?), NULL, NULL, 'svc', 'op', "
+            "'SERVER', make_timestamp_ns(?), 1000, 'OK', NULL, json_object('n', ?)::VARIANT, ?::JSON::VARIANT, "
+            "NULL, NULL, 'scope', '1')",
+            [[i, span_ids[i], now - 10**9 + i, i, resource] for i, resource in enumerate(resources)])
+    finally:
+        con.close()
+    return span_ids

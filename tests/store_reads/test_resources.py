@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import duckdb
 import orjson
 import pyarrow as pa
 import pytest
@@ -16,9 +15,7 @@ from tracehouse.store import IncompatibleStoreError
 from tracehouse.stores.duckdb import DuckDBStore
 from tracehouse.stores.duckdb.resources import resource_id
 
-from .fixture_store import ALL, batch_of, wide_trace_batch
-
-FIXTURES = Path(__file__).parent.parent / "fixtures"
+from .fixture_store import ALL, batch_of, version_1_store, wide_trace_batch
 
 
 def _resources_by_span(store: DuckDBStore) -> dict[str, object]:
@@ -76,37 +73,21 @@ def test_retention_drops_the_resources_no_span_uses(tmp_path: Path) -> None:
     assert left == {"hub", "fizzer", "buzzer"}
 
 
-def _version_1_store(path: Path) -> list[tuple[str, str | None]]:
-    """A store as version 1 wrote it; returns (span id, resource JSON) per span."""
-    con = duckdb.connect(str(path))
-    con.execute((FIXTURES / "store_schema_v1.sql").read_text())
-    con.execute("INSERT INTO tracehouse_meta VALUES ('schema_version', '1')")
-    rows = [("aa" * 8, '{"service.name":"hub","service.version":"2.0"}'),
-            ("bb" * 8, '{"service.name":"hub","service.version":"2.0"}'),
-            ("cc" * 8, '{"service.name":"db","port":5432}'),
-            ("dd" * 8, None)]
-    for i, (span_id, resource) in enumerate(rows):
-        con.execute(
-            "INSERT INTO span_data VALUES (unhex($t), unhex($s), NULL, NULL, 'svc', 'op', 'SERVER', "
-            "make_timestamp_ns($start), 1000, 'OK', NULL, '{\"k\": 1}'::JSON::VARIANT, $r::JSON::VARIANT, "
-            "NULL, NULL, 'scope', '1')",
-            {"t": "ee" * 16, "s": span_id, "start": time.time_ns() - 10**9 + i, "r": resource})
-    con.close()
-    return rows
-
-
 def test_a_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
     path = tmp_path / "v1.duckdb"
-    rows = _version_1_store(path)
+    resources = ['{"service.name":"hub","service.version":"2.0"}', '{"service.name":"hub","service.version":"2.0"}',
+                 '{"service.name":"db","port":5432}', None]
+    span_ids = version_1_store(path, resources)
     with pytest.raises(IncompatibleStoreError, match="tracehouse up"):
         DuckDBStore(path, read_only=True)   # a reader must not rewrite the file
     store = DuckDBStore(path)
     con = store._cursor()
     assert con.execute("SELECT value FROM tracehouse_meta WHERE key = 'schema_version'").fetchall() == [("2",)]
-    assert _resources_by_span(store) == {s: orjson.loads(r) if r else {} for s, r in rows}
+    assert _resources_by_span(store) == {s: orjson.loads(r) if r else {} for s, r in zip(span_ids, resources,
+                                                                                          strict=True)}
     assert con.execute("SELECT count(*) FROM resource_data").fetchall() == [(3,)]
-    assert con.execute("SELECT attributes['k']::INTEGER FROM spans").fetchall() == [(1,)] * 4
-    assert store.span_count() == 4
+    assert con.execute("SELECT attributes['n']::INTEGER AS n FROM spans ORDER BY n").fetchall() == [
+        (0,), (1,), (2,), (3,)]
     store.write_spans(wide_trace_batch(5, time.time_ns()))
     assert store.span_count() == 9
     store.close()

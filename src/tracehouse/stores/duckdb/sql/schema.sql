@@ -36,10 +36,10 @@ CREATE TABLE IF NOT EXISTS span_data (
 -- One row per distinct resource: the attributes a process reports about itself (service.name,
 -- service.version, host.name, ...), which every span it sends repeats. Stored once instead of in
 -- every span row: converting and compressing the same VARIANT per span cost 1.4 us of CPU per span,
--- a tenth of the ingest pipeline's (ADR 9). resource_id is the first 8 bytes of the MD5 of the
--- resource's JSON text, big-endian: the writer (DuckDBStore.write_spans) computes it once per
--- distinct resource and adds only the ones not stored yet, so each id appears once. Retention
--- deletes the resources no span refers to any more.
+-- and storing it once raised the ingest benchmark's stored rate by ~10% (ADR 9). resource_id is
+-- the first 8 bytes of the MD5 of the resource's JSON text, big-endian: the writer
+-- (DuckDBStore.write_spans) computes it once per distinct resource and adds only the ones not
+-- stored yet, so each id appears once. Retention deletes the resources no span refers to any more.
 CREATE TABLE IF NOT EXISTS resource_data (
     resource_id UBIGINT NOT NULL,
     attributes  VARIANT
