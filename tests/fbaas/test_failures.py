@@ -102,7 +102,7 @@ def test_a_slow_fizzer_gets_a_504_within_the_hubs_timeout(processes: Processes, 
     assert response.status_code == 504
     assert response.json()["services"] == ["fizzer"]
     assert "fizzer did not answer within 300 ms" in response.json()["error"]
-    assert 0.3 <= elapsed < 1.5
+    assert 0.3 <= elapsed < 2.5  # well short of fizzer's 3 s: the hub gave up, it did not wait
     assert_span_records_failure(hub_span_of_only_trace_since(backend, start_ns), "fizzer")
 
 
