@@ -119,6 +119,46 @@ class TraceSummary:
 
 
 @dataclass(frozen=True)
+class TraceBreakdown:
+    """What a trace summary adds for Jaeger's v3 TraceSummary: per service, its spans and error spans;
+    and the spans whose parent span is not stored in the trace (orphans: an incomplete trace)."""
+
+    trace_id: str
+    services: dict[str, tuple[int, int]]   # service -> (spans, error spans)
+    orphan_span_count: int
+
+
+@dataclass(frozen=True)
+class SpanMetricsQuery:
+    """RED metrics of spans, as Jaeger's Monitor tab asks for them (see docs/api.md).
+
+    One value per series and per point t = end - lookback + k * step (k >= 0, t <= end), computed over
+    the spans of the series that started in (t - rate_per, t]: the calls, the calls with an error,
+    and the `quantile` of their durations. A series is a service, or a service and operation when
+    `group_by_operation`.
+    """
+
+    services: tuple[str, ...]
+    span_kinds: tuple[str, ...]     # names from SPAN_KINDS
+    group_by_operation: bool
+    end_ns: int
+    lookback_ns: int
+    step_ns: int
+    rate_per_ns: int
+    quantile: float | None = None   # None: counts only
+
+
+@dataclass(frozen=True)
+class SpanMetricsPoint:
+    service: str
+    operation: str | None           # None unless grouped by operation
+    timestamp_ns: int
+    calls: int
+    errors: int
+    latency_ns: float | None        # the quantile's duration; None when not asked for
+
+
+@dataclass(frozen=True)
 class Operation:
     name: str
     span_kind: str

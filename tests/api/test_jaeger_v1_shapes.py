@@ -124,7 +124,7 @@ def test_search_by_service_operation_tags_and_duration(client: httpx.Client) -> 
     assert ids(service="buzzer", tags='{"error":"true"}') == [ERROR_XSS]
     assert ids(tag="http.response.status_code:500") == [ERROR_XSS]
     assert ids(service="fizzer", operation="GET /fizz/{n}", minDuration="30ms") == [SLOW]
-    assert set(ids(maxDuration="13ms")) == {OK, ERROR_XSS}
+    assert set(ids(maxDuration="13ms", durationScope="trace")) == {OK, ERROR_XSS}
     assert ids(lookback="1h", sort="longest", limit="2") == [SLOW, ERROR_XSS]
 
 
@@ -142,13 +142,18 @@ def test_time_window_in_microseconds(client: httpx.Client) -> None:
 
 
 def test_duration_scope_trace_versus_span(client: httpx.Client) -> None:
-    # The slow trace's fizzer span lasts 40 ms (its trace 45.7 ms); no trace-level filter of 42 ms
-    # matches a fizzer span, but the trace does match as a whole.
-    trace_scope = client.get("/api/traces", params={"service": "fizzer", "minDuration": "42ms"}).json()["data"]
-    span_scope = client.get("/api/traces", params={"service": "fizzer", "minDuration": "42ms",
-                                                  "durationScope": "span"}).json()["data"]
-    assert [t["traceID"] for t in trace_scope] == [SLOW]
-    assert span_scope == []
+    # The slow trace's fizzer span lasts 40 ms (its trace 45.7 ms); no fizzer span lasts 42 ms, but
+    # the trace does as a whole. Jaeger's API matches spans (jaeger#4107): that is its default here;
+    # tracehouse's own /api/search keeps whole traces as its default.
+    def found(path: str, key: str, **extra: str) -> list[str]:
+        body = client.get(path, params={"service": "fizzer", "minDuration": "42ms", **extra}).json()
+        return [t["traceID" if key == "data" else "traceId"] for t in body[key]]
+
+    assert found("/api/traces", "data") == []
+    assert found("/api/traces", "data", durationScope="span") == []
+    assert found("/api/traces", "data", durationScope="trace") == [SLOW]
+    assert found("/api/search", "traces") == [SLOW]
+    assert found("/api/search", "traces", durationScope="span") == []
 
 
 def test_dependencies(client: httpx.Client) -> None:

@@ -6,7 +6,16 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from tracehouse.api import analyze_routes, jaeger_v1, jaeger_v3, sql_routes, traces, ui_pages
+from tracehouse.api import (
+    analyze_routes,
+    jaeger_analytics,
+    jaeger_metrics,
+    jaeger_v1,
+    jaeger_v3,
+    sql_routes,
+    traces,
+    ui_pages,
+)
 from tracehouse.query.service import QueryService
 
 
@@ -22,5 +31,7 @@ def create_app(service: QueryService) -> FastAPI:
     app.include_router(jaeger_v1.router(service))
     app.include_router(jaeger_v3.router(service))
     app.include_router(traces.router(service))
+    app.include_router(jaeger_metrics.router(service))
+    app.include_router(jaeger_analytics.router(service))
     ui_pages.install(app)
     return app

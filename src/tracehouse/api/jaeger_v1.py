@@ -15,7 +15,9 @@ from fastapi.responses import Response
 
 from tracehouse.api import params
 from tracehouse.api.responses import json_response
+from tracehouse.model import DurationScope
 from tracehouse.query.jaeger import jaeger_trace
+from tracehouse.query.otlp_transform import TransformError, jaeger_traces_from_otlp
 from tracehouse.query.service import QueryService
 
 DEFAULT_DEPENDENCY_LOOKBACK_MS = 24 * 3600 * 1000
@@ -69,7 +71,8 @@ def router(service: QueryService) -> APIRouter:
                 if not traces:
                     return error(404, "trace not found")
             else:
-                traces = service.search_traces(params.v1_trace_query(q, q.getlist("tag")))
+                # min/maxDuration match spans here, as in Jaeger (durationScope=trace for whole traces).
+                traces = service.search_traces(params.v1_trace_query(q, q.getlist("tag"), DurationScope.SPAN))
         except params.ParamError as exc:
             return error(400, str(exc))
         return json_response(envelope([jaeger_trace(spans) for spans in traces]))
@@ -84,6 +87,16 @@ def router(service: QueryService) -> APIRouter:
         if not spans:
             return error(404, "trace not found")
         return json_response(envelope([jaeger_trace(spans)]))
+
+    @api.post("/api/transform")
+    async def transform(request: Request) -> Response:
+        """OTLP-JSON in (an exporter's file, or /api/v3's answer), Jaeger JSON out, as the Jaeger UI
+        uses it to open OTLP files. Nothing is stored."""
+        try:
+            traces = jaeger_traces_from_otlp(await request.body())
+        except TransformError as exc:
+            return error(400, str(exc))
+        return json_response(envelope(traces, total=0))
 
     @api.get("/api/dependencies")
     def dependencies(request: Request) -> Response:

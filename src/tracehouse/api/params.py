@@ -151,9 +151,10 @@ def sort_order(text: str | None, param: str = "sort") -> SortOrder:
         raise ParamError(param, f"{text!r} is not one of {', '.join(o.value for o in SortOrder)}") from None
 
 
-def duration_scope(text: str | None, param: str = "durationScope") -> DurationScope:
+def duration_scope(text: str | None, param: str = "durationScope",
+                   default: DurationScope = DurationScope.TRACE) -> DurationScope:
     if not text:
-        return DurationScope.TRACE
+        return default
     try:
         return DurationScope(text.strip().lower())
     except ValueError:
@@ -171,8 +172,24 @@ def now_ns() -> int:
     return time.time_ns()
 
 
-def v1_trace_query(q: Mapping[str, str], tags: Sequence[str]) -> TraceQuery:
-    """/api/traces and /api/search parameters (Jaeger v1 names, plus sort and durationScope)."""
+def boolean(text: str | None, param: str) -> bool:
+    """Go's strconv.ParseBool spellings, which Jaeger's query service accepts."""
+    if not text:
+        return False
+    value = text.strip()
+    if value in ("1", "t", "T", "true", "TRUE", "True"):
+        return True
+    if value in ("0", "f", "F", "false", "FALSE", "False"):
+        return False
+    raise ParamError(param, f"{text!r} is not a boolean (true or false)")
+
+
+def v1_trace_query(q: Mapping[str, str], tags: Sequence[str],
+                   default_scope: DurationScope = DurationScope.TRACE) -> TraceQuery:
+    """/api/traces and /api/search parameters (Jaeger v1 names, plus sort and durationScope).
+
+    `default_scope` is what min/maxDuration mean when durationScope is absent: the Jaeger route passes
+    SPAN (Jaeger's meaning), tracehouse's own /api/search keeps TRACE."""
     start = integer(q["start"], "start", minimum=0) * 1000 if q.get("start") else None
     end = integer(q["end"], "end", minimum=0) * 1000 if q.get("end") else None
     if q.get("lookback") and q["lookback"] != "custom" and start is None:
@@ -194,25 +211,30 @@ def v1_trace_query(q: Mapping[str, str], tags: Sequence[str]) -> TraceQuery:
         start_time_max_ns=end,
         duration_min_ns=min_d,
         duration_max_ns=max_d,
-        duration_scope=duration_scope(q.get("durationScope")),
+        duration_scope=duration_scope(q.get("durationScope"), default=default_scope),
         limit=limit(q.get("limit")),
         sort=sort_order(q.get("sort")),
     )
 
 
-def _v3(q: Mapping[str, str], camel: str, snake: str) -> tuple[str, str | None]:
-    """Jaeger's v3 gateway has spelled its parameters both ways; accept either."""
-    if q.get(camel):
-        return camel, q[camel]
-    if q.get(snake):
-        return snake, q[snake]
-    return camel, None
+def _v3(q: Mapping[str, str], *names: str) -> tuple[str, str | None]:
+    """The first of `names` present: Jaeger's v3 gateway takes camelCase names and, deprecated,
+    snake_case ones (query_parser.go); the Jaeger UI's client still sends some snake_case ones."""
+    for name in names:
+        if q.get(name):
+            return name, q[name]
+    return names[0], None
 
 
-def v3_trace_query(q: Mapping[str, str]) -> TraceQuery:
-    """/api/v3/traces parameters (query.*), plus query.sort and query.durationScope."""
+def v3_trace_query(q: Mapping[str, str], require_window: bool = False) -> TraceQuery:
+    """/api/v3/traces and /api/v3/trace-summaries parameters (query.*), plus query.sort and
+    query.durationScope. Duration filters match spans, as in Jaeger, unless query.durationScope=trace.
+    `require_window`: refuse a request without both start times, as Jaeger does."""
     p_min, t_min = _v3(q, "query.startTimeMin", "query.start_time_min")
     p_max, t_max = _v3(q, "query.startTimeMax", "query.start_time_max")
+    if require_window and (not t_min or not t_max):
+        raise ParamError(p_min if not t_min else p_max,
+                         "query.startTimeMin and query.startTimeMax are required (RFC 3339 times)")
     start = rfc3339_ns(t_min, p_min) if t_min else None
     end = rfc3339_ns(t_max, p_max) if t_max else None
     if start is not None and end is not None and start > end:
@@ -223,20 +245,22 @@ def v3_trace_query(q: Mapping[str, str]) -> TraceQuery:
     max_d = go_duration_ns(d_max, p_dmax) if d_max else None
     if min_d is not None and max_d is not None and min_d > max_d:
         raise ParamError(p_dmin, f"must not be greater than {p_dmax}")
-    p_depth, depth = _v3(q, "query.searchDepth", "query.num_traces")
-    p_attrs, attrs = _v3(q, "query.attributes", "query.attributes")
+    p_depth, depth = _v3(q, "query.searchDepth", "query.num_traces", "query.search_depth")
+    p_attrs, attrs = _v3(q, "query.attributes")
     p_kind, kind = _v3(q, "query.spanKind", "query.span_kind")
     p_scope, scope = _v3(q, "query.durationScope", "query.duration_scope")
+    p_raw, raw = _v3(q, "query.rawTraces", "query.raw_traces")
+    boolean(raw, p_raw)  # validated; tracehouse never adjusts stored spans, so every trace is raw
     return TraceQuery(
         service=_v3(q, "query.serviceName", "query.service_name")[1],
-        operation=_v3(q, "query.operationName", "query.operation_name")[1],
+        operation=_v3(q, "query.operationName", "query.operation_name", "query.span_name")[1],
         span_kind=span_kind(kind, p_kind),
         attributes=check_attributes(attribute_map(attrs, p_attrs), p_attrs),
         start_time_min_ns=start,
         start_time_max_ns=end,
         duration_min_ns=min_d,
         duration_max_ns=max_d,
-        duration_scope=duration_scope(scope, p_scope),
+        duration_scope=duration_scope(scope, p_scope, default=DurationScope.SPAN),
         limit=limit(depth, p_depth),
         sort=sort_order(q.get("query.sort"), "query.sort"),
     )

@@ -39,7 +39,6 @@ def _span(span: Span) -> dict[str, Any]:
     out: dict[str, Any] = {
         "traceId": span.trace_id,
         "spanId": span.span_id,
-        "parentSpanId": span.parent_span_id or "",
         "name": span.span_name,
         "kind": SPAN_KINDS.index(span.span_kind) if span.span_kind in SPAN_KINDS else 0,
         "startTimeUnixNano": str(span.start_ns),
@@ -52,6 +51,9 @@ def _span(span: Span) -> dict[str, Any]:
                    "attributes": key_values(link.get("attributes") or {})} for link in span.links],
         "status": {"code": STATUS_CODES.index(span.status_code) if span.status_code in STATUS_CODES else 0},
     }
+    if span.parent_span_id:
+        # Absent for a root rather than "": the Jaeger UI's schema refuses an empty span id.
+        out["parentSpanId"] = span.parent_span_id
     if span.trace_state:
         out["traceState"] = span.trace_state
     if span.status_message:

@@ -7,13 +7,26 @@ from typing import Any
 
 import pyarrow as pa
 
-from tracehouse.model import DependencyLink, Operation, SqlResult, TraceQuery, TraceSummary
+from tracehouse.model import (
+    DependencyLink,
+    Operation,
+    SpanMetricsQuery,
+    SqlResult,
+    TraceQuery,
+    TraceSummary,
+)
 from tracehouse.query.compare import compare_traces
+from tracehouse.query.deep_dependencies import ddg_payload
+from tracehouse.query.span_metrics import MetricKind, metric_family
 from tracehouse.query.spans import Span, by_trace, spans_from_rows
 from tracehouse.query.trace_files import spans_from_file
+from tracehouse.query.trace_summaries import v3_summaries
 from tracehouse.query.trace_view import trace_view
 from tracehouse.settings import Settings
-from tracehouse.store import Store
+from tracehouse.store import AnalysisFilter, AnalyticsReader, Store, StoreError
+
+# Traces the Deep Dependency Graph's paths are drawn from: a fixed sample, as the analyses use.
+DDG_MAX_TRACES = 2000
 
 # Most traces one search returns with their spans (the Jaeger APIs); summaries are cheap, spans are not.
 MAX_SEARCH_LIMIT = 1500
@@ -73,6 +86,26 @@ class QueryService:
         summaries = self.store.find_traces(query)
         found = self.traces([s.trace_id for s in summaries])
         return [found[s.trace_id] for s in summaries if s.trace_id in found]
+
+    # ---- Jaeger's views beyond traces
+
+    def v3_trace_summaries(self, query: TraceQuery) -> dict[str, Any]:
+        """Jaeger's FindTraceSummariesResponse for a search."""
+        summaries = self.store.find_traces(query)
+        return v3_summaries(summaries, self.store.trace_breakdowns([s.trace_id for s in summaries]))
+
+    def metrics(self, kind: MetricKind, query: SpanMetricsQuery) -> dict[str, Any]:
+        """A Jaeger MetricFamily of RED metrics computed from the stored spans."""
+        points = self.store.span_metrics(query)
+        return metric_family(kind, points, query.group_by_operation, query.rate_per_ns, query.quantile)
+
+    def deep_dependencies(self, service: str, operation: str | None, start_ns: int, end_ns: int) -> dict[str, Any]:
+        """The Deep Dependency Graph's paths through a service (and operation), from a fixed sample of
+        at most DDG_MAX_TRACES traces of the window that involve it."""
+        if not isinstance(self.store, AnalyticsReader):
+            raise StoreError("this store cannot sample traces (it does not implement AnalyticsReader)")
+        flt = AnalysisFilter(start_ns=start_ns, end_ns=end_ns, service=service, operation=operation)
+        return ddg_payload(self.store.trace_sample(flt, DDG_MAX_TRACES), service, operation)
 
     # ---- the UI's views
 

@@ -27,6 +27,24 @@ def _otlp_document(doc: Any) -> dict[str, Any] | None:
     return None
 
 
+def otlp_spans(body: bytes) -> list[Span]:
+    """The spans of an OTLP-JSON document (TracesData, or /api/v3's {"result": TracesData}); [] for
+    one without spans. TraceFileError when it is not OTLP-JSON."""
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise TraceFileError(f"the body is not JSON: {exc}") from exc
+    otlp = _otlp_document(doc)
+    if otlp is None:
+        raise TraceFileError('not OTLP-JSON trace data: expected {"resourceSpans": [...]}')
+    try:
+        return spans_from_batch(decode_json(orjson.dumps(otlp)).table)
+    except DecodeError as exc:
+        raise TraceFileError(str(exc)) from exc
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise TraceFileError(f"not OTLP-JSON trace data: {exc}") from exc
+
+
 def spans_from_file(body: bytes) -> list[Span]:
     try:
         doc = orjson.loads(body)

@@ -12,7 +12,16 @@ from typing import Protocol, runtime_checkable
 
 import pyarrow as pa
 
-from tracehouse.model import DependencyLink, Operation, SqlResult, TraceQuery, TraceSummary
+from tracehouse.model import (
+    DependencyLink,
+    Operation,
+    SpanMetricsPoint,
+    SpanMetricsQuery,
+    SqlResult,
+    TraceBreakdown,
+    TraceQuery,
+    TraceSummary,
+)
 
 
 class StoreError(Exception):
@@ -96,6 +105,16 @@ class SpanReader(Protocol):
 
     def span_count(self) -> int:
         """How many spans are stored."""
+        ...
+
+    def trace_breakdowns(self, trace_ids: Sequence[str]) -> list[TraceBreakdown]:
+        """Per service spans and error spans, and orphan spans, of each given trace (hex ids) that has
+        spans; unknown ids are left out. For Jaeger's v3 trace summaries."""
+        ...
+
+    def span_metrics(self, query: SpanMetricsQuery) -> list[SpanMetricsPoint]:
+        """RED metrics over stored spans (see model.SpanMetricsQuery), ordered by series then time.
+        Counts are 0 at points of a series with no span in their window; latency_ns is then None."""
         ...
 
 

@@ -19,6 +19,9 @@ from tracehouse.model import (
     DependencyLink,
     DurationScope,
     Operation,
+    SpanMetricsPoint,
+    SpanMetricsQuery,
+    TraceBreakdown,
     TraceQuery,
     TraceSummary,
 )
@@ -63,21 +66,64 @@ class DuckDBReader:
             return statement
         return f"WITH trace_summary_data AS ({sql('read/trace_summary_live')})\n{statement}"
 
+    def _time_band(self, ids: list[bytes]) -> tuple[int, int] | None:
+        """The start-time band (ns) holding every span of the traces, from the summary when it is
+        complete (zone maps then skip other row groups), else all time; None: no such trace."""
+        if not self._summary_is_complete():
+            return _TIME_MIN, _TIME_MAX
+        [(first_start, last_end)] = self._cursor.execute(
+            sql("read/trace_time_bounds"), {"trace_ids": ids}).fetchall()
+        if first_start is None:
+            return None
+        return int(first_start), int(last_end)
+
     def get_spans(self, trace_ids: Sequence[str]) -> pa.Table:
         ids = list(dict.fromkeys(b for b in (trace_id_bytes(t) for t in trace_ids) if b is not None))
-        if not ids:
+        band = self._time_band(ids) if ids else None
+        if band is None:
             return SPAN_ROW_SCHEMA.empty_table()
-        low, high = _TIME_MIN, _TIME_MAX
-        if self._summary_is_complete():
-            [(first_start, last_end)] = self._cursor.execute(
-                sql("read/trace_time_bounds"), {"trace_ids": ids}).fetchall()
-            if first_start is None:
-                return SPAN_ROW_SCHEMA.empty_table()
-            low, high = int(first_start), int(last_end)
+        low, high = band
         table = self._cursor.sql(
             sql("read/spans_of_traces"), params={"trace_ids": ids, "min_start": low, "max_start": high}
         ).to_arrow_table()
         return table.cast(SPAN_ROW_SCHEMA)
+
+    def trace_breakdowns(self, trace_ids: Sequence[str]) -> list[TraceBreakdown]:
+        ids = list(dict.fromkeys(b for b in (trace_id_bytes(t) for t in trace_ids) if b is not None))
+        band = self._time_band(ids) if ids else None
+        if band is None:
+            return []
+        rows = self._cursor.execute(sql("read/trace_breakdowns"),
+                                    {"trace_ids": ids, "min_start": band[0], "max_start": band[1]}).fetchall()
+        services: dict[str, dict[str, tuple[int, int]]] = {}
+        orphans: dict[str, int] = {}
+        for trace_id, service, spans, errors, orphan_count in rows:
+            services.setdefault(str(trace_id), {})[str(service)] = (int(spans), int(errors))
+            orphans[str(trace_id)] = int(orphan_count)
+        return [TraceBreakdown(trace_id=t, services=per_service, orphan_span_count=orphans[t])
+                for t, per_service in services.items()]
+
+    def span_metrics(self, query: SpanMetricsQuery) -> list[SpanMetricsPoint]:
+        if not query.services or not query.span_kinds or query.step_ns <= 0:
+            return []
+        points = query.lookback_ns // query.step_ns + 1
+        first = query.end_ns - (points - 1) * query.step_ns
+        params: dict[str, Any] = {
+            "services": list(query.services), "kinds": list(query.span_kinds),
+            "by_operation": query.group_by_operation, "first": first, "step": query.step_ns,
+            "points": points, "rate_per": query.rate_per_ns,
+        }
+        name = "read/span_metrics_counts"
+        if query.quantile is not None:
+            name = "read/span_metrics_latencies"
+            params["quantile"] = query.quantile
+        rows = self._cursor.execute(sql(name), params).fetchall()
+        return [
+            SpanMetricsPoint(service=str(service), operation=None if op is None else str(op),
+                             timestamp_ns=int(t), calls=int(calls), errors=int(errors),
+                             latency_ns=None if latency is None else float(latency))
+            for service, op, t, calls, errors, latency in rows
+        ]
 
     def services(self) -> list[str]:
         return [str(r[0]) for r in self._cursor.execute(sql("read/services")).fetchall()]

@@ -10,7 +10,16 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tracehouse.model import DependencyLink, Operation, SqlResult, TraceQuery, TraceSummary
+from tracehouse.model import (
+    DependencyLink,
+    Operation,
+    SpanMetricsPoint,
+    SpanMetricsQuery,
+    SqlResult,
+    TraceBreakdown,
+    TraceQuery,
+    TraceSummary,
+)
 from tracehouse.store import AnalysisFilter, CatalogTable, ExampleQuery, Selection, StoreError, WriteResult
 from tracehouse.stores.duckdb.analytics import DuckDBAnalytics
 from tracehouse.stores.duckdb.connection import open_database, use_store
@@ -186,6 +195,12 @@ class DuckDBStore:
 
     def span_count(self) -> int:
         return self._reader().span_count()
+
+    def trace_breakdowns(self, trace_ids: Sequence[str]) -> list[TraceBreakdown]:
+        return self._reader().trace_breakdowns(trace_ids)
+
+    def span_metrics(self, query: SpanMetricsQuery) -> list[SpanMetricsPoint]:
+        return self._reader().span_metrics(query)
 
     # ---- SqlRunner
     def run_sql(self, sql_text: str, max_rows: int, timeout_seconds: float,
