@@ -3,8 +3,9 @@ analyses sample (AnalyticsReader.trace_sample, the data `analyze paths` and `ori
 
 A path is the chain of service entries from a trace's root down to one of its leaves: each span that
 is a root or whose parent is in another service is an entry (service, operation) — the hops
-`analyze origins` counts — and the focal span is kept wherever it is. Paths through the focal service (and operation, when given) are kept,
-each once, with an exemplar trace id, in the payload shape the Jaeger UI reads:
+`analyze origins` counts — and the focal span is kept wherever it is. Paths through the focal
+service (and operation, when given) are kept, each once, with an exemplar trace id, in the payload
+shape the Jaeger UI reads:
 {"dependencies": [{"path": [{"service", "operation"}], "attributes": [{"key", "value"}]}]}.
 """
 
