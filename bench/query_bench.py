@@ -193,6 +193,10 @@ def _wide_trace(spans: int, trace_id: bytes, start_ns: int) -> pa.Table:
         "links": [None] * spans,
         "scope_name": ["bench"] * spans,
         "scope_version": ["1"] * spans,
+        "flags": [0x101] * spans,
+        "scope_attributes": [None] * spans,
+        "scope_schema_url": [None] * spans,
+        "resource_schema_url": [None] * spans,
     }, schema=SPAN_BATCH_SCHEMA)
 
 

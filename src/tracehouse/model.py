@@ -18,7 +18,8 @@ STATUS_CODES: tuple[str, ...] = ("UNSET", "OK", "ERROR")
 
 # What an OTLP decoder hands to a store: one row per accepted span, ids as raw bytes, attribute maps
 # as JSON text whose values keep their OTLP types (string, int, double, bool, array, object; bytes
-# become base64 strings). Events and links are JSON arrays, or null when the span has none.
+# become base64 strings). Events and links are JSON arrays, or null when the span has none (a link
+# carries its OTLP flags). Empty OTLP strings (schema URLs) are null.
 # Stores also accept any string column dictionary-encoded (the decoder sends resource_attributes so).
 SPAN_BATCH_SCHEMA = pa.schema([
     ("trace_id", pa.binary(16)),
@@ -38,6 +39,10 @@ SPAN_BATCH_SCHEMA = pa.schema([
     ("links", pa.string()),                    # JSON array of {trace_id, span_id, trace_state, attributes}
     ("scope_name", pa.string()),
     ("scope_version", pa.string()),
+    ("flags", pa.int64()),                     # the span's OTLP flags (W3C trace flags, bits 8-9 remote)
+    ("scope_attributes", pa.string()),         # JSON object, or null when the scope has none
+    ("scope_schema_url", pa.string()),
+    ("resource_schema_url", pa.string()),
 ])
 
 # What readers return when they hand back whole spans: ids as lowercase hex, names for enums,
@@ -60,6 +65,10 @@ SPAN_ROW_SCHEMA = pa.schema([
     ("links", pa.string()),
     ("scope_name", pa.string()),
     ("scope_version", pa.string()),
+    ("flags", pa.int64()),                     # null for spans stored before schema version 3
+    ("scope_attributes", pa.string()),
+    ("scope_schema_url", pa.string()),
+    ("resource_schema_url", pa.string()),
 ])
 
 

@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from tracehouse.otlp.json import decode_json
 from tracehouse.stores.duckdb import DuckDBStore
+from tracehouse.stores.duckdb.resources import resource_id
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "traces"
 FIXTURE_BASE_NS = 1_700_000_000_000_000_000
@@ -95,6 +96,10 @@ def wide_trace_batch(spans: int, start_ns: int, trace_id: str = "ab" * 16) -> pa
         "links": [None] * spans,
         "scope_name": ["bench"] * spans,
         "scope_version": ["1"] * spans,
+        "flags": [0x101] * spans,
+        "scope_attributes": [None] * spans,
+        "scope_schema_url": [None] * spans,
+        "resource_schema_url": [None] * spans,
     }, schema=SPAN_BATCH_SCHEMA)
 
 
@@ -119,3 +124,29 @@ def version_1_store(path: Path, resources: list[str | None]) -> list[str]:
     finally:
         con.close()
     return span_ids
+
+
+SCHEMA_V2 = FIXTURES.parent / "store_schema_v2.sql"
+
+
+def version_2_store(path: Path, traces: int) -> list[str]:
+    """A store as schema version 2 wrote it (no flags, scope attributes or schema URLs): `traces`
+    traces of one hub server span each, started in the last minute, with the resource
+    {"service.name": "hub"} stored once. Returns the traces' ids (hex), in order."""
+    now = time.time_ns()
+    text = '{"service.name":"hub"}'
+    con = duckdb.connect(str(path))
+    try:
+        con.execute(SCHEMA_V2.read_text())
+        con.execute("INSERT INTO tracehouse_meta VALUES ('schema_version', '2')")
+        con.execute("INSERT INTO resource_data VALUES (?, ?::JSON::VARIANT)", [resource_id(text), text])
+        con.executemany(
+            "INSERT INTO span_data VALUES (unhex(?), unhex(?), NULL, NULL, 'hub', 'GET /', 'SERVER', "
+            "make_timestamp_ns(?), 1000, 'OK', NULL, json_object('n', ?)::VARIANT, ?, NULL, NULL, 'scope', '1')",
+            [[f"{i + 1:032x}", f"{i + 1:016x}", now - 10**9 + i, i, resource_id(text)] for i in range(traces)])
+        con.execute(
+            "INSERT INTO trace_summary_data SELECT trace_id, start_time, epoch_ns(start_time) + duration_ns, "
+            "duration_ns, 1, 0, false, epoch_ns(start_time), service_name, span_name, MAP {'hub': 1} FROM span_data")
+    finally:
+        con.close()
+    return [f"{i + 1:032x}" for i in range(traces)]

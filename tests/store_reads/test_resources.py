@@ -13,6 +13,7 @@ import pytest
 
 from tracehouse.store import IncompatibleStoreError
 from tracehouse.stores.duckdb import DuckDBStore
+from tracehouse.stores.duckdb.connection import SCHEMA_VERSION
 from tracehouse.stores.duckdb.resources import resource_id
 
 from .fixture_store import ALL, batch_of, version_1_store, wide_trace_batch
@@ -82,7 +83,8 @@ def test_a_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
         DuckDBStore(path, read_only=True)   # a reader must not rewrite the file
     store = DuckDBStore(path)
     con = store._cursor()
-    assert con.execute("SELECT value FROM tracehouse_meta WHERE key = 'schema_version'").fetchall() == [("2",)]
+    assert con.execute("SELECT value FROM tracehouse_meta WHERE key = 'schema_version'").fetchall() == [
+        (SCHEMA_VERSION,)]
     assert _resources_by_span(store) == {s: orjson.loads(r) if r else {} for s, r in zip(span_ids, resources,
                                                                                           strict=True)}
     assert con.execute("SELECT count(*) FROM resource_data").fetchall() == [(3,)]
@@ -91,7 +93,7 @@ def test_a_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
     store.write_spans(wide_trace_batch(5, time.time_ns()))
     assert store.span_count() == 9
     store.close()
-    # Upgraded once: reopening finds version 2 and changes nothing.
+    # Upgraded once: reopening finds the current version and changes nothing.
     again = DuckDBStore(path, read_only=True)
     assert again.span_count() == 9
     again.close()

@@ -19,17 +19,23 @@ from tracehouse.otlp.columns import to_table
 from tracehouse.otlp.walk import BUFFERS_PER_KIND, LAYOUT, SpanColumns
 
 
-def _request(service: str, spans: list[dict[str, Any]], scope: tuple[str, str] = ("", "")) -> ExportTraceServiceRequest:
+def _request(service: str, spans: list[dict[str, Any]], scope: tuple[str, str] = ("", ""),
+             schema_urls: tuple[str, str] = ("", ""), scope_attributes: dict[str, Any] | None = None,
+             ) -> ExportTraceServiceRequest:
     request = ExportTraceServiceRequest()
     resource_spans = request.resource_spans.add()
     resource_spans.resource.attributes.extend(key_values({"service.name": service, "host": "h1"}))
+    resource_spans.schema_url = schema_urls[0]
     scope_spans = resource_spans.scope_spans.add()
     scope_spans.scope.name, scope_spans.scope.version = scope
+    scope_spans.schema_url = schema_urls[1]
+    scope_spans.scope.attributes.extend(key_values(scope_attributes or {}))
     for s in spans:
         span = scope_spans.spans.add()
         span.trace_id, span.span_id = s["trace_id"], s["span_id"]
         span.parent_span_id = s.get("parent", b"")
         span.trace_state = s.get("trace_state", "")
+        span.flags = s.get("flags", 0)
         span.name = s["name"]
         span.kind = s.get("kind", Span.SpanKind.SPAN_KIND_SERVER)
         span.start_time_unix_nano, span.end_time_unix_nano = s["start"], s["end"]
@@ -42,7 +48,7 @@ def _request(service: str, spans: list[dict[str, Any]], scope: tuple[str, str] =
 
 SPANS_A = [
     {"trace_id": b"\x01" * 16, "span_id": b"\x02" * 8, "name": "GET /fizz", "start": 10, "end": 25,
-     "attributes": {"http.status_code": 200, "ratio": 0.5, "ok": True}},
+     "attributes": {"http.status_code": 200, "ratio": 0.5, "ok": True}, "flags": 0x301},
     {"trace_id": b"\x01" * 16, "span_id": b"\x03" * 8, "parent": b"\x02" * 8, "name": "résumé ✓",
      "trace_state": "k=v", "start": 11, "end": 20, "status": 2, "message": "boom ☂", "events": ["retry"],
      "attributes": {"user": "zoë"}},
@@ -54,7 +60,9 @@ SPANS_B = [
 ]
 
 
-def _expected(rows: list[tuple[str, tuple[str, str], dict[str, Any]]]) -> pa.Table:
+def _expected(rows: list[tuple[str, tuple[str, str], dict[str, Any]]],
+              extra: dict[str, tuple[str | None, str | None, str | None]]) -> pa.Table:
+    """`extra`: per service, (scope attributes JSON, scope schema URL, resource schema URL)."""
     def col(fn: Any) -> list[Any]:
         return [fn(service, scope, s) for service, scope, s in rows]
 
@@ -82,6 +90,10 @@ def _expected(rows: list[tuple[str, tuple[str, str], dict[str, Any]]]) -> pa.Tab
         pa.array([None] * len(rows), pa.string()),
         pa.array(col(lambda _, scope, __: text(scope[0])), pa.string()),
         pa.array(col(lambda _, scope, __: text(scope[1])), pa.string()),
+        pa.array(col(lambda _, __, s: s.get("flags", 0)), pa.int64()),
+        pa.array(col(lambda service, _, __: extra[service][0]), pa.string()),
+        pa.array(col(lambda service, _, __: extra[service][1]), pa.string()),
+        pa.array(col(lambda service, _, __: extra[service][2]), pa.string()),
     ], names=SPAN_BATCH_SCHEMA.names)
 
 
@@ -97,14 +109,18 @@ def test_the_layout_follows_the_batch_schema_and_pack_writes_its_buffers() -> No
 
 def test_packed_spans_of_several_requests_read_back_as_built_with_pa_array() -> None:
     columns = SpanColumns()
-    columns.add(_request("hub", SPANS_A, scope=("fbaas", "1.0")))
+    columns.add(_request("hub", SPANS_A, scope=("fbaas", "1.0"), scope_attributes={"lib": "x", "n": 2},
+                         schema_urls=("https://opentelemetry.io/schemas/1.26.0", "https://s/scope")))
     columns.add(_request("fizzer ☃", SPANS_B))
     packed = columns.pack()
     table = to_table(packed)
     table.validate(full=True)
     assert table.schema.remove_metadata().equals(SPAN_BATCH_SCHEMA.set(
         12, pa.field("resource_attributes", pa.dictionary(pa.int32(), pa.string()))))
-    expected = _expected([("hub", ("fbaas", "1.0"), s) for s in SPANS_A] + [("fizzer ☃", ("", ""), SPANS_B[0])])
+    extra = {"hub": ('{"lib":"x","n":2}', "https://s/scope", "https://opentelemetry.io/schemas/1.26.0"),
+             "fizzer ☃": (None, None, None)}
+    expected = _expected([("hub", ("fbaas", "1.0"), s) for s in SPANS_A] + [("fizzer ☃", ("", ""), SPANS_B[0])],
+                         extra)
     assert _plain(table).equals(expected)
     assert table.column("resource_attributes").chunk(0).dictionary.to_pylist() == [
         '{"service.name":"hub","host":"h1"}', '{"service.name":"fizzer ☃","host":"h1"}']

@@ -119,6 +119,10 @@ def _emit(call: Call, trace_id: bytes, parent: bytes | None, start: int, rng: ra
     cols["links"].append(None)
     cols["scope_name"].append("synthetic")
     cols["scope_version"].append(None)
+    cols["flags"].append(0x101)   # sampled, parent not remote: what an SDK sets
+    cols["scope_attributes"].append(None)
+    cols["scope_schema_url"].append(None)
+    cols["resource_schema_url"].append(None)
     return end
 
 

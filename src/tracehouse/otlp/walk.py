@@ -61,6 +61,10 @@ LAYOUT: tuple[tuple[str, ColumnKind], ...] = (
     ("links", "text_nullable"),
     ("scope_name", "text_nullable"),
     ("scope_version", "text_nullable"),
+    ("flags", "int64"),
+    ("scope_attributes", "text_nullable"),
+    ("scope_schema_url", "text_nullable"),
+    ("resource_schema_url", "text_nullable"),
 )
 
 
@@ -114,7 +118,8 @@ def _links(span: Any) -> bytes:
         return b""
     return orjson.dumps([
         {"trace_id": link.trace_id.hex(), "span_id": link.span_id.hex(),
-         "trace_state": link.trace_state or None, "attributes": attributes(link.attributes)}
+         "trace_state": link.trace_state or None, "attributes": attributes(link.attributes),
+         "flags": link.flags}
         for link in span.links
     ])
 
@@ -227,6 +232,10 @@ class SpanColumns:
         self.links: list[bytes] = []
         self.scope_name: list[str] = []
         self.scope_version: list[str] = []
+        self.flags: list[int] = []
+        self.scope_attributes: list[bytes] = []  # b"" when the scope has none
+        self.scope_schema_url: list[str] = []
+        self.resource_schema_url: list[str] = []
 
     def __len__(self) -> int:
         return len(self.trace_id)
@@ -258,8 +267,15 @@ class SpanColumns:
                 service_name = "unknown_service"
             resource_id = len(self.resources)
             self.resources.append(orjson.dumps(resource))
+            resource_schema_url = resource_spans.schema_url
             for scope_spans in resource_spans.scope_spans:
                 scope = scope_spans.scope
+                try:
+                    scope_attrs = orjson.dumps(attributes(scope.attributes)) if scope.attributes else b""
+                except _TooDeep:
+                    for _ in scope_spans.spans:
+                        self._reject(f"scope attribute values nested deeper than {MAX_VALUE_DEPTH}")
+                    continue
                 accepted = len(trace_id)
                 # Each read of a protobuf field builds a new Python object, so every field is read once.
                 for span in scope_spans.spans:
@@ -292,12 +308,16 @@ class SpanColumns:
                     attrs.append(span_attrs)
                     self.events.append(span_events)
                     self.links.append(span_links)
+                    self.flags.append(span.flags)
                 # What every span of the scope shares, once per scope rather than once per span.
                 accepted = len(trace_id) - accepted
                 self.service.extend([service_name] * accepted)
                 self.resource_index.extend([resource_id] * accepted)
                 self.scope_name.extend([scope.name] * accepted)
                 self.scope_version.extend([scope.version] * accepted)
+                self.scope_attributes.extend([scope_attrs] * accepted)
+                self.scope_schema_url.extend([scope_spans.schema_url] * accepted)
+                self.resource_schema_url.extend([resource_schema_url] * accepted)
 
     def pack(self) -> PackedSpans:
         buffers: list[bytes] = [
@@ -320,6 +340,10 @@ class SpanColumns:
             _validity(self.links), *_blobs(self.links),
             _validity(self.scope_name), *_text(self.scope_name),
             _validity(self.scope_version), *_text(self.scope_version),
+            array("q", self.flags).tobytes(),
+            _validity(self.scope_attributes), *_blobs(self.scope_attributes),
+            _validity(self.scope_schema_url), *_text(self.scope_schema_url),
+            _validity(self.resource_schema_url), *_text(self.resource_schema_url),
         ]
         # Padding keeps every buffer 8-byte aligned in `data`, as Arrow expects of int64 values.
         parts: list[bytes] = []

@@ -92,7 +92,9 @@ def jaeger_trace(spans: Sequence[Span]) -> dict[str, Any]:
             "spanID": span.span_id,
             "operationName": span.span_name,
             "references": _references(span),
-            "flags": 1,
+            # Jaeger's flags are the W3C trace flags (1 = sampled): the low byte of OTLP's span flags.
+            # Spans stored before schema version 3 did not record them; a stored span was sampled.
+            "flags": 1 if span.flags is None else span.flags & 0xFF,
             "startTime": span.start_ns // 1000,
             "duration": span.duration_ns // 1000,
             "tags": _span_tags(span),
@@ -199,6 +201,7 @@ def spans_from_jaeger(doc: Any) -> list[Span]:
                 trace_state=tags.get("w3c.tracestate"),
                 scope_name=tags.get("otel.scope.name") or tags.get("otel.library.name"),
                 scope_version=tags.get("otel.scope.version") or tags.get("otel.library.version"),
+                flags=int(raw["flags"]) if isinstance(raw.get("flags"), int) else None,
             ))
     result.sort(key=lambda s: (s.trace_id, s.start_ns, s.span_id))
     return result

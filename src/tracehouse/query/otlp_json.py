@@ -35,6 +35,14 @@ def key_values(attributes: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"key": k, "value": any_value(v)} for k, v in attributes.items()]
 
 
+def _link(link: dict[str, Any]) -> dict[str, Any]:
+    out = {"traceId": link.get("trace_id") or "", "spanId": link.get("span_id") or "",
+           "traceState": link.get("trace_state") or "", "attributes": key_values(link.get("attributes") or {})}
+    if link.get("flags"):
+        out["flags"] = link["flags"]
+    return out
+
+
 def _span(span: Span) -> dict[str, Any]:
     out: dict[str, Any] = {
         "traceId": span.trace_id,
@@ -46,11 +54,11 @@ def _span(span: Span) -> dict[str, Any]:
         "attributes": key_values(span.attributes),
         "events": [{"timeUnixNano": str(int(e.get("time_unix_nano") or 0)), "name": e.get("name") or "",
                     "attributes": key_values(e.get("attributes") or {})} for e in span.events],
-        "links": [{"traceId": link.get("trace_id") or "", "spanId": link.get("span_id") or "",
-                   "traceState": link.get("trace_state") or "",
-                   "attributes": key_values(link.get("attributes") or {})} for link in span.links],
+        "links": [_link(link) for link in span.links],
         "status": {"code": STATUS_CODES.index(span.status_code) if span.status_code in STATUS_CODES else 0},
     }
+    if span.flags:
+        out["flags"] = span.flags
     if span.parent_span_id:
         # Absent for a root rather than "": the Jaeger UI's schema refuses an empty span id.
         out["parentSpanId"] = span.parent_span_id
@@ -64,15 +72,18 @@ def _span(span: Span) -> dict[str, Any]:
 def traces_data(spans: Sequence[Span]) -> dict[str, Any]:
     """`{"resourceSpans": [...]}` for the spans of one or several traces."""
     resources: dict[bytes, dict[str, Any]] = {}
-    scopes: dict[tuple[bytes, str | None, str | None], list[dict[str, Any]]] = {}
+    scopes: dict[bytes, list[dict[str, Any]]] = {}
     for span in spans:
         attributes = dict(span.resource_attributes)
         attributes.setdefault("service.name", span.service_name)
-        key = orjson.dumps(attributes, option=orjson.OPT_SORT_KEYS)
+        key = orjson.dumps([attributes, span.resource_schema_url], option=orjson.OPT_SORT_KEYS)
         resource = resources.get(key)
         if resource is None:
             resource = resources[key] = {"resource": {"attributes": key_values(attributes)}, "scopeSpans": []}
-        scope_key = (key, span.scope_name, span.scope_version)
+            if span.resource_schema_url:
+                resource["schemaUrl"] = span.resource_schema_url
+        scope_key = key + orjson.dumps([span.scope_name, span.scope_version, span.scope_attributes,
+                                        span.scope_schema_url], option=orjson.OPT_SORT_KEYS)
         scope_spans = scopes.get(scope_key)
         if scope_spans is None:
             scope_spans = scopes[scope_key] = []
@@ -81,6 +92,11 @@ def traces_data(spans: Sequence[Span]) -> dict[str, Any]:
                 scope["name"] = span.scope_name
             if span.scope_version:
                 scope["version"] = span.scope_version
-            resource["scopeSpans"].append({"scope": scope, "spans": scope_spans})
+            if span.scope_attributes:
+                scope["attributes"] = key_values(span.scope_attributes)
+            group: dict[str, Any] = {"scope": scope, "spans": scope_spans}
+            if span.scope_schema_url:
+                group["schemaUrl"] = span.scope_schema_url
+            resource["scopeSpans"].append(group)
         scope_spans.append(_span(span))
     return {"resourceSpans": list(resources.values())}

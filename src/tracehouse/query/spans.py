@@ -35,6 +35,10 @@ class Span:
     trace_state: str | None = None
     scope_name: str | None = None
     scope_version: str | None = None
+    flags: int | None = None      # OTLP span flags; None when not recorded (stored before schema v3)
+    scope_attributes: dict[str, Any] = field(default_factory=dict)
+    scope_schema_url: str | None = None
+    resource_schema_url: str | None = None
 
     @property
     def end_ns(self) -> int:
@@ -68,9 +72,12 @@ def spans_from_rows(table: pa.Table) -> list[Span]:
             attributes=_json(attributes, {}), resource_attributes=resource(resource_text),
             events=_json(events, []), links=_json(links, []),
             trace_state=trace_state or None, scope_name=scope_name, scope_version=scope_version,
+            flags=flags, scope_attributes=_json(scope_attributes, {}), scope_schema_url=scope_schema_url or None,
+            resource_schema_url=resource_schema_url or None,
         )
         for (trace_id, span_id, parent, trace_state, service, name, kind, start, duration, status, message,
-             attributes, resource_text, events, links, scope_name, scope_version)
+             attributes, resource_text, events, links, scope_name, scope_version, flags, scope_attributes,
+             scope_schema_url, resource_schema_url)
         in zip(*(cols[f.name] for f in SPAN_ROW_SCHEMA), strict=True)
     ]
 
@@ -91,6 +98,8 @@ def spans_from_batch(table: pa.Table) -> list[Span]:
             attributes=_json(r["attributes"], {}), resource_attributes=_json(r["resource_attributes"], {}),
             events=_json(r["events"], []), links=_json(r["links"], []),
             trace_state=r["trace_state"] or None, scope_name=r["scope_name"], scope_version=r["scope_version"],
+            flags=r["flags"], scope_attributes=_json(r["scope_attributes"], {}),
+            scope_schema_url=r["scope_schema_url"], resource_schema_url=r["resource_schema_url"],
         )
         for r in table.to_pylist()
     ]

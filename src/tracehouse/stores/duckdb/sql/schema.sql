@@ -1,4 +1,5 @@
--- tracehouse DuckDB store, schema version 2 (migrate/v1_to_v2.sql upgrades a version 1 store). Documented column by column in docs/schema.md.
+-- tracehouse DuckDB store, schema version 3 (migrate/v2_to_v3.sql upgrades a version 2 store,
+-- migrate/v1_to_v2.sql a version 1 store straight to this schema). Documented column by column in docs/schema.md.
 -- Physical tables end in _data; users query the views (spans, traces, edges).
 
 CREATE TABLE IF NOT EXISTS tracehouse_meta (
@@ -30,7 +31,12 @@ CREATE TABLE IF NOT EXISTS span_data (
     events              VARIANT,
     links               VARIANT,
     scope_name          VARCHAR,
-    scope_version       VARCHAR
+    scope_version       VARCHAR,
+    -- Schema version 3: the rest of what OTLP carries, so /api/v3 returns spans as they came.
+    flags               UINTEGER,            -- OTLP span flags (W3C trace flags; bits 8-9: parent remote); null before v3
+    scope_attributes    VARIANT,             -- the instrumentation scope's attributes; null when none
+    scope_schema_url    VARCHAR,
+    resource_schema_url VARCHAR
 );
 
 -- One row per distinct resource: the attributes a process reports about itself (service.name,
@@ -64,7 +70,11 @@ SELECT
     d.events,
     d.links,
     d.scope_name,
-    d.scope_version
+    d.scope_version,
+    d.flags,
+    d.scope_attributes,
+    d.scope_schema_url,
+    d.resource_schema_url
 FROM span_data d
 LEFT JOIN resource_data r ON r.resource_id = d.resource_id;
 

@@ -34,7 +34,11 @@ window_spans AS NOT MATERIALIZED (
         events::JSON::VARCHAR               AS events,
         links::JSON::VARCHAR                AS links,
         scope_name,
-        scope_version
+        scope_version,
+        flags::BIGINT                       AS flags,
+        scope_attributes::JSON::VARCHAR     AS scope_attributes,
+        scope_schema_url,
+        resource_schema_url
     FROM span_data
     WHERE start_time >= make_timestamp_ns($start_ns) AND start_time < make_timestamp_ns($end_ns)
 ),

@@ -17,7 +17,11 @@ SELECT
     events,
     links,
     scope_name,
-    scope_version
+    scope_version,
+    flags,
+    scope_attributes,
+    scope_schema_url,
+    resource_schema_url
 FROM selected_spans w
 LEFT JOIN resource_data r USING (resource_id)
 ORDER BY start_time_unix_nano, trace_id, span_id

@@ -20,7 +20,11 @@ SELECT
     d.events::JSON::VARCHAR       AS events,
     d.links::JSON::VARCHAR        AS links,
     d.scope_name,
-    d.scope_version
+    d.scope_version,
+    d.flags::BIGINT               AS flags,
+    d.scope_attributes::JSON::VARCHAR AS scope_attributes,
+    d.scope_schema_url,
+    d.resource_schema_url
 FROM span_data d
 LEFT JOIN resource_data r ON r.resource_id = d.resource_id
 WHERE d.start_time BETWEEN make_timestamp_ns($min_start) AND make_timestamp_ns($max_start)

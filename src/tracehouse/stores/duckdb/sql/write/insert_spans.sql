@@ -33,7 +33,11 @@ SELECT
     i.events::JSON::VARIANT,
     i.links::JSON::VARIANT,
     i.scope_name,
-    i.scope_version
+    i.scope_version,
+    i.flags,
+    i.scope_attributes::JSON::VARIANT,
+    i.scope_schema_url,
+    i.resource_schema_url
 FROM incoming i
 ANTI JOIN existing e
     ON e.trace_id = i.trace_id AND e.span_id = i.span_id AND e.start_time = make_timestamp_ns(i.start_time_unix_nano);
