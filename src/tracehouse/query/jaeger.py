@@ -37,6 +37,13 @@ def tag(key: str, value: Any) -> JaegerTag:
     return {"key": key, "type": "string", "value": orjson.dumps(value).decode()}
 
 
+def jaeger_flags(otlp_flags: int | None) -> int:
+    """Jaeger's span flags are the W3C trace flags (1 = sampled): the low byte of OTLP's span flags.
+    When that byte is unset — spans stored before schema version 3, and the Python SDK, which sets
+    only the remote bits 8-9 — the span is shown sampled (1): an exported span was sampled."""
+    return (otlp_flags or 0) & 0xFF or 1
+
+
 def _span_tags(span: Span) -> list[JaegerTag]:
     tags = [tag(k, v) for k, v in span.attributes.items()]
     if span.span_kind not in ("UNSPECIFIED", ""):
@@ -92,9 +99,7 @@ def jaeger_trace(spans: Sequence[Span]) -> dict[str, Any]:
             "spanID": span.span_id,
             "operationName": span.span_name,
             "references": _references(span),
-            # Jaeger's flags are the W3C trace flags (1 = sampled): the low byte of OTLP's span flags.
-            # Spans stored before schema version 3 did not record them; a stored span was sampled.
-            "flags": 1 if span.flags is None else span.flags & 0xFF,
+            "flags": jaeger_flags(span.flags),
             "startTime": span.start_ns // 1000,
             "duration": span.duration_ns // 1000,
             "tags": _span_tags(span),
