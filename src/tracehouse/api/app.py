@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 
 from tracehouse.api import (
     analyze_routes,
+    import_routes,
     jaeger_analytics,
     jaeger_metrics,
     jaeger_v1,
@@ -33,5 +34,6 @@ def create_app(service: QueryService) -> FastAPI:
     app.include_router(traces.router(service))
     app.include_router(jaeger_metrics.router(service))
     app.include_router(jaeger_analytics.router(service))
+    app.include_router(import_routes.router(service))
     ui_pages.install(app)
     return app

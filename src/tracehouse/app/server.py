@@ -81,7 +81,8 @@ class BackendServer:
                              settings.batch_max_spans, settings.decode_workers)
         self.retention = Retention(self.ingest, settings.retention_seconds, settings.max_size_bytes,
                                    settings.retention_interval_seconds)
-        self.query_service = QueryService(store, settings)
+        # Imports write through the ingest pipeline's commit thread, the store's one writer.
+        self.query_service = QueryService(store, settings, run_write=self.ingest.run_task)
         self._sockets: list[socket.socket] = []
         self._grpc: grpc.Server | None = None
         self._servers: list[_Server] = []
@@ -100,7 +101,7 @@ class BackendServer:
         if s.otlp_grpc_port:
             # Probe the port first: grpc reports a port in use with a log line of its own on stderr.
             bind_socket(s.host, s.otlp_grpc_port, "OTLP/gRPC", "--otlp-grpc-port").close()
-        self._grpc = create_grpc_server(self.ingest, s.max_body_bytes)
+        self._grpc = create_grpc_server(self.ingest, s.max_body_bytes, retention_seconds=s.retention_seconds)
         try:
             grpc_port = self._grpc.add_insecure_port(f"{s.host}:{s.otlp_grpc_port}")
         except RuntimeError as exc:
@@ -117,7 +118,8 @@ class BackendServer:
         self.retention.start()
         http_sock, query_sock = self._sockets
         self._servers = [
-            _Server(uvicorn.Config(create_otlp_http_app(self.ingest, self.settings.max_body_bytes),
+            _Server(uvicorn.Config(create_otlp_http_app(self.ingest, self.settings.max_body_bytes,
+                                                        retention_seconds=self.settings.retention_seconds),
                                    log_level="warning", access_log=False, timeout_graceful_shutdown=10)),
             _Server(uvicorn.Config(create_app(self.query_service), log_level="warning", access_log=False,
                                    timeout_graceful_shutdown=5)),

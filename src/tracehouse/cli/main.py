@@ -17,6 +17,7 @@ COMMANDS = {
     "doctor": "tracehouse.cli.doctor_cmd:doctor",
     "export": "tracehouse.cli.export_cmd:export",
     "fbaas": "tracehouse.cli.fbaas_cmd:fbaas",
+    "import": "tracehouse.cli.import_cmd:import_",
     "send": "tracehouse.cli.send_cmd:send",
     "sql": "tracehouse.cli.sql_cmd:sql",
     "up": "tracehouse.cli.up_cmd:up",

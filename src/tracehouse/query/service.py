@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -17,13 +19,14 @@ from tracehouse.model import (
 )
 from tracehouse.query.compare import compare_traces
 from tracehouse.query.deep_dependencies import ddg_payload
+from tracehouse.query.importer import read_trace_file
 from tracehouse.query.span_metrics import MetricKind, metric_family
 from tracehouse.query.spans import Span, by_trace, spans_from_rows
 from tracehouse.query.trace_files import spans_from_file
 from tracehouse.query.trace_summaries import v3_summaries
 from tracehouse.query.trace_view import trace_view
 from tracehouse.settings import Settings
-from tracehouse.store import AnalysisFilter, AnalyticsReader, Store, StoreError
+from tracehouse.store import AnalysisFilter, AnalyticsReader, SpanWriter, Store, StoreError, WriteResult
 
 # Traces the Deep Dependency Graph's paths are drawn from: a fixed sample, as the analyses use.
 DDG_MAX_TRACES = 2000
@@ -38,10 +41,28 @@ class TraceNotFoundError(LookupError):
         self.trace_id = trace_id
 
 
+# Runs a task on the store's one writer (the ingest pipeline's commit thread) and says when it is done.
+RunWrite = Callable[[Callable[[SpanWriter], object]], "Future[None]"]
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    received: int          # valid spans in the file
+    stored: int            # of those, new to the store (the rest were stored already)
+    rejected: int          # invalid spans, not stored
+    message: str           # why they were rejected ("" for none)
+    traces: int
+    keep_until_unix_nano: int | None
+    format: str
+
+
 class QueryService:
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, store: Store, settings: Settings, run_write: RunWrite | None = None) -> None:
+        """`run_write`: how writes reach the store while a backend serves it (its commit thread);
+        None when this process is the store's only user (the CLI on a store file)."""
         self.store = store
         self.settings = settings
+        self._run_write = run_write
 
     def run_sql(self, sql: str, max_rows: int | None = None, timeout_seconds: float | None = None,
                 params: Sequence[object] = ()) -> SqlResult:
@@ -106,6 +127,31 @@ class QueryService:
             raise StoreError("this store cannot sample traces (it does not implement AnalyticsReader)")
         flt = AnalysisFilter(start_ns=start_ns, end_ns=end_ns, service=service, operation=operation)
         return ddg_payload(self.store.trace_sample(flt, DDG_MAX_TRACES), service, operation)
+
+    # ---- imports
+
+    def import_file(self, body: bytes, keep_until_unix_nano: int | None) -> ImportResult:
+        """Store the spans of a trace file (query.importer formats) and pin their traces against
+        retention until `keep_until_unix_nano` (None: until deleted). The pin is written first, so
+        a retention pass never sees the new spans unpinned. Durable on return. Raises
+        query.importer.ImportFormatError for a file it cannot read."""
+        batch = read_trace_file(body)
+        if batch.table is None:
+            return ImportResult(0, 0, batch.rejected, batch.message, 0, keep_until_unix_nano, batch.format)
+        table = batch.table
+        trace_ids = sorted({t.hex() for t in table.column("trace_id").to_pylist()})
+        written: list[WriteResult] = []
+
+        def task(writer: SpanWriter) -> None:
+            writer.pin_traces(trace_ids, keep_until_unix_nano)
+            written.append(writer.write_spans(table))
+
+        if self._run_write is None:
+            task(self.store)
+        else:
+            self._run_write(task).result()
+        return ImportResult(table.num_rows, written[0].stored, batch.rejected, batch.message, len(trace_ids),
+                            keep_until_unix_nano, batch.format)
 
     # ---- the UI's views
 

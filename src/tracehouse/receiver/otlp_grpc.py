@@ -44,12 +44,12 @@ def _unavailable(message: str, retry_after_seconds: int) -> grpc.Status:
     ))
 
 
-def _export_handler(ingest: Ingest) -> Callable[[bytes, grpc.ServicerContext], bytes]:
+def _export_handler(ingest: Ingest, retention_seconds: int = 0) -> Callable[[bytes, grpc.ServicerContext], bytes]:
     def export(body: bytes, context: grpc.ServicerContext) -> bytes:
         if ingest.is_full():
             context.abort_with_status(_unavailable(str(QueueFullError(1)), 1))
         try:
-            decoded = prepare_protobuf(body)
+            decoded = prepare_protobuf(body, retention_seconds)
         except DecodeError as exc:
             bad = error_details_pb2.BadRequest()
             bad.field_violations.add(field="body", description=str(exc))
@@ -71,10 +71,11 @@ def _export_handler(ingest: Ingest) -> Callable[[bytes, grpc.ServicerContext], b
     return export
 
 
-def create_grpc_server(ingest: Ingest, max_body_bytes: int, workers: int = 8) -> grpc.Server:
+def create_grpc_server(ingest: Ingest, max_body_bytes: int, workers: int = 8,
+                       retention_seconds: int = 0) -> grpc.Server:
     """A grpc server with the TraceService registered; the caller adds a port and starts it."""
     handler = grpc.method_handlers_generic_handler(SERVICE, {
-        "Export": grpc.unary_unary_rpc_method_handler(_export_handler(ingest)),
+        "Export": grpc.unary_unary_rpc_method_handler(_export_handler(ingest, retention_seconds)),
     })
     options: list[tuple[str, Any]] = [
         ("grpc.max_receive_message_length", max_body_bytes),

@@ -29,7 +29,8 @@ def _error(http_status: int, grpc_code: int, message: str, content_type: str,
                     media_type=content_type, headers=headers)
 
 
-def create_otlp_http_app(ingest: Ingest, max_body_bytes: int, decode_threads: int = 2) -> Starlette:
+def create_otlp_http_app(ingest: Ingest, max_body_bytes: int, decode_threads: int = 2,
+                         retention_seconds: int = 0) -> Starlette:
     # Decoding holds the GIL; more threads than cores would only queue bodies in memory.
     limiter = anyio.CapacityLimiter(decode_threads)
 
@@ -60,7 +61,7 @@ def create_otlp_http_app(ingest: Ingest, max_body_bytes: int, decode_threads: in
         encoding = request.headers.get("content-encoding")
 
         def decode() -> PreparedExport:
-            return prepare(decompress(body, encoding, max_body_bytes), content_type)
+            return prepare(decompress(body, encoding, max_body_bytes), content_type, retention_seconds)
 
         try:
             decoded = await anyio.to_thread.run_sync(decode, limiter=limiter)

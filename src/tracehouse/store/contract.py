@@ -68,12 +68,20 @@ class SpanWriter(Protocol):
         ...
 
     def delete_before(self, cutoff_unix_nano: int) -> int:
-        """Delete spans that started before the cutoff; returns how many. Durable on return."""
+        """Delete spans that started before the cutoff, except those of traces pinned (pin_traces)
+        until a time still to come; drop expired pins. Returns how many spans. Durable on return."""
+        ...
+
+    def pin_traces(self, trace_ids: Sequence[str], keep_until_unix_nano: int | None) -> None:
+        """Keep the given traces (hex ids) out of delete_before until `keep_until_unix_nano`, or
+        until deleted by other means when None; replaces earlier pins of the same traces. Durable on
+        return. For imported data, which is usually older than the retention window."""
         ...
 
     def enforce_max_size(self, max_bytes: int) -> int:
         """Delete the oldest spans until `size_bytes()` is at most `max_bytes`; returns how many.
-        Never deletes anything while the store is within the cap."""
+        Never deletes anything while the store is within the cap. Pinned traces are not spared: the
+        cap protects the disk."""
         ...
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from tracehouse.model import (
 from tracehouse.store import AnalysisFilter, CatalogTable, ExampleQuery, Selection, StoreError, WriteResult
 from tracehouse.stores.duckdb.analytics import DuckDBAnalytics
 from tracehouse.stores.duckdb.connection import open_database, use_store
-from tracehouse.stores.duckdb.reader import DuckDBReader
+from tracehouse.stores.duckdb.reader import DuckDBReader, trace_id_bytes
 from tracehouse.stores.duckdb.resources import split_resources
 from tracehouse.stores.duckdb.sandbox import run_user_sql
 from tracehouse.stores.duckdb.sql_files import sql
@@ -129,10 +130,27 @@ class DuckDBStore:
         return WriteResult(received=received, stored=stored)
 
     def delete_before(self, cutoff_unix_nano: int) -> int:
+        return self._delete_before(cutoff_unix_nano, honour_pins=True)
+
+    def pin_traces(self, trace_ids: Sequence[str], keep_until_unix_nano: int | None) -> None:
+        ids = list(dict.fromkeys(b for b in (trace_id_bytes(t) for t in trace_ids) if b is not None))
+        if not ids:
+            return
         cur = self._write_cursor
-        params = {"cutoff": cutoff_unix_nano}
         cur.execute("BEGIN TRANSACTION")
         try:
+            cur.execute(sql("write/pin_traces"), {"trace_ids": ids, "keep_until": keep_until_unix_nano})
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+
+    def _delete_before(self, cutoff_unix_nano: int, honour_pins: bool) -> int:
+        cur = self._write_cursor
+        params = {"cutoff": cutoff_unix_nano, "now": time.time_ns(), "honour_pins": honour_pins}
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            cur.execute(sql("write/drop_expired_pins"), {"now": params["now"]})
             cur.execute(sql("admin/delete_before"), params)
             row = cur.fetchone()
             if row and row[0]:
@@ -166,7 +184,8 @@ class DuckDBStore:
         row = self._write_cursor.execute(sql("admin/start_time_quantile"), {"fraction": fraction}).fetchone()
         if not row or row[0] is None:
             return 0
-        deleted = self.delete_before(int(row[0]) + 1)
+        # Pinned (imported) traces are not spared here: the cap protects the disk.
+        deleted = self._delete_before(int(row[0]) + 1, honour_pins=False)
         self._write_cursor.execute("CHECKPOINT")
         return deleted
 

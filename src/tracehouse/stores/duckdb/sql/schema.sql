@@ -123,3 +123,12 @@ CREATE TABLE IF NOT EXISTS trace_summary_data (
     root_span_name  VARCHAR,
     spans_per_service MAP(VARCHAR, BIGINT) NOT NULL
 );
+
+-- Traces kept past the store's retention (schema version 3): `tracehouse import` pins the traces it
+-- loads, until keep_until_unix_nano or, when that is null, until they are deleted by hand. Age-based
+-- retention (admin/delete_before.sql) skips the spans of pinned traces and drops expired pins; the
+-- size cap does not (it protects the disk, and says so in docs/configuration.md).
+CREATE TABLE IF NOT EXISTS retention_pin_data (
+    trace_id             BLOB NOT NULL,
+    keep_until_unix_nano BIGINT              -- null: until deleted
+);

@@ -1,13 +1,18 @@
 -- After admin/delete_before removed the spans that started before $cutoff (same transaction, same
--- $cutoff): drop the summaries of traces that started before the cutoff, and re-summarise from the
+-- $cutoff, $now and $honour_pins; the traces it kept, pinned ones, keep their summaries as they are): drop the summaries of traces that started before the cutoff, and re-summarise from the
 -- spans that remain those traces that straddled it. Only spans starting in the straddlers' time
 -- band are read, so zone maps keep this cheap.
 MERGE INTO trace_summary_data AS s
 USING (
-    WITH straddling AS (
+    WITH pinned AS (
+        SELECT trace_id FROM retention_pin_data
+        WHERE $honour_pins AND (keep_until_unix_nano IS NULL OR keep_until_unix_nano > $now)
+    ),
+    straddling AS (
         SELECT trace_id, end_unix_nano
         FROM trace_summary_data
         WHERE start_time < make_timestamp_ns($cutoff) AND end_unix_nano >= $cutoff
+          AND trace_id NOT IN (SELECT trace_id FROM pinned)
     ),
     to_summarise AS (
         SELECT d.trace_id, d.parent_span_id, d.service_name, d.span_name, epoch_ns(d.start_time) AS start_ns,
@@ -32,4 +37,7 @@ WHEN MATCHED THEN UPDATE SET
     root_service = n.root_service,
     root_span_name = n.root_span_name,
     spans_per_service = n.services
-WHEN NOT MATCHED BY SOURCE AND s.start_time < make_timestamp_ns($cutoff) THEN DELETE;
+WHEN NOT MATCHED BY SOURCE AND s.start_time < make_timestamp_ns($cutoff)
+    AND NOT ($honour_pins AND s.trace_id IN (
+        SELECT trace_id FROM retention_pin_data
+        WHERE keep_until_unix_nano IS NULL OR keep_until_unix_nano > $now)) THEN DELETE;
