@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import pytest
@@ -83,3 +84,31 @@ def test_enforce_max_size_deletes_the_oldest_until_under_the_cap(open_store: Cal
     cut = [t.start_ns for t in sent if kept.get(t.hex, 0) < 5]
     assert whole and cut and max(cut) <= min(whole)
     assert store.get_spans([sent[-1].hex]).num_rows == 5   # the newest trace is intact
+
+
+def test_pinned_traces_survive_delete_before_until_their_pin_ends(open_store: Callable[..., Store]) -> None:
+    store = open_store()
+    sent = traces(4)
+    store.write_spans(batch(sent))
+    store.pin_traces([sent[0].hex], None)                                   # until deleted
+    store.pin_traces([sent[1].hex], time.time_ns() + 3600 * 10**9)          # for an hour
+    store.pin_traces([sent[2].hex], time.time_ns() - 1)                     # already over
+    cutoff = sent[3].start_ns + MINUTE
+    assert store.delete_before(cutoff) == 10                                # traces 2 and 3
+    assert sorted(t.trace_id for t in store.find_traces(TraceQuery(limit=10))) == sorted([sent[0].hex, sent[1].hex])
+    summary = {t.trace_id: t for t in store.find_traces(TraceQuery(limit=10))}
+    assert summary[sent[0].hex].span_count == 5 and summary[sent[0].hex].duration_ns > 0
+    store.pin_traces([sent[1].hex], time.time_ns() - 1)                     # a new pin replaces the old one
+    assert store.delete_before(cutoff) == 5
+    store.close()
+    reopened = open_store()                                                 # pins are durable
+    assert reopened.delete_before(cutoff) == 0
+    assert reopened.get_spans([sent[0].hex]).num_rows == 5
+
+
+def test_the_size_cap_does_not_spare_pinned_traces(store: Store) -> None:
+    sent = traces(40)
+    store.write_spans(batch(sent))
+    store.pin_traces([t.hex for t in sent], None)
+    assert store.enforce_max_size(1) > 0                                    # the disk comes first
+    assert store.span_count() < 200

@@ -41,7 +41,10 @@ def _remote(url: str, body: bytes, retention: str) -> dict[str, Any]:
         response = httpx.post(f"{url}/api/import", params={"retention": retention}, content=body, timeout=600.0)
     except httpx.HTTPError as exc:
         raise click.ClickException(f"cannot reach the backend at {url}: {exc}") from exc
-    result: dict[str, Any] = response.json()
+    try:
+        result: dict[str, Any] = response.json()
+    except ValueError:
+        result = {"error": f"HTTP {response.status_code}: {response.text[:300]}"}
     if response.status_code != 200:
         raise click.ClickException(str(result.get("error", f"HTTP {response.status_code}")))
     return result

@@ -139,6 +139,7 @@ class DuckDBStore:
         cur = self._write_cursor
         cur.execute("BEGIN TRANSACTION")
         try:
+            cur.execute(sql("write/unpin_traces"), {"trace_ids": ids})
             cur.execute(sql("write/pin_traces"), {"trace_ids": ids, "keep_until": keep_until_unix_nano})
             cur.execute("COMMIT")
         except BaseException:
