@@ -1,5 +1,6 @@
-"""Query latency on a 10M-span store (2M FBaaS-shaped traces over the last 24 h), and the UI's time to
-draw a 10,000-span trace in Chromium.
+"""Query latency on a 10M-span store (2M FBaaS-shaped traces over the last 24 h) — through the store,
+and through the HTTP API for the Jaeger UI's search (/api/v3/trace-summaries) and Monitor tab
+(/api/metrics/latencies) — and the UI's time to draw a 10,000-span trace in Chromium.
 
 The store is generated with DuckDB SQL straight into span_data (not through OTLP: this measures
 reads), then summarised once with the store's own rebuild statement. It is cached under
@@ -27,7 +28,7 @@ from tracehouse.stores.duckdb import DuckDBStore
 from tracehouse.stores.duckdb.resources import resource_id
 from tracehouse.stores.duckdb.sql_files import sql
 
-GENERATOR_VERSION = 2   # 2: store schema version 2 (resources in resource_data)
+GENERATOR_VERSION = 3   # 2: store schema version 2 (resources in resource_data); 3: schema version 3
 TRACES = 2_000_000
 CHUNK_TRACES = 250_000
 STORE_DIR = Path("artifacts/bench/query-store")
@@ -78,7 +79,8 @@ SELECT
   File "buzzer.py", line 12, in buzz
 ValueError: no buzz')))::VARIANT END,
     NULL,
-    'opentelemetry.instrumentation.fastapi', '0.66b1'
+    'opentelemetry.instrumentation.fastapi', '0.66b1',
+    1, NULL, NULL, NULL
 FROM traces t CROSS JOIN shape s
 ORDER BY t.i, s.k
 """
@@ -161,9 +163,67 @@ def query_figures(path: Path, runs: int = 50) -> dict[str, Any]:
                 start_time_min_ns=now - 3600 * 10**9, limit=20)), max(5, runs // 5))
         figures["dependencies_24h"] = _latency(
             lambda i: store.dependencies(now - NS_PER_DAY, now + 1), max(5, runs // 10))
+        figures.update(jaeger_figures(store, now, runs))
         return figures
     finally:
         store.close()
+
+
+def jaeger_figures(store: DuckDBStore, now: int, runs: int) -> dict[str, Any]:
+    """The Jaeger UI's own requests over HTTP, against a query API served in this process: its search
+    (/api/v3/trace-summaries, last hour, 20 results) and its Monitor tab (/api/metrics/latencies with
+    the tab's defaults: last hour, 60 s step, 10 min rate window, server spans)."""
+    import datetime as dt
+    import socket
+
+    import httpx
+    import uvicorn
+
+    from tracehouse.api.app import create_app
+    from tracehouse.query.service import QueryService
+    from tracehouse.settings import Settings
+
+    def rfc3339(ns: int) -> str:
+        return dt.datetime.fromtimestamp(ns / 1e9, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    server = uvicorn.Server(uvicorn.Config(create_app(QueryService(store, Settings())), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    services = ("hub", "fizzer", "buzzer")
+    window = {"query.startTimeMin": rfc3339(now - 3600 * 10**9), "query.startTimeMax": rfc3339(now + 10**9)}
+    monitor = {"endTs": str(now // 10**6), "lookback": "3600000", "step": "60000", "ratePer": "600000",
+               "spanKind": "server"}
+    figures: dict[str, Any] = {}
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{sock.getsockname()[1]}", timeout=120) as client:
+            def get(path: str, params: dict[str, str]) -> None:
+                response = client.get(path, params=params)
+                if response.status_code != 200:
+                    raise RuntimeError(f"{path}: HTTP {response.status_code}: {response.text[:300]}")
+
+            figures["v3_trace_summaries_1h_20"] = _latency(lambda i: get("/api/v3/trace-summaries", {
+                **window, "query.serviceName": services[i % 3], "query.searchDepth": "20"}), runs)
+            figures["v3_trace_summaries_1h_min_duration_20"] = _latency(lambda i: get("/api/v3/trace-summaries", {
+                **window, "query.serviceName": services[i % 3], "query.durationMin": f"{100 + i}ms",
+                "query.searchDepth": "20"}), runs)
+            figures["metrics_latencies_1h"] = _latency(lambda i: get("/api/metrics/latencies", {
+                **monitor, "service": services[i % 3], "quantile": ("0.95", "0.75", "0.5")[i % 3]}),
+                max(5, runs // 5))
+            figures["metrics_latencies_1h_by_operation"] = _latency(lambda i: get("/api/metrics/latencies", {
+                **monitor, "service": services[i % 3], "quantile": "0.95", "groupByOperation": "true"}),
+                max(5, runs // 5))
+            figures["metrics_calls_1h"] = _latency(lambda i: get("/api/metrics/calls", {
+                **monitor, "service": services[i % 3]}), max(5, runs // 5))
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+    return figures
 
 
 def _wide_trace(spans: int, trace_id: bytes, start_ns: int) -> pa.Table:
@@ -264,7 +324,9 @@ def run(traces: int = TRACES, runs: int = 50) -> dict[str, Any]:
     return result
 
 
-TARGETS_P50_MS = {"trace_by_id": 30, "search_service_minduration_longest_20": 150}
+TARGETS_P50_MS = {"trace_by_id": 30, "search_service_minduration_longest_20": 150,
+                  "v3_trace_summaries_1h_20": 150, "v3_trace_summaries_1h_min_duration_20": 150,
+                  "metrics_latencies_1h": 500, "metrics_latencies_1h_by_operation": 500}
 
 
 def _print(result: dict[str, Any]) -> None:
