@@ -4,6 +4,7 @@ import { searchPage } from "./search.js";
 import { tracePage } from "./trace.js";
 import { comparePage } from "./compare.js";
 import { mapPage } from "./map.js";
+import { monitorPage } from "./monitor.js";
 
 function route() {
   const path = location.pathname.replace(/\/+$/, "") || "/search";
@@ -15,6 +16,7 @@ function route() {
   else if (path.startsWith("/trace/")) { page = ""; run = () => tracePage(decodeURIComponent(path.slice(7))); }
   else if (path === "/compare") { page = "compare"; run = () => comparePage(params); }
   else if (path === "/map") { page = "map"; run = () => mapPage(params); }
+  else if (path === "/monitor") { page = "monitor"; run = () => monitorPage(params); }
   else run = () => mount(h("p", { class: "error", text: `No page at ${path}` }));
   for (const a of document.querySelectorAll("[data-nav]")) a.classList.toggle("active", a.dataset.nav === page);
   run();
