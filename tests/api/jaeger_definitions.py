@@ -100,3 +100,81 @@ def conforms(obj: Any, definition: dict[str, Any]) -> list[str]:
         elif not check(obj[name]):
             problems.append(f"field {name!r} has a wrong type or value: {obj[name]!r:.120}")
     return problems
+
+
+# ---- OTLP-JSON traces, with the Jaeger UI's refinements (schemas.ts: refinedSpan and friends)
+
+DECIMAL_I64 = re.compile(r"-?\d{1,20}")
+ANY_VALUE_KEYS = ("stringValue", "boolValue", "intValue", "doubleValue", "arrayValue", "kvlistValue", "bytesValue")
+
+
+def any_value(v: Any) -> bool:
+    """Exactly one value field (falsy values count); int64 as a decimal string; nested values too."""
+    if not isinstance(v, dict) or len([k for k in ANY_VALUE_KEYS if k in v]) != 1:
+        return False
+    if "intValue" in v:
+        return isinstance(v["intValue"], str) and bool(DECIMAL_I64.fullmatch(v["intValue"]))
+    if "stringValue" in v or "bytesValue" in v:
+        return isinstance(v.get("stringValue", v.get("bytesValue")), str)
+    if "boolValue" in v:
+        return isinstance(v["boolValue"], bool)
+    if "doubleValue" in v:
+        return number(v["doubleValue"])
+    if "arrayValue" in v:
+        return isinstance(v["arrayValue"], dict) and all(map(any_value, v["arrayValue"].get("values", [])))
+    return isinstance(v["kvlistValue"], dict) and all(key_value(kv) for kv in v["kvlistValue"].get("values", []))
+
+
+def key_value(v: Any) -> bool:
+    return isinstance(v, dict) and set(v) == {"key", "value"} and text(v["key"]) and any_value(v["value"])
+
+
+def key_values(v: Any) -> bool:
+    return isinstance(v, list) and all(map(key_value, v))
+
+
+def enum(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def optional(definition: dict[str, Check], required: tuple[str, ...]) -> Check:
+    """An object whose `required` fields are present and whose fields all pass their checks."""
+    def check(v: Any) -> bool:
+        return (isinstance(v, dict) and all(k in v for k in required)
+                and all(k in definition and definition[k](x) for k, x in v.items()))
+    return check
+
+
+SPAN_EVENT = optional({"timeUnixNano": u64_string, "name": text, "attributes": key_values,
+                       "droppedAttributesCount": int32}, ())
+SPAN_LINK = optional({"traceId": matches(TRACE_ID), "spanId": matches(SPAN_ID), "traceState": text,
+                      "attributes": key_values, "droppedAttributesCount": int32, "flags": enum}, ("traceId", "spanId"))
+STATUS = optional({"message": text, "code": enum}, ())
+SPAN = optional({
+    "traceId": matches(TRACE_ID), "spanId": matches(SPAN_ID), "traceState": text, "parentSpanId": matches(SPAN_ID),
+    "flags": enum, "name": text, "kind": enum, "startTimeUnixNano": u64_string, "endTimeUnixNano": u64_string,
+    "attributes": key_values, "droppedAttributesCount": int32, "events": lambda v: isinstance(v, list) and all(
+        map(SPAN_EVENT, v)), "droppedEventsCount": int32, "links": lambda v: isinstance(v, list) and all(
+        map(SPAN_LINK, v)), "droppedLinksCount": int32, "status": STATUS}, ("traceId", "spanId"))
+SCOPE = optional({"name": text, "version": text, "attributes": key_values, "droppedAttributesCount": int32}, ())
+SCOPE_SPANS = optional({"scope": SCOPE, "spans": lambda v: isinstance(v, list) and all(map(SPAN, v)),
+                        "schemaUrl": text}, ("spans",))
+RESOURCE = optional({"attributes": key_values, "droppedAttributesCount": int32}, ())
+RESOURCE_SPANS = optional({"resource": RESOURCE, "scopeSpans": lambda v: isinstance(v, list) and all(
+    map(SCOPE_SPANS, v)), "schemaUrl": text}, ("scopeSpans",))
+TRACES_DATA = optional({"resourceSpans": lambda v: isinstance(v, list) and all(map(RESOURCE_SPANS, v))}, ())
+GET_TRACE_RESPONSE = {"result": TRACES_DATA}   # the grpc-gateway envelope
+
+
+def first_bad_span(traces_data: dict[str, Any]) -> Any:
+    """The first span (or scope/resource group) the definitions above refuse, for a readable failure."""
+    for rs in traces_data.get("resourceSpans", []):
+        if not RESOURCE_SPANS(rs):
+            for ss in rs.get("scopeSpans", []):
+                for span in ss.get("spans", []):
+                    if not SPAN(span):
+                        return span
+                if not SCOPE_SPANS(ss):
+                    return {k: v for k, v in ss.items() if k != "spans"}
+            return {k: v for k, v in rs.items() if k != "scopeSpans"}
+    return None

@@ -157,3 +157,19 @@ def test_services_and_operations_conform(client: httpx.Client) -> None:
     ops = client.get("/api/v3/operations", params={"service": "hub", "span_kind": "client"}).json()
     assert jd.conforms(ops, jd.GET_OPERATIONS_RESPONSE) == []
     assert ops == {"operations": [{"name": "GET", "spanKind": "client"}]}
+
+
+def test_traces_conform_to_the_jaeger_uis_otlp_schema(client: httpx.Client) -> None:
+    """Every trace /api/v3 returns passes the Jaeger UI's refined OTLP schema (schemas.ts): hex ids,
+    no empty parentSpanId, decimal-string times and int64s, numeric enums, one field per AnyValue."""
+    for trace_id in (OK, SLOW, ERROR_XSS):
+        body = client.get(f"/api/v3/traces/{trace_id}").json()
+        assert jd.conforms(body, jd.GET_TRACE_RESPONSE) == [], jd.first_bad_span(body["result"])
+    found = client.get("/api/v3/traces", params=window()).json()
+    assert jd.conforms(found, jd.GET_TRACE_RESPONSE) == [], jd.first_bad_span(found["result"])
+    # And the definitions do refuse what the UI refuses (else this test would prove nothing).
+    root = found["result"]["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
+    assert jd.SPAN(root)
+    assert not jd.SPAN({**root, "parentSpanId": ""})
+    assert not jd.SPAN({**root, "startTimeUnixNano": int(root["startTimeUnixNano"])})
+    assert not jd.SPAN({**root, "attributes": [{"key": "k", "value": {"stringValue": "a", "boolValue": True}}]})

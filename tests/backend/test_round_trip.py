@@ -23,6 +23,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
+from tests.api import jaeger_definitions as jd
 
 from .conftest import Backend, BackendFactory
 from .sdk import HttpExporter
@@ -120,8 +121,9 @@ def test_v3_returns_what_the_sdk_sent(server: Backend) -> None:
     sent = _hex_ids(MessageToDict(encode_spans(tee.spans), use_integers_for_enums=True))
     expected = _spans_by_id(sent)
     server.wait_stored(list(expected))
-    got = httpx.get(f"{server.query_url}/api/v3/traces/{trace_id}", timeout=30).json()["result"]
-    returned = _spans_by_id(got)
+    body = httpx.get(f"{server.query_url}/api/v3/traces/{trace_id}", timeout=30).json()
+    assert jd.conforms(body, jd.GET_TRACE_RESPONSE) == [], jd.first_bad_span(body["result"])
+    returned = _spans_by_id(body["result"])
     # The fields this test is about are really in what the SDK sent (else it would prove nothing).
     root = next(s for s in expected.values() if s["span"]["kind"] == 2)
     # Bits 8 and 9: the parent (and the link's span) is known to be remote.
