@@ -35,7 +35,7 @@ def test_summary_of_each_trace_field_by_field(client: httpx.Client) -> None:
     err = found[ERROR_XSS]
     start = int(err["minStartTimeUnixNano"])
     assert err == {
-        "traceId": ERROR_XSS, "rootServiceName": "hub", "rootOperationName": "GET /fizzbuzz/{n}",
+        "traceId": ERROR_XSS, "traceID": ERROR_XSS, "rootServiceName": "hub", "rootOperationName": "GET /fizzbuzz/{n}",
         "minStartTimeUnixNano": str(start), "maxEndTimeUnixNano": str(start + 12_700_000),
         "spanCount": 5, "errorSpanCount": 3, "orphanSpanCount": 0,
         "services": [{"name": "buzzer", "spanCount": 1, "errorSpanCount": 1},

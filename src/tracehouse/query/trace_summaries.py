@@ -1,5 +1,6 @@
 """Jaeger's v3 TraceSummary (jaeger-idl api_v3/query_service.proto), in its proto3 JSON encoding:
-camelCase names, fixed64 timestamps as decimal strings, int32 counts as numbers."""
+camelCase names, fixed64 timestamps as decimal strings, int32 counts as numbers — every field present,
+zeros included, since the Jaeger UI 2.19 client requires them all."""
 
 from __future__ import annotations
 
@@ -20,6 +21,10 @@ def v3_summary(summary: TraceSummary, breakdown: TraceBreakdown | None) -> dict[
         orphans = 0
     return {
         "traceId": summary.trace_id,
+        # The same id under the name the Jaeger UI's first trace-summaries client (2.19) requires; later
+        # clients read either (schemas.ts normalises traceID to traceId). Harmless to proto3 parsers,
+        # which ignore unknown fields.
+        "traceID": summary.trace_id,
         "rootServiceName": summary.root_service or "",
         "rootOperationName": summary.root_span_name or "",
         "minStartTimeUnixNano": str(summary.start_time_unix_nano),
