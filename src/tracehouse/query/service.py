@@ -113,7 +113,7 @@ class QueryService:
     def v3_trace_summaries(self, query: TraceQuery) -> dict[str, Any]:
         """Jaeger's FindTraceSummariesResponse for a search."""
         summaries = self.store.find_traces(query)
-        return v3_summaries(summaries, self.store.trace_breakdowns([s.trace_id for s in summaries]))
+        return v3_summaries(summaries, self.store.trace_breakdowns(summaries))
 
     def metrics(self, kind: MetricKind, query: SpanMetricsQuery) -> dict[str, Any]:
         """A Jaeger MetricFamily of RED metrics computed from the stored spans."""

@@ -115,9 +115,11 @@ class SpanReader(Protocol):
         """How many spans are stored."""
         ...
 
-    def trace_breakdowns(self, trace_ids: Sequence[str]) -> list[TraceBreakdown]:
-        """Per service spans and error spans, and orphan spans, of each given trace (hex ids) that has
-        spans; unknown ids are left out. For Jaeger's v3 trace summaries."""
+    def trace_breakdowns(self, summaries: Sequence[TraceSummary]) -> list[TraceBreakdown]:
+        """Per service spans and error spans, and orphan spans, of each trace of `summaries` (as
+        find_traces returned them: their start and duration bound where the spans are, so a store
+        may read only that time band); traces without spans are left out. For Jaeger's v3 trace
+        summaries."""
         ...
 
     def span_metrics(self, query: SpanMetricsQuery) -> list[SpanMetricsPoint]:

@@ -216,8 +216,8 @@ class DuckDBStore:
     def span_count(self) -> int:
         return self._reader().span_count()
 
-    def trace_breakdowns(self, trace_ids: Sequence[str]) -> list[TraceBreakdown]:
-        return self._reader().trace_breakdowns(trace_ids)
+    def trace_breakdowns(self, summaries: Sequence[TraceSummary]) -> list[TraceBreakdown]:
+        return self._reader().trace_breakdowns(summaries)
 
     def span_metrics(self, query: SpanMetricsQuery) -> list[SpanMetricsPoint]:
         return self._reader().span_metrics(query)

@@ -1,7 +1,7 @@
 -- For Jaeger's v3 trace summaries: per trace and service, the spans and error spans; per trace, the
 -- spans whose parent span is not stored in the trace (orphans). Over the traces whose raw ids are in
--- $trace_ids, reading only spans that started in $min_start..$max_start (ns), the band
--- read/trace_time_bounds.sql gives, so zone maps skip the other row groups.
+-- $trace_ids, reading only spans that started in $min_start..$max_start (ns), the band their
+-- summaries span, so zone maps skip the other row groups.
 WITH s AS (
     SELECT trace_id, span_id, parent_span_id, service_name, status_code
     FROM span_data
