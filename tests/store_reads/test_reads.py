@@ -78,8 +78,9 @@ def test_retention_keeps_the_summary_whole(tmp_path: Path) -> None:
     cutoff = start + 2_000  # inside the wide trace: its first 20 spans go
     cur = store._write_cursor
     cur.execute("BEGIN")
-    cur.execute(sql("admin/delete_before"), {"cutoff": cutoff}).fetchall()
-    cur.execute(sql("write/after_delete_trace_summary"), {"cutoff": cutoff}).fetchall()
+    params = {"cutoff": cutoff, "now": time.time_ns(), "honour_pins": True}
+    cur.execute(sql("admin/delete_before"), params).fetchall()
+    cur.execute(sql("write/after_delete_trace_summary"), params).fetchall()
     cur.execute("COMMIT")
     assert store._reader()._summary_is_complete()
     [wide] = [t for t in store.find_traces(TraceQuery(limit=10)) if t.trace_id == "ab" * 16]
