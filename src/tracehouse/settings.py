@@ -87,6 +87,10 @@ class Settings:
         "TRACEHOUSE_SQL_MAX_ROWS", "--sql-max-rows", "Row cap of one SQL console result (truncation is flagged)."))
     retention_interval_seconds: float = field(default=60.0, metadata=_meta(
         "TRACEHOUSE_RETENTION_INTERVAL", None, "How often the background retention pass runs."))
+    sampling_file: Path | None = field(default=None, metadata=_meta(
+        "TRACEHOUSE_SAMPLING", "--sampling",
+        "A YAML policy file: turns tail sampling on (off by default) and sets the strategies served "
+        "to SDKs at /api/sampling. See docs/sampling.md."))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -117,7 +121,7 @@ class Settings:
 
 def _convert(name: str, raw: str, source: str) -> Any:
     try:
-        if name == "data_dir":
+        if name in ("data_dir", "sampling_file"):
             return Path(raw)
         if name == "host":
             return raw

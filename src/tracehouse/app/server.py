@@ -29,9 +29,11 @@ from tracehouse.receiver.ingest import Ingest
 from tracehouse.receiver.otlp_grpc import create_grpc_server
 from tracehouse.receiver.otlp_http import create_otlp_http_app
 from tracehouse.receiver.retention import Retention
+from tracehouse.receiver.sampling.policy_file import PolicyError, load_policy_file
+from tracehouse.receiver.sampling.tail import TailSampler
 from tracehouse.receiver.spool import Spool
 from tracehouse.settings import Settings, run_file
-from tracehouse.store import Store
+from tracehouse.store import SamplingStore, SpanWriter, Store
 
 log = logging.getLogger("tracehouse")
 
@@ -73,11 +75,23 @@ class _Server(uvicorn.Server):
         yield
 
 
+def _tail_sampler(settings: Settings, store: Store) -> TailSampler | None:
+    """The tail sampler of `--sampling FILE`, or None. Raises PolicyError for a bad file."""
+    if settings.sampling_file is None:
+        return None
+    policy_file = load_policy_file(settings.sampling_file)
+    if not isinstance(store, SamplingStore):
+        raise PolicyError(f"this store ({type(store).__name__}) cannot hold spans for tail sampling")
+    return TailSampler(store, policy_file)
+
+
 class BackendServer:
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.store = store
-        self.ingest = Ingest(store, Spool(settings.data_dir / "spool"), settings.queue_max_spans,
+        self.sampler = _tail_sampler(settings, store)
+        writer: SpanWriter = store if self.sampler is None else self.sampler.writer()
+        self.ingest = Ingest(writer, Spool(settings.data_dir / "spool"), settings.queue_max_spans,
                              settings.batch_max_spans, settings.decode_workers)
         self.retention = Retention(self.ingest, settings.retention_seconds, settings.max_size_bytes,
                                    settings.retention_interval_seconds)
@@ -116,6 +130,8 @@ class BackendServer:
         self.ingest.start()
         self._grpc.start()
         self.retention.start()
+        if self.sampler is not None:
+            self.sampler.start(self.ingest)
         http_sock, query_sock = self._sockets
         self._servers = [
             _Server(uvicorn.Config(create_otlp_http_app(self.ingest, self.settings.max_body_bytes,
@@ -147,6 +163,8 @@ class BackendServer:
         if self._grpc is not None:
             self._grpc.stop(grace=10).wait(15)
         self.retention.stop()
+        if self.sampler is not None:
+            self.sampler.stop()
         self.ingest.close()
         self.store.close()
         for sock in self._sockets:

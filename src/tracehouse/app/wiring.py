@@ -27,7 +27,13 @@ class Wiring:
             store = open_store(settings)
         except StoreError as exc:
             raise click.ClickException(str(exc)) from exc
-        server = BackendServer(settings, store)
+        from tracehouse.receiver.sampling.policy_file import PolicyError
+        try:
+            server = BackendServer(settings, store)
+        except PolicyError as exc:
+            with contextlib.suppress(Exception):
+                store.close()
+            raise click.ClickException(str(exc)) from exc
         try:
             replayed = server.recover()
             ports = server.bind()

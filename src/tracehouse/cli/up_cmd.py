@@ -15,7 +15,8 @@ _DEFAULTS = Settings()
 
 
 def _default_text(name: str) -> str:
-    shown = {"retention_seconds": "7d", "max_size_bytes": "10GB", "max_body_bytes": "64MiB"}
+    shown = {"retention_seconds": "7d", "max_size_bytes": "10GB", "max_body_bytes": "64MiB",
+             "sampling_file": "off"}
     return shown.get(name, str(getattr(_DEFAULTS, name)))
 
 

@@ -20,14 +20,19 @@ from tracehouse.store.contract import (
     StoreError,
     WriteResult,
 )
+from tracehouse.store.sampling_contract import DecidedTrace, PolicyMinute, PriorDecision, SamplingStore
 
 __all__ = [
     "AnalysisFilter",
     "AnalyticsReader",
     "CatalogColumn",
     "CatalogTable",
+    "DecidedTrace",
     "ExampleQuery",
     "IncompatibleStoreError",
+    "PolicyMinute",
+    "PriorDecision",
+    "SamplingStore",
     "Selection",
     "SpanReader",
     "SpanWriter",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import duckdb
@@ -22,6 +22,8 @@ from tracehouse.model import (
     TraceSummary,
 )
 from tracehouse.store import AnalysisFilter, CatalogTable, ExampleQuery, Selection, StoreError, WriteResult
+from tracehouse.store.sampling_contract import DecidedTrace, PolicyMinute, PriorDecision
+from tracehouse.stores.duckdb import sampling
 from tracehouse.stores.duckdb.analytics import DuckDBAnalytics
 from tracehouse.stores.duckdb.connection import open_database, use_store
 from tracehouse.stores.duckdb.reader import DuckDBReader, trace_id_bytes
@@ -266,6 +268,57 @@ class DuckDBStore:
 
     def sql_examples(self) -> list[ExampleQuery]:
         return self._analytics().sql_examples()
+
+    # ---- SamplingStore (tracehouse.store.sampling_contract; tables created on first use)
+    def _sampling_writer(self) -> duckdb.DuckDBPyConnection:
+        if self.read_only:
+            raise StoreError("the store was opened read-only")
+        if not getattr(self, "_sampling_tables", False):
+            sampling.create_tables(self._write_cursor)
+            self._sampling_tables = True
+        return self._write_cursor
+
+    def hold_spans(self, batch: pa.Table, received_unix_nano: int) -> None:
+        if batch.num_rows:
+            sampling.hold_spans(self._sampling_writer(), batch, received_unix_nano)
+
+    def ready_to_decide(self, now_unix_nano: int, wait_after_root_ns: int, max_wait_ns: int,
+                        max_trace_spans: int, cache_since_unix_nano: int, limit: int) -> list[tuple[bytes, int]]:
+        return sampling.ready_to_decide(self._sampling_writer(), now_unix_nano, wait_after_root_ns, max_wait_ns,
+                                        max_trace_spans, cache_since_unix_nano, limit)
+
+    def held_facts(self, trace_ids: Sequence[bytes]) -> pa.Table:
+        return sampling.held_facts(self._sampling_writer(), trace_ids)
+
+    def held_spans(self, trace_ids: Sequence[bytes]) -> pa.Table:
+        return sampling.held_spans(self._sampling_writer(), trace_ids)
+
+    def prior_decisions(self, trace_ids: Sequence[bytes], cache_since_unix_nano: int) -> dict[bytes, PriorDecision]:
+        return sampling.prior_decisions(self._sampling_writer(), trace_ids, cache_since_unix_nano)
+
+    def record_decisions(self, decided: Sequence[DecidedTrace], now_unix_nano: int) -> None:
+        sampling.record_decisions(self._sampling_writer(), decided, now_unix_nano)
+
+    def release_held(self, trace_ids: Sequence[bytes]) -> None:
+        sampling.release_held(self._sampling_writer(), trace_ids)
+
+    def held_count(self) -> tuple[int, int]:
+        return sampling.held_count(self._cursor())
+
+    def forget_decisions(self, before_unix_nano: int, minutes_before_unix_nano: int) -> None:
+        sampling.forget_decisions(self._sampling_writer(), before_unix_nano, minutes_before_unix_nano)
+
+    def sampling_minutes(self, since_unix_nano: int) -> list[PolicyMinute]:
+        return sampling.sampling_minutes(self._cursor(), since_unix_nano)
+
+    def stored_facts(self, start_unix_nano: int, end_unix_nano: int, traces_per_chunk: int) -> Iterator[pa.Table]:
+        return sampling.stored_facts(self._cursor(), start_unix_nano, end_unix_nano, traces_per_chunk)
+
+    def trace_weights(self, trace_ids: Sequence[str]) -> dict[str, float]:
+        return sampling.trace_weights(self._cursor(), trace_ids)
+
+    def weighted_span_counts(self, start_unix_nano: int, end_unix_nano: int) -> pa.Table:
+        return sampling.weighted_span_counts(self._cursor(), start_unix_nano, end_unix_nano)
 
     def checkpoint(self) -> None:
         self._write_cursor.execute("CHECKPOINT")
