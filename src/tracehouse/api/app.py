@@ -13,6 +13,7 @@ from tracehouse.api import (
     jaeger_metrics,
     jaeger_v1,
     jaeger_v3,
+    sampling_routes,
     sql_routes,
     traces,
     ui_pages,
@@ -35,5 +36,6 @@ def create_app(service: QueryService) -> FastAPI:
     app.include_router(jaeger_metrics.router(service))
     app.include_router(jaeger_analytics.router(service))
     app.include_router(import_routes.router(service))
+    app.include_router(sampling_routes.router(service))
     ui_pages.install(app)
     return app

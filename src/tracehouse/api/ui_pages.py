@@ -31,7 +31,7 @@ _SECURITY_HEADERS = {
 }
 # The pages and files this module serves. (FastAPI's Swagger page loads scripts from a CDN, and the
 # console and analysis pages are served by analyze_routes with rules of their own.)
-_PAGES = ("/search", "/trace", "/compare", "/map", "/monitor", "/static/")
+_PAGES = ("/search", "/trace", "/compare", "/map", "/monitor", "/sampling", "/static/")
 
 
 def _shell() -> str:
@@ -68,6 +68,7 @@ def _router() -> APIRouter:
     @ui.get("/compare")
     @ui.get("/map")
     @ui.get("/monitor")
+    @ui.get("/sampling")
     def page() -> HTMLResponse:
         return HTMLResponse(shell, headers={"Cache-Control": "no-cache"})
 

@@ -5,6 +5,7 @@ import { tracePage } from "./trace.js";
 import { comparePage } from "./compare.js";
 import { mapPage } from "./map.js";
 import { monitorPage } from "./monitor.js";
+import { samplingPage } from "./sampling.js";
 
 function route() {
   const path = location.pathname.replace(/\/+$/, "") || "/search";
@@ -17,6 +18,7 @@ function route() {
   else if (path === "/compare") { page = "compare"; run = () => comparePage(params); }
   else if (path === "/map") { page = "map"; run = () => mapPage(params); }
   else if (path === "/monitor") { page = "monitor"; run = () => monitorPage(params); }
+  else if (path === "/sampling") { page = "sampling"; run = () => samplingPage(params); }
   else run = () => mount(h("p", { class: "error", text: `No page at ${path}` }));
   for (const a of document.querySelectorAll("[data-nav]")) a.classList.toggle("active", a.dataset.nav === page);
   run();
