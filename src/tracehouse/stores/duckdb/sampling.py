@@ -34,10 +34,19 @@ def _ids(trace_ids: Sequence[bytes]) -> pa.Table:
 
 def _with(cur: duckdb.DuckDBPyConnection, name: str, table: pa.Table, statement: str,
           params: dict[str, object] | None = None) -> pa.Table:
+    """Run a SELECT with `table` registered as `name`; its result as Arrow."""
     cur.register(name, table)
     try:
-        result = cur.execute(statement, params or {})
-        return result.to_arrow_table() if result.description else pa.table({})
+        return cur.sql(statement, params=params or None).to_arrow_table()
+    finally:
+        cur.unregister(name)
+
+
+def _run_with(cur: duckdb.DuckDBPyConnection, name: str, table: pa.Table, statement: str) -> None:
+    """Run a writing statement with `table` registered as `name`."""
+    cur.register(name, table)
+    try:
+        cur.execute(statement)
     finally:
         cur.unregister(name)
 
@@ -112,9 +121,9 @@ def record_decisions(cur: duckdb.DuckDBPyConnection, decided: Sequence[DecidedTr
     cur.execute("BEGIN TRANSACTION")
     try:
         if new:
-            _with(cur, "decided", decisions, sql("sampling/record_decisions"))
+            _run_with(cur, "decided", decisions, sql("sampling/record_decisions"))
         if totals:
-            _with(cur, "minutes", minutes, sql("sampling/record_minutes"))
+            _run_with(cur, "minutes", minutes, sql("sampling/record_minutes"))
         cur.execute("COMMIT")
     except BaseException:
         cur.execute("ROLLBACK")
@@ -122,7 +131,7 @@ def record_decisions(cur: duckdb.DuckDBPyConnection, decided: Sequence[DecidedTr
 
 
 def release_held(cur: duckdb.DuckDBPyConnection, trace_ids: Sequence[bytes]) -> None:
-    _with(cur, "wanted", _ids(trace_ids), sql("sampling/release"))
+    _run_with(cur, "wanted", _ids(trace_ids), sql("sampling/release"))
 
 
 def held_count(cur: duckdb.DuckDBPyConnection) -> tuple[int, int]:
@@ -167,4 +176,4 @@ def trace_weights(cur: duckdb.DuckDBPyConnection, trace_ids: Sequence[str]) -> d
 def weighted_span_counts(cur: duckdb.DuckDBPyConnection, start: int, end: int) -> pa.Table:
     if not has_tables(cur):
         return pa.table({})
-    return cur.execute(sql("sampling/weighted_spans"), {"start": start, "end": end}).to_arrow_table()
+    return cur.sql(sql("sampling/weighted_spans"), params={"start": start, "end": end}).to_arrow_table()

@@ -5,8 +5,8 @@ SELECT s.trace_id, s.parent_span_id, s.service_name, s.span_name,
        epoch_ns(s.start_time) AS start_time_unix_nano,
        epoch_ns(s.start_time) + s.duration_ns AS end_time_unix_nano,
        s.attributes::VARCHAR AS attributes, r.attributes::VARCHAR AS resource_attributes,
-       (64 + octet_length(coalesce(s.attributes::VARCHAR, '')) + octet_length(coalesce(s.events::VARCHAR, ''))
-           + octet_length(coalesce(s.links::VARCHAR, '')) + length(s.span_name))::BIGINT AS approx_bytes
+       (64 + strlen(coalesce(s.attributes::VARCHAR, '')) + strlen(coalesce(s.events::VARCHAR, ''))
+           + strlen(coalesce(s.links::VARCHAR, '')) + length(s.span_name))::BIGINT AS approx_bytes
 FROM span_data s
 LEFT JOIN resource_data r ON r.resource_id = s.resource_id
 SEMI JOIN wanted w ON w.trace_id = s.trace_id;
