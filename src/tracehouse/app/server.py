@@ -80,6 +80,8 @@ def _tail_sampler(settings: Settings, store: Store) -> TailSampler | None:
     if settings.sampling_file is None:
         return None
     policy_file = load_policy_file(settings.sampling_file)
+    if not policy_file.policies:
+        return None    # a file with only `remote:` strategies for SDKs: every trace received is kept
     if not isinstance(store, SamplingStore):
         raise PolicyError(f"this store ({type(store).__name__}) cannot hold spans for tail sampling")
     return TailSampler(store, policy_file)
