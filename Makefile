@@ -6,9 +6,11 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ARGS ?=
 # Debian packages the browser tests need; installed through apt-get when missing.
-APT_PACKAGES := chromium fonts-dejavu-core
+APT_PACKAGES := chromium fonts-dejavu-core nodejs
+# The OpenTelemetry JS remote sampler the remote-sampling test drives (tests/sampling/js, locked).
+JS_DIR := tests/sampling/js
 
-.PHONY: install demo test lint typecheck unit bench apt clean lock
+.PHONY: install demo test lint typecheck unit bench apt js clean lock
 
 install: $(STAMP)
 
@@ -37,7 +39,13 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
-unit: install apt
+js: apt
+	@command -v npm >/dev/null || { SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq npm >/dev/null; }
+	@[ $(JS_DIR)/node_modules/.package-lock.json -nt $(JS_DIR)/package-lock.json ] || \
+	  (cd $(JS_DIR) && npm ci --no-audit --no-fund --silent)
+
+unit: install apt js
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
 
 test: lint typecheck unit

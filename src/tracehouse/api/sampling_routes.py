@@ -17,7 +17,13 @@ from fastapi import APIRouter, Body, Query
 from fastapi.responses import JSONResponse
 
 from tracehouse.query.service import QueryService
-from tracehouse.receiver.sampling.policy_file import PolicyError, PolicyFile, load_policy_file, parse_policy_text
+from tracehouse.receiver.sampling.policy_file import (
+    PolicyError,
+    PolicyFile,
+    RemoteConfig,
+    load_policy_file,
+    parse_policy_text,
+)
 from tracehouse.receiver.sampling.remote import RemoteSampler
 from tracehouse.receiver.sampling.simulate import simulate
 from tracehouse.settings import SettingError, parse_retention
@@ -39,7 +45,7 @@ def router(service: QueryService) -> APIRouter:
             policy_file = load_policy_file(service.settings.sampling_file)
         except PolicyError:
             policy_file = None   # `tracehouse up` refuses a bad file before the API is built
-    remote = RemoteSampler(policy_file.remote if policy_file else parse_policy_text("remote: {}").remote, store)
+    remote = RemoteSampler(policy_file.remote if policy_file else RemoteConfig(), store)
 
     @api.get("/api/sampling", tags=["sampling"])
     def sampling_strategy(service_name: str = Query("", alias="service")) -> JSONResponse:

@@ -24,8 +24,8 @@ def create_tables(cur: duckdb.DuckDBPyConnection) -> None:
 def has_tables(cur: duckdb.DuckDBPyConnection) -> bool:
     row = cur.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database() "
-        "AND table_name IN ('sampling_held_span', 'sampling_decision', 'sampling_minute')").fetchone()
-    return bool(row and row[0] == len(_TABLES))
+        "AND table_name IN ('sampling_held_span', 'sampling_decision', 'sampling_minute')").fetchall()
+    return bool(row and row[0][0] == len(_TABLES))
 
 
 def _ids(trace_ids: Sequence[bytes]) -> pa.Table:
@@ -137,8 +137,8 @@ def release_held(cur: duckdb.DuckDBPyConnection, trace_ids: Sequence[bytes]) -> 
 def held_count(cur: duckdb.DuckDBPyConnection) -> tuple[int, int]:
     if not has_tables(cur):
         return 0, 0
-    row = cur.execute(sql("sampling/held_count")).fetchone()
-    return (int(row[0]), int(row[1])) if row else (0, 0)
+    rows = cur.execute(sql("sampling/held_count")).fetchall()
+    return (int(rows[0][0]), int(rows[0][1])) if rows else (0, 0)
 
 
 def forget_decisions(cur: duckdb.DuckDBPyConnection, before: int, minutes_before: int) -> None:
@@ -174,6 +174,5 @@ def trace_weights(cur: duckdb.DuckDBPyConnection, trace_ids: Sequence[str]) -> d
 
 
 def weighted_span_counts(cur: duckdb.DuckDBPyConnection, start: int, end: int) -> pa.Table:
-    if not has_tables(cur):
-        return pa.table({})
-    return cur.sql(sql("sampling/weighted_spans"), params={"start": start, "end": end}).to_arrow_table()
+    name = "sampling/weighted_spans" if has_tables(cur) else "sampling/unweighted_spans"
+    return cur.sql(sql(name), params={"start": start, "end": end}).to_arrow_table()
