@@ -8,7 +8,6 @@ from typing import Any
 
 import orjson
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-
 from tests.backend.otlp_requests import key_values
 
 from .generated import GenTrace

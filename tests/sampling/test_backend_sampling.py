@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
 from tests.backend.conftest import Backend, BackendFactory, wait_for
 from tests.backend.otlp_requests import PROTOBUF
 
@@ -156,3 +155,27 @@ def test_a_bad_policy_file_is_refused_at_start(backend: BackendFactory, tmp_path
     assert "not a duration: 'soon'" in failure.stderr and "policy.yaml" in failure.stderr
     missing = backend.fails("--sampling", str(tmp_path / "nope.yaml"))
     assert missing.returncode != 0 and "cannot read the sampling policy file" in missing.stderr
+
+
+def test_analyses_over_sampled_data_say_so_and_estimate_real_counts(backend: BackendFactory, tmp_path: Path) -> None:
+    b = backend("--sampling", policy_file(tmp_path))
+    rng = random.Random(13)
+    now = time.time_ns()
+    traces = [gen_trace(rng, spans=1, root_service="api", root_operation="GET /x", duration_ms=10,
+                        error=rng.random() < 0.06, start_ns=now) for _ in range(3000)]
+    true_errors = sum(1 for t in traces if t.rows[0]["status_code"] == 2)
+    for i in range(0, len(traces), 500):
+        post(b, rows_of(traces[i:i + 500]))
+    wait_for(lambda: nothing_held(b) and len(decisions(b)) == len(traces), 30, "every trace decided")
+    response = httpx.get(f"{b.query_url}/api/analyze/errors", params={"lookback": "1h"}, timeout=60)
+    assert response.status_code == 200, response.text
+    report = response.json()
+    row = next(r for r in report["rows"] if r["service"] == "api" and r["operation"] == "GET /x")
+    stored_rate = row["error_rate"]
+    assert stored_rate > 25           # errors are all kept, the rest at 10%: the stored rate is skewed
+    assert row["est_errors"] == true_errors
+    true_rate = 100 * true_errors / len(traces)
+    assert abs(row["est_error_rate"] - true_rate) < 1.5, (row, true_rate)
+    assert any(n.startswith("sampled data:") for n in report["notes"])
+    latency = httpx.get(f"{b.query_url}/api/analyze/latency", params={"lookback": "1h"}, timeout=60).json()
+    assert abs(latency["params"]["estimated_requests"] - len(traces)) < 4 * (len(traces) * 0.9 / 0.1) ** 0.5

@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from tests.backend.conftest import Backend, BackendFactory
 from tests.backend.otlp_requests import PROTOBUF
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tracehouse.analytics.report import COUNT, PERCENT, TEXT, TRACE, Column, Report
+from tracehouse.analytics.sampled import sampled_counts
 from tracehouse.store import AnalysisFilter, AnalyticsReader
 
 MAX_ROWS = 20
@@ -26,5 +27,9 @@ def analyze_errors(reader: AnalyticsReader, flt: AnalysisFilter) -> Report:
                Column("operation", "operation", TEXT), Column("own_errors", "own errors", COUNT),
                Column("errors", "errors", COUNT), Column("error_rate", "error rate", PERCENT),
                Column("example_trace_id", "example trace", TRACE)]
-    return Report("errors", "Error hot spots", findings, columns, rows,
-                  notes=["own errors: failed spans none of whose children failed (where errors start)"])
+    notes = ["own errors: failed spans none of whose children failed (where errors start)"]
+    sampled = sampled_counts(reader, flt)
+    if sampled is not None:   # tail-sampled data: say so, and add estimated real counts
+        columns[-1:-1] = sampled.add_error_estimates(rows)
+        notes.append(sampled.note())
+    return Report("errors", "Error hot spots", findings, columns, rows, notes=notes)

@@ -18,6 +18,7 @@ import pyarrow as pa
 from tracehouse.analytics.critical_path import PathSegment, SpanTiming, critical_path
 from tracehouse.analytics.parsing import WhatIf
 from tracehouse.analytics.report import COUNT, MS, PERCENT, TEXT, Column, Report
+from tracehouse.analytics.sampled import sampled_counts
 from tracehouse.store import AnalysisFilter, AnalyticsReader
 
 DEFAULT_SAMPLE = 10_000
@@ -132,5 +133,9 @@ def analyze_latency(reader: AnalyticsReader, flt: AnalysisFilter, what_if: WhatI
     notes = [f"critical paths of {n:,} traces (a fixed sample of at most {max_traces:,})"]
     if what_if is not None:
         notes.append("what-if assumes the rest of each critical path stays critical")
+    sampled = sampled_counts(reader, flt)
+    if sampled is not None:   # tail-sampled data: say so; quantiles over kept traces lean slow
+        params["estimated_requests"] = round(sampled.est_traces)
+        notes.append(sampled.note() + "; quantiles are over stored traces, where slow ones are over-represented")
     return Report("latency", "Critical-path latency by service and operation", findings, columns, rows,
                   params=params, notes=notes)
