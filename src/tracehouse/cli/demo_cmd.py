@@ -264,14 +264,17 @@ def port_option(flag: str, default: int, what: str) -> Callable[[Callable[..., A
 @click.option("--calls", type=click.Choice(["parallel", "sequential"]), default="parallel", show_default=True,
               help="How the hub asks fizzer and buzzer (FBAAS_CALLS).")
 @click.option("--no-wait", is_flag=True, help="Stop everything after the report instead of serving the UI.")
+@click.option("--sampling", is_flag=True,
+              help="Then run a load twice, stored whole and through a tail-sampling policy (errors, slow, 5%), "
+                   "and show what was kept and whether the doctor's answer changed.")
 @port_option("--hub-port", 6000, "the hub")
 @port_option("--fizzer-port", 6001, "fizzer")
 @port_option("--buzzer-port", 6002, "buzzer")
 @port_option("--otlp-grpc-port", _DEFAULTS.otlp_grpc_port, "the backend's OTLP/gRPC receiver")
 @port_option("--otlp-http-port", _DEFAULTS.otlp_http_port, "the backend's OTLP/HTTP receiver")
 @port_option("--query-port", _DEFAULTS.query_port, "the backend's query API and UI")
-def demo(data_dir: Path | None, delay_ms: float, calls: str, no_wait: bool, hub_port: int, fizzer_port: int,
-         buzzer_port: int, otlp_grpc_port: int, otlp_http_port: int, query_port: int) -> None:
+def demo(data_dir: Path | None, delay_ms: float, calls: str, no_wait: bool, sampling: bool, hub_port: int,
+         fizzer_port: int, buzzer_port: int, otlp_grpc_port: int, otlp_http_port: int, query_port: int) -> None:
     """Start the backend and FBaaS, send 1..15, and report where the time went.
 
     FBaaS (FizzBuzz as a Service) is the example system of "Implementing Distributed Tracing"
@@ -287,7 +290,7 @@ def demo(data_dir: Path | None, delay_ms: float, calls: str, no_wait: bool, hub_
     children: list[Child] = []
     with sigterm_as_interrupt():
         try:
-            _run(console, plan, data, logs, delay_ms, calls, no_wait, children)
+            _run(console, plan, data, logs, delay_ms, calls, no_wait, children, sampling)
         except KeyboardInterrupt:
             console.print()
         finally:
@@ -300,14 +303,14 @@ def demo(data_dir: Path | None, delay_ms: float, calls: str, no_wait: bool, hub_
 
 
 def _run(console: Console, plan: PortPlan, data: Path, logs: Path, delay_ms: float, calls: str, no_wait: bool,
-         children: list[Child]) -> None:
+         children: list[Child], sampling: bool = False) -> None:
     query_url = f"http://127.0.0.1:{plan.query}"
     python = [sys.executable, "-m", "tracehouse"]
 
     console.print(f"Starting the tracehouse backend (data in {data}) …")
-    backend = Child("backend", [*python, "up", "--data", str(data), "--otlp-grpc-port", str(plan.otlp_grpc),
-                                "--otlp-http-port", str(plan.otlp_http), "--query-port", str(plan.query)],
-                    child_env({}), logs / "backend.log")
+    up_args = ["--data", str(data), "--otlp-grpc-port", str(plan.otlp_grpc), "--otlp-http-port", str(plan.otlp_http),
+               "--query-port", str(plan.query)]
+    backend = Child("backend", [*python, "up", *up_args], child_env({}), logs / "backend.log")
     children.append(backend)
     wait_healthy(backend, f"{query_url}/healthz", timeout=60)
 
@@ -357,6 +360,9 @@ def _run(console: Console, plan: PortPlan, data: Path, logs: Path, delay_ms: flo
     window_s = math.ceil((time.time_ns() - start_ns) / 1e9) + 1
     console.print()
     console.print(doctor_text(query_url, since=f"{window_s}s"), markup=False, highlight=False)
+    if sampling:
+        from tracehouse.cli.demo_sampling import run_sampling_demo
+        run_sampling_demo(console, children, backend, up_args, data, logs, hub_url, query_url)
 
     console.print(f"\nThe traces are in the UI: [bold]{query_url}/[/]")
     if no_wait:
