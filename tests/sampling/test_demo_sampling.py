@@ -12,7 +12,7 @@ from tests.fbaas.test_demo import nothing_listens_on, port_args
 
 def test_demo_with_sampling_shows_what_was_kept_and_the_doctors_answer(tmp_path: Path) -> None:
     args, ports = port_args()
-    result = run_cli("demo", "--no-wait", "--sampling", "--data", str(tmp_path / "data"), "--delay-ms", "100",
+    result = run_cli("demo", "--no-wait", "--sampling", "--data", str(tmp_path / "data"), "--delay-ms", "300",
                      *args, timeout=240)
     out = result.stdout
     assert result.returncode == 0, out + result.stderr

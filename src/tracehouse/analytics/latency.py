@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
@@ -18,7 +18,7 @@ import pyarrow as pa
 from tracehouse.analytics.critical_path import PathSegment, SpanTiming, critical_path
 from tracehouse.analytics.parsing import WhatIf
 from tracehouse.analytics.report import COUNT, MS, PERCENT, TEXT, Column, Report
-from tracehouse.analytics.sampled import sampled_counts
+from tracehouse.analytics.sampled import sampled_counts, trace_weights
 from tracehouse.store import AnalysisFilter, AnalyticsReader
 
 DEFAULT_SAMPLE = 10_000
@@ -57,16 +57,21 @@ class PathSample:
 
     paths: list[list[PathSegment]]
     durations: list[int]
+    weights: list[float] = field(default_factory=list)   # tail-sampling weight of each (1: unsampled)
 
 
 def sample_paths(reader: AnalyticsReader, flt: AnalysisFilter, max_traces: int = DEFAULT_SAMPLE) -> PathSample:
-    paths, durations = [], []
-    for spans in traces_of(reader.trace_sample(flt, max_traces)):
+    paths, durations, weights = [], [], []
+    table = reader.trace_sample(flt, max_traces)
+    trace_ids = list(dict.fromkeys(table.column("trace_id").to_pylist())) if table.num_rows else []
+    weight_of = trace_weights(reader, trace_ids)
+    for tid, spans in zip(trace_ids, traces_of(table), strict=True):
         path = critical_path(spans)
         if path:
             paths.append(path)
             durations.append(sum(seg.self_time_ns for seg in path))
-    return PathSample(paths, durations)
+            weights.append(weight_of.get(tid, 1.0))
+    return PathSample(paths, durations, weights)
 
 
 def predicted_duration(path: Sequence[PathSegment], change: WhatIf) -> int:
@@ -94,16 +99,18 @@ def analyze_latency(reader: AnalyticsReader, flt: AnalysisFilter, what_if: WhatI
     sample = sample_paths(reader, flt, max_traces)
     n = len(sample.paths)
     per_op: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for path in sample.paths:
+    weighted: dict[tuple[str, str], float] = defaultdict(float)   # shares count each trace by its weight
+    for path, weight in zip(sample.paths, sample.weights, strict=True):
         totals: dict[tuple[str, str], int] = defaultdict(int)
         for seg in path:
             totals[(seg.span.service_name, seg.span.span_name)] += seg.self_time_ns
         for key, value in totals.items():
             per_op[key].append(value)
-    grand = sum(sample.durations)
+            weighted[key] += weight * value
+    grand = sum(w * d for w, d in zip(sample.weights, sample.durations, strict=True))
     rows: list[dict[str, Any]] = [{
         "service": svc, "operation": op,
-        "share": 100 * sum(values) / grand if grand else 0.0,
+        "share": 100 * weighted[(svc, op)] / grand if grand else 0.0,
         "p50_ms": quantile(values, 0.5) / 1e6, "p95_ms": quantile(values, 0.95) / 1e6,
         "traces": len(values), "in_traces": 100 * len(values) / n if n else 0.0,
     } for (svc, op), values in per_op.items()]

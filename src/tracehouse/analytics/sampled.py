@@ -67,3 +67,10 @@ def sampled_counts(reader: object, flt: AnalysisFilter) -> SampledCounts | None:
             int(r["spans"]), int(r["error_spans"]), float(r["est_spans"]), float(r["est_error_spans"]))
             for r in rows},
     )
+
+
+def trace_weights(reader: object, trace_ids: list[str]) -> dict[str, float]:
+    """Sampling weights of these (hex) traces; traces stored unsampled are absent (weight 1)."""
+    if not trace_ids or not isinstance(reader, SamplingStore):
+        return {}
+    return reader.trace_weights(trace_ids)

@@ -32,7 +32,7 @@ policies:
   - {name: rest-5pc, probabilistic: {percent: 5}}
 """
 LOAD_ROUNDS = 10          # the demo's 1..15, ten times: 150 requests per load
-CONCURRENCY = 10
+CONCURRENCY = 5
 
 
 def _send_load(hub_url: str, traffic: str) -> tuple[int, int, int]:
