@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import httpx
-
 from tests.backend.conftest import BackendFactory, clean_env
 from tests.backend.otlp_requests import PROTOBUF
 
