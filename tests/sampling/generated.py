@@ -12,7 +12,6 @@ import orjson
 import pyarrow as pa
 
 from tracehouse.model import SPAN_BATCH_SCHEMA
-from tracehouse.receiver.sampling.traces import FACT_COLUMNS
 
 SERVICES = ("checkout", "cart", "payments", "inventory", "search", "auth")
 
@@ -69,11 +68,25 @@ def batch_of(traces: list[GenTrace], rows: list[dict[str, Any]] | None = None) -
 
 
 def facts_table(traces: list[GenTrace]) -> pa.Table:
-    rows = [dict({k: r[k] for k in FACT_COLUMNS if k != "approx_bytes"}, approx_bytes=100)
-            for t in traces for r in t.rows]
-    schema = pa.schema([("trace_id", pa.binary()), ("parent_span_id", pa.binary()), ("service_name", pa.string()),
-                        ("span_name", pa.string()), ("status_code", pa.uint8()),
-                        ("start_time_unix_nano", pa.int64()), ("end_time_unix_nano", pa.int64()),
-                        ("attributes", pa.string()), ("resource_attributes", pa.string()),
-                        ("approx_bytes", pa.int64())])
+    """The per-trace facts (TRACE_COLUMNS) a store computes, computed here in Python for the policy
+    tests (the store's SQL is tested against the same traces in test_tail_store.py)."""
+    rows = []
+    for t in traces:
+        roots = [r for r in t.rows if r["parent_span_id"] is None]
+        root = min(roots or t.rows, key=lambda r: r["start_time_unix_nano"])
+        rows.append({
+            "trace_id": t.trace_id, "has_root": bool(roots), "root_service": root["service_name"],
+            "root_operation": root["span_name"],
+            "start_unix_nano": min(r["start_time_unix_nano"] for r in t.rows),
+            "end_unix_nano": max(max(r["end_time_unix_nano"], r["start_time_unix_nano"]) for r in t.rows),
+            "span_count": len(t.rows), "error_count": sum(r["status_code"] == 2 for r in t.rows),
+            "approx_bytes": 100 * len(t.rows),
+            "attributes": [r["attributes"] for r in t.rows],
+            "resource_attributes": sorted({r["resource_attributes"] for r in t.rows}),
+        })
+    schema = pa.schema([("trace_id", pa.binary()), ("has_root", pa.bool_()), ("root_service", pa.string()),
+                        ("root_operation", pa.string()), ("start_unix_nano", pa.int64()),
+                        ("end_unix_nano", pa.int64()), ("span_count", pa.int64()), ("error_count", pa.int64()),
+                        ("approx_bytes", pa.int64()), ("attributes", pa.list_(pa.string())),
+                        ("resource_attributes", pa.list_(pa.string()))])
     return pa.Table.from_pylist(rows, schema=schema)

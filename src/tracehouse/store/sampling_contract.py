@@ -71,8 +71,9 @@ class SamplingStore(Protocol):
         `max_trace_spans` spans are held, or a decision since `cache_since_unix_nano` exists."""
         ...
 
-    def held_facts(self, trace_ids: Sequence[bytes]) -> pa.Table:
-        """The held spans of these traces in receiver.sampling.traces.FACT_COLUMNS."""
+    def held_facts(self, trace_ids: Sequence[bytes], with_attributes: bool = False) -> pa.Table:
+        """One row per trace of these held traces, in receiver.sampling.traces.TRACE_COLUMNS (the
+        per-span work done in the store); attribute lists only `with_attributes`."""
         ...
 
     def held_spans(self, trace_ids: Sequence[bytes]) -> pa.Table:
@@ -104,8 +105,9 @@ class SamplingStore(Protocol):
         """What each policy kept and dropped per minute since then. [] when nothing was ever sampled."""
         ...
 
-    def stored_facts(self, start_unix_nano: int, end_unix_nano: int, traces_per_chunk: int) -> Iterator[pa.Table]:
-        """Stored traces that started in the window, in FACT_COLUMNS, whole traces per chunk."""
+    def stored_facts(self, start_unix_nano: int, end_unix_nano: int, traces_per_chunk: int,
+                     with_attributes: bool = False) -> Iterator[pa.Table]:
+        """Stored traces that started in the window, one row per trace in TRACE_COLUMNS, in chunks."""
         ...
 
     def trace_weights(self, trace_ids: Sequence[str]) -> dict[str, float]:

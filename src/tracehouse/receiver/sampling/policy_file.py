@@ -98,6 +98,17 @@ class PolicyFile:
     def names(self) -> list[str]:
         return [p.name for p in (*self.policies, *self.drops)]
 
+    @property
+    def needs_attributes(self) -> bool:
+        """Whether a policy looks at attribute values (the store then lists them per trace)."""
+        def needs(policy: Policy) -> bool:
+            if isinstance(policy, AllOf | AnyOf):
+                return any(needs(p) for p in policy.parts)
+            if isinstance(policy, RateLimit):
+                return any(k.startswith("attribute:") for k in policy.key)
+            return isinstance(policy, AttributeRule)
+        return any(needs(p) for p in (*self.policies, *self.drops))
+
 
 def load_policy_file(path: Path) -> PolicyFile:
     try:

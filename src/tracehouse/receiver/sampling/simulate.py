@@ -82,7 +82,7 @@ def simulate(store: SamplingStore, policy_file: PolicyFile, start_unix_nano: int
     decider = Decider(policy_file)
     # (root key, duration, spans, bytes, error, kept, weight, policy), in the order the traces ended.
     seen: list[tuple[tuple[str, str], int, int, int, bool, int, bool, float, str]] = []
-    for chunk in store.stored_facts(start_unix_nano, end_unix_nano, CHUNK_TRACES):
+    for chunk in store.stored_facts(start_unix_nano, end_unix_nano, CHUNK_TRACES, policy_file.needs_attributes):
         for facts in sorted(facts_of(chunk), key=lambda f: f.end_unix_nano):
             d = decider.decide(facts, facts.end_unix_nano)
             seen.append(((facts.root_service, facts.root_operation), facts.duration_ns, facts.span_count,

@@ -100,7 +100,7 @@ class TailSampler:
             return 0
         prior = self._store.prior_decisions(chosen, cache_since)
         decided: list[DecidedTrace] = []
-        for facts in facts_of(self._store.held_facts(chosen)):
+        for facts in facts_of(self._store.held_facts(chosen, self.policy_file.needs_attributes)):
             earlier = prior.get(facts.trace_id)
             if earlier is not None:
                 decided.append(DecidedTrace(facts.trace_id, earlier.kept, earlier.probability,

@@ -67,8 +67,8 @@ def ready_to_decide(cur: duckdb.DuckDBPyConnection, now: int, after_root: int, m
     return [(bytes(r[0]), int(r[1])) for r in rows]
 
 
-def held_facts(cur: duckdb.DuckDBPyConnection, trace_ids: Sequence[bytes]) -> pa.Table:
-    return _with(cur, "wanted", _ids(trace_ids), sql("sampling/held_facts"))
+def held_facts(cur: duckdb.DuckDBPyConnection, trace_ids: Sequence[bytes], with_attributes: bool) -> pa.Table:
+    return _with(cur, "wanted", _ids(trace_ids), sql("sampling/held_facts"), {"with_attributes": with_attributes})
 
 
 def held_spans(cur: duckdb.DuckDBPyConnection, trace_ids: Sequence[bytes]) -> pa.Table:
@@ -154,10 +154,12 @@ def sampling_minutes(cur: duckdb.DuckDBPyConnection, since: int) -> list[PolicyM
                          float(r[8])) for r in rows]
 
 
-def stored_facts(cur: duckdb.DuckDBPyConnection, start: int, end: int, per_chunk: int) -> Iterator[pa.Table]:
+def stored_facts(cur: duckdb.DuckDBPyConnection, start: int, end: int, per_chunk: int,
+                 with_attributes: bool) -> Iterator[pa.Table]:
     ids = [bytes(r[0]) for r in cur.execute(sql("sampling/stored_trace_ids"), {"start": start, "end": end}).fetchall()]
     for i in range(0, len(ids), per_chunk):
-        yield _with(cur, "wanted", _ids(ids[i:i + per_chunk]), sql("sampling/stored_facts"))
+        yield _with(cur, "wanted", _ids(ids[i:i + per_chunk]), sql("sampling/stored_facts"),
+                    {"with_attributes": with_attributes})
 
 
 def trace_weights(cur: duckdb.DuckDBPyConnection, trace_ids: Sequence[str]) -> dict[str, float]:

@@ -287,8 +287,8 @@ class DuckDBStore:
         return sampling.ready_to_decide(self._sampling_writer(), now_unix_nano, wait_after_root_ns, max_wait_ns,
                                         max_trace_spans, cache_since_unix_nano, limit)
 
-    def held_facts(self, trace_ids: Sequence[bytes]) -> pa.Table:
-        return sampling.held_facts(self._sampling_writer(), trace_ids)
+    def held_facts(self, trace_ids: Sequence[bytes], with_attributes: bool = False) -> pa.Table:
+        return sampling.held_facts(self._sampling_writer(), trace_ids, with_attributes)
 
     def held_spans(self, trace_ids: Sequence[bytes]) -> pa.Table:
         return sampling.held_spans(self._sampling_writer(), trace_ids)
@@ -311,8 +311,10 @@ class DuckDBStore:
     def sampling_minutes(self, since_unix_nano: int) -> list[PolicyMinute]:
         return sampling.sampling_minutes(self._cursor(), since_unix_nano)
 
-    def stored_facts(self, start_unix_nano: int, end_unix_nano: int, traces_per_chunk: int) -> Iterator[pa.Table]:
-        return sampling.stored_facts(self._cursor(), start_unix_nano, end_unix_nano, traces_per_chunk)
+    def stored_facts(self, start_unix_nano: int, end_unix_nano: int, traces_per_chunk: int,
+                     with_attributes: bool = False) -> Iterator[pa.Table]:
+        return sampling.stored_facts(self._cursor(), start_unix_nano, end_unix_nano, traces_per_chunk,
+                                     with_attributes)
 
     def trace_weights(self, trace_ids: Sequence[str]) -> dict[str, float]:
         return sampling.trace_weights(self._cursor(), trace_ids)
