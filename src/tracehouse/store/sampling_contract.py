@@ -1,4 +1,4 @@
-"""What a store offers tail sampling (docs/sampling.md, ADR 10): a place for spans to wait for their
+"""What a store offers tail sampling (docs/sampling.md, ADR 11): a place for spans to wait for their
 trace's decision, the decisions themselves (the decision cache and the weights of kept traces), and
 per-minute counts of what each policy kept and dropped.
 

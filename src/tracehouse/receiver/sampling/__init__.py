@@ -7,5 +7,5 @@ traces to keep, and every kept trace records the weight that makes counts over s
 - `tail`: the backend's tail sampler (holds spans in the store, decides them on the commit thread).
 - `simulate`: the same decisions replayed over stored traces (`tracehouse sampling simulate`).
 - `remote`: Jaeger remote-sampling strategies for SDKs (`/api/sampling?service=`).
-See docs/sampling.md and ADR 10.
+See docs/sampling.md and ADR 11.
 """

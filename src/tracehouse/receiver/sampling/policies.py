@@ -1,6 +1,6 @@
 """Sampling policies: each gives a trace a keep probability in [0, 1].
 
-One model for all of them, so that composites and weights stay honest (ADR 10):
+One model for all of them, so that composites and weights stay honest (ADR 11):
 - a rule that matches (error, latency, attribute, span count, root) gives 1, and 0 otherwise;
 - `probabilistic` gives its probability to the traces it applies to; `rate_limit` gives each key
   the probability that keeps its service near the target rate (recomputed every few seconds);

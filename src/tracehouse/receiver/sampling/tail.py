@@ -19,6 +19,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from typing import Protocol
 
 import pyarrow as pa
@@ -59,6 +60,9 @@ class HoldingWriter:
 
     def enforce_max_size(self, max_bytes: int) -> int:
         return self._store.enforce_max_size(max_bytes)
+
+    def pin_traces(self, trace_ids: Sequence[str], keep_until_unix_nano: int | None) -> None:
+        self._store.pin_traces(trace_ids, keep_until_unix_nano)
 
 
 class TailSampler:

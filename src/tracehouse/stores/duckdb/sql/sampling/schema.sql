@@ -21,6 +21,10 @@ CREATE TABLE IF NOT EXISTS sampling_held_span (
     links                VARCHAR,
     scope_name           VARCHAR,
     scope_version        VARCHAR,
+    flags                BIGINT,
+    scope_attributes     VARCHAR,
+    scope_schema_url     VARCHAR,
+    resource_schema_url  VARCHAR,
     received_unix_nano   BIGINT NOT NULL
 );
 -- One row per decided trace. Kept rows are the traces' sampling weights (1 / probability) and stay;
