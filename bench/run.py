@@ -20,6 +20,7 @@ BENCHES = {
     "query": "bench.query_bench",
     "analytics": "bench.analytics_bench",
     "sampling": "bench.sampling_bench",
+    "hostile": "bench.hostile_bench",
 }
 
 

@@ -91,6 +91,33 @@ class Settings:
         "TRACEHOUSE_SAMPLING", "--sampling",
         "A YAML policy file: turns tail sampling on (off by default) and sets the strategies served "
         "to SDKs at /api/sampling. See docs/sampling.md."))
+    disk_reserve_bytes: int = field(default=128 * 2**20, metadata=_meta(
+        "TRACEHOUSE_DISK_RESERVE", "--disk-reserve",
+        "Free space kept on the data directory's disk: below it receivers answer 503/UNAVAILABLE "
+        "(retryable) instead of spooling, so the store can still commit and retention still delete. "
+        "0 = none."))
+    queue_max_bytes: int = field(default=128 * 2**20, metadata=_meta(
+        "TRACEHOUSE_QUEUE_MAX_BYTES", "--queue-max-bytes",
+        "Spool bytes acknowledged but not yet in the store before receivers answer 503/UNAVAILABLE "
+        "(alongside --queue-max-spans). 0 = no byte cap."))
+    attribute_value_max_bytes: int = field(default=2**20, metadata=_meta(
+        "TRACEHOUSE_ATTRIBUTE_VALUE_MAX", "--attribute-value-max",
+        "Longer attribute values (strings, bytes) are truncated to this many bytes and the span "
+        "flagged (tracehouse.truncated_attributes), as SDKs' attribute value length limits do."))
+    span_max_bytes: int = field(default=4 * 2**20, metadata=_meta(
+        "TRACEHOUSE_SPAN_MAX", "--span-max",
+        "A span larger than this (serialized, after truncation) is refused with OTLP partial success."))
+    span_events_max: int = field(default=1024, metadata=_meta(
+        "TRACEHOUSE_SPAN_EVENTS_MAX", "--span-events-max",
+        "Events kept per span; the rest are dropped and counted (dropped_events_count, "
+        "tracehouse.dropped_events)."))
+    shutdown_timeout_seconds: float = field(default=20.0, metadata=_meta(
+        "TRACEHOUSE_SHUTDOWN_TIMEOUT", "--shutdown-timeout",
+        "On SIGTERM/Ctrl-C, how long to keep storing acknowledged spans (or retrying a store that "
+        "cannot write) before exiting; what is left stays in the spool for the next start."))
+    span_links_max: int = field(default=1024, metadata=_meta(
+        "TRACEHOUSE_SPAN_LINKS_MAX", "--span-links-max",
+        "Links kept per span; the rest are dropped and counted (dropped_links_count, tracehouse.dropped_links)."))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -127,12 +154,13 @@ def _convert(name: str, raw: str, source: str) -> Any:
             return raw
         if name == "retention_seconds":
             return parse_retention(raw)
-        if name == "max_size_bytes":
+        if name in ("max_size_bytes", "disk_reserve_bytes", "queue_max_bytes", "attribute_value_max_bytes",
+                    "span_max_bytes"):
             return parse_size(raw)
         if name == "store_memory_limit":
             parse_size(raw)
             return raw
-        if name in ("sql_timeout_seconds", "retention_interval_seconds"):
+        if name in ("sql_timeout_seconds", "retention_interval_seconds", "shutdown_timeout_seconds"):
             return float(raw)
         value = int(raw)
         if value < 0:

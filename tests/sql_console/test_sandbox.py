@@ -7,6 +7,7 @@ engine shared by the console, `tracehouse sql` and POST /api/sql.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -72,6 +73,12 @@ ESCAPES = {
     "begin": ("BEGIN TRANSACTION", "refused"),
     "several statements": ("SELECT 1; DELETE FROM span_data", "one statement"),
     "select then set": ("SELECT 1; SET threads = 1", "one statement"),
+    # A real checkpoint (it rewrites the store file), and the store file's own bytes, where data
+    # removed by retention may remain.
+    "checkpoint function": ("SELECT * FROM checkpoint()", "writes the store file"),
+    "force_checkpoint function": ("SELECT * FROM force_checkpoint()", "writes the store file"),
+    "read_blob of the store file": ("SELECT content FROM read_blob('{tmp}/data/tracehouse.duckdb')", "files"),
+    "read_text of the store file": ("SELECT content FROM read_text('{tmp}/data/tracehouse.duckdb')", "files"),
 }
 
 
@@ -132,3 +139,28 @@ def test_the_helper_views_answer(service: QueryService) -> None:
     traces = service.run_sql("SELECT count(*) FROM traces").rows[0][0]
     edges = service.run_sql("SELECT count(*) FROM edges WHERE child_service = 'ledger'").rows[0][0]
     assert traces == 200 and edges > 150
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT len(range(1000000000))",               # 81 s and 20 GB before it was refused
+    "SELECT repeat('x', 2000000000)",              # 48 s and 4.1 GB
+    "SELECT 'x'.repeat(2000000000)",
+    "SELECT len(generate_series(1, 1000000000))",
+    "SELECT len(list_resize([1], 1000000000))",
+    "SELECT lpad('x', 2000000000, 'y')",
+    "SELECT repeat(span_name, 100000000) FROM spans",   # its size depends on the data: not a constant
+    "SELECT len(range((SELECT 1000000000)))",
+])
+def test_a_value_too_large_to_interrupt_is_refused_before_it_runs(service: QueryService, sql: str) -> None:
+    """DuckDB builds such a value in one step, which neither its time limit (an interrupt between
+    vectors) nor its memory limit stops; the sandbox refuses it before anything runs."""
+    started = time.perf_counter()
+    with pytest.raises(SqlRefusedError, match="constant arguments"):
+        service.run_sql(sql, timeout_seconds=1.0)
+    assert time.perf_counter() - started < 1.0
+
+
+def test_small_generated_values_and_streamed_ranges_still_run(service: QueryService) -> None:
+    assert service.run_sql("SELECT len(range(1000)), repeat('ab', 3), generate_series(1, 3)").rows == [
+        (1000, "ababab", [1, 2, 3])]
+    assert service.run_sql("SELECT count(*) FROM range(2000000)").rows == [(2_000_000,)]

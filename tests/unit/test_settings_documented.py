@@ -24,7 +24,9 @@ def test_documented_defaults_match_the_code() -> None:
     rows = {line.split("|")[1].strip(" `"): line for line in DOCS.read_text().splitlines()
             if line.startswith("| `TRACEHOUSE_")}
     shown = {"retention_seconds": "7d", "max_size_bytes": "10GB", "max_body_bytes": "64MiB",
-             "data_dir": "./.tracehouse"}
+             "data_dir": "./.tracehouse",
+             "disk_reserve_bytes": "128MiB", "queue_max_bytes": "128MiB", "attribute_value_max_bytes": "1MiB",
+             "span_max_bytes": "4MiB"}
     defaults = Settings()
     for f in fields(Settings):
         value = shown.get(f.name, str(getattr(defaults, f.name)))

@@ -8,14 +8,16 @@ GET /analytics-static/{file}                                    -> their scripts
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict
 from importlib import resources
 
 import pyarrow as pa
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from tracehouse.model import SPAN_ROW_SCHEMA
 from tracehouse.query.analyses import NAMES, Analyses, AnalysisError
 from tracehouse.query.service import QueryService
 from tracehouse.store import SqlCatalog, StoreError
@@ -56,17 +58,30 @@ def router(service: QueryService) -> APIRouter:
 
     @api.get("/api/export/spans")
     async def export_spans(request: Request) -> Response:
-        """The spans of a window as an Arrow IPC stream (what `tracehouse export --url` reads)."""
+        """The spans of a window as an Arrow IPC stream (what `tracehouse export --url` reads), sent a
+        slice at a time as the store produces them: an export of any size holds one slice in memory."""
+
+        def first() -> tuple[pa.RecordBatch | None, Iterator[pa.RecordBatch]]:
+            batches = iter(Analyses(service.store).export_span_batches(_params(request)))
+            return next(batches, None), batches
+
         try:
-            table = await run_in_threadpool(Analyses(service.store).export_spans, _params(request))
+            head, rest = await run_in_threadpool(first)   # errors in the filter or the store show here
         except AnalysisError as exc:
             return JSONResponse({"error": str(exc), "kind": "bad_request"}, status_code=400)
         except StoreError as exc:
             return JSONResponse({"error": str(exc), "kind": "store"}, status_code=503)
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, table.schema) as writer:
-            writer.write_table(table)
-        return Response(sink.getvalue().to_pybytes(), media_type="application/vnd.apache.arrow.stream")
+
+        def stream() -> Iterator[bytes]:
+            # The IPC stream format: the schema, each batch as a message, then the end-of-stream marker.
+            yield SPAN_ROW_SCHEMA.serialize().to_pybytes()
+            if head is not None:
+                yield head.serialize().to_pybytes()
+            for batch in rest:
+                yield batch.serialize().to_pybytes()
+            yield b"\xff\xff\xff\xff\x00\x00\x00\x00"
+
+        return StreamingResponse(stream(), media_type="application/vnd.apache.arrow.stream")
 
     @api.get("/api/sql/catalog")
     def catalog() -> JSONResponse:

@@ -57,6 +57,19 @@ def router(service: QueryService) -> APIRouter:
         except TraceNotFoundError as exc:
             return error(404, str(exc))
 
+    @api.get("/api/view/traces/{trace_id}/spans/{span_id}/value")
+    def full_value(trace_id: str, span_id: str, key: str, where: str = "span") -> Response:
+        """The full value of an attribute the trace view cut (its payload holds the first 2,048
+        characters of longer values): of the span, its resource (where=resource) or an event
+        (where=event:N)."""
+        try:
+            return json_response({"value": service.full_value(params.trace_id(trace_id, "traceID"), span_id, key,
+                                                              where)})
+        except params.ParamError as exc:
+            return error(400, str(exc))
+        except TraceNotFoundError as exc:
+            return error(404, str(exc))
+
     @api.post("/api/view/upload")
     async def upload(request: Request) -> Response:
         """The view of a trace file in the request body (OTLP-JSON or Jaeger JSON). Nothing is stored."""

@@ -24,6 +24,7 @@ import grpc
 import uvicorn
 
 from tracehouse.api.app import create_app
+from tracehouse.otlp.limits import SpanLimits
 from tracehouse.query.service import QueryService
 from tracehouse.receiver.ingest import Ingest
 from tracehouse.receiver.otlp_grpc import create_grpc_server
@@ -93,8 +94,12 @@ class BackendServer:
         self.store = store
         self.sampler = _tail_sampler(settings, store)
         writer: SpanWriter = store if self.sampler is None else self.sampler.writer()
-        self.ingest = Ingest(writer, Spool(settings.data_dir / "spool"), settings.queue_max_spans,
-                             settings.batch_max_spans, settings.decode_workers)
+        limits = SpanLimits(attribute_value_max_bytes=settings.attribute_value_max_bytes,
+                            events_max=settings.span_events_max, links_max=settings.span_links_max,
+                            span_max_bytes=settings.span_max_bytes)
+        self.ingest = Ingest(writer, Spool(settings.data_dir / "spool", reserve_bytes=settings.disk_reserve_bytes),
+                             settings.queue_max_spans, settings.batch_max_spans, settings.decode_workers,
+                             max_pending_bytes=settings.queue_max_bytes, limits=limits)
         self.retention = Retention(self.ingest, settings.retention_seconds, settings.max_size_bytes,
                                    settings.retention_interval_seconds)
         # Imports write through the ingest pipeline's commit thread, the store's one writer.
@@ -104,7 +109,8 @@ class BackendServer:
         self._servers: list[_Server] = []
 
     def recover(self) -> int:
-        """Store what was acknowledged but not yet stored before a crash. Returns the spans replayed."""
+        """Open the spool; what was acknowledged but not yet stored before a crash is replayed in the
+        background once serving, so the ports open at once (ADR 12). Returns the backlog's bytes."""
         return self.ingest.recover()
 
     def bind(self) -> BoundPorts:
@@ -163,11 +169,11 @@ class BackendServer:
     def _shutdown(self) -> None:
         # Listeners first: once they are closed no new export can be acknowledged.
         if self._grpc is not None:
-            self._grpc.stop(grace=10).wait(15)
+            self._grpc.stop(grace=5).wait(6)
         self.retention.stop()
         if self.sampler is not None:
             self.sampler.stop()
-        self.ingest.close()
+        self.ingest.close(self.settings.shutdown_timeout_seconds)
         self.store.close()
         for sock in self._sockets:
             sock.close()

@@ -7,6 +7,7 @@ import contextlib
 import click
 
 from tracehouse.query.service import QueryService
+from tracehouse.receiver import maintenance
 from tracehouse.settings import Settings
 from tracehouse.store import Store, StoreError
 from tracehouse.stores.duckdb import DuckDBStore
@@ -42,12 +43,44 @@ class Wiring:
                 store.close()
             raise click.ClickException(str(exc)) from exc
         if replayed:
-            click.echo(f"recovered {replayed} acknowledged span(s) from the spool", err=True)
+            click.echo(f"replaying {replayed:,} bytes of acknowledged spans from the spool in the background",
+                       err=True)
         server.announce(ports)
         server.serve(ports)
 
     def open_query_service(self, settings: Settings, read_only: bool = True) -> QueryService:
+        self._replay_backlog(settings)
         try:
             return QueryService(open_store(settings, read_only=read_only), settings)
         except StoreError as exc:
             raise click.ClickException(str(exc)) from exc
+
+    def _replay_backlog(self, settings: Settings) -> None:
+        """Store what the spool holds beyond the store (a backend that crashed), before reading, so
+        a command never shows a store that silently misses acknowledged spans."""
+        if not maintenance.backlog_bytes(settings.data_dir) or not settings.store_path.exists():
+            return
+        try:
+            store = open_store(settings)
+        except StoreError as exc:
+            click.echo(f"warning: the spool in {settings.data_dir} holds acknowledged spans that are not in the "
+                       f"store yet, and they cannot be stored now ({exc}); `tracehouse up` stores them", err=True)
+            return
+        try:
+            replayed = maintenance.replay_spool(store, settings.data_dir)
+        finally:
+            store.close()
+        click.echo(f"stored {replayed:,} acknowledged span(s) left in the spool by a backend that stopped "
+                   "before storing them", err=True)
+
+    def store_health(self, settings: Settings, repair: bool, discard: bool = False) -> maintenance.StoreHealth:
+        if not repair:
+            return maintenance.inspect(settings.data_dir)
+        try:
+            store = open_store(settings)
+        except StoreError as exc:
+            raise click.ClickException(str(exc)) from exc
+        try:
+            return maintenance.repair(store, settings.data_dir, discard)
+        finally:
+            store.close()

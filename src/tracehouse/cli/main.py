@@ -21,6 +21,7 @@ COMMANDS = {
     "sampling": "tracehouse.cli.sampling_cmd:sampling",
     "send": "tracehouse.cli.send_cmd:send",
     "sql": "tracehouse.cli.sql_cmd:sql",
+    "store": "tracehouse.cli.store_cmd:store",
     "up": "tracehouse.cli.up_cmd:up",
 }
 

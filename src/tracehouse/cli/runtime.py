@@ -5,11 +5,14 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import click
 
 from tracehouse.query.service import QueryService
+
+if TYPE_CHECKING:
+    from tracehouse.receiver.maintenance import StoreHealth
 from tracehouse.settings import Settings
 
 
@@ -19,7 +22,12 @@ class Runtime(Protocol):
         ...
 
     def open_query_service(self, settings: Settings, read_only: bool = True) -> QueryService:
-        """Open the store in `settings.data_dir` directly (no server) behind a query service."""
+        """Open the store in `settings.data_dir` directly (no server) behind a query service. Spans
+        still in the spool (acknowledged before a crash) are stored first, or a warning says so."""
+        ...
+
+    def store_health(self, settings: Settings, repair: bool, discard: bool = False) -> StoreHealth:
+        """`tracehouse store check` (repair=False, read-only) and `tracehouse store repair`."""
         ...
 
 

@@ -16,7 +16,9 @@ _DEFAULTS = Settings()
 
 def _default_text(name: str) -> str:
     shown = {"retention_seconds": "7d", "max_size_bytes": "10GB", "max_body_bytes": "64MiB",
-             "sampling_file": "off"}
+             "sampling_file": "off",
+             "disk_reserve_bytes": "128MiB", "queue_max_bytes": "128MiB", "attribute_value_max_bytes": "1MiB",
+             "span_max_bytes": "4MiB"}
     return shown.get(name, str(getattr(_DEFAULTS, name)))
 
 

@@ -14,6 +14,9 @@ def export_response(rejected: int, error_message: str) -> ExportTraceServiceResp
     response = ExportTraceServiceResponse()
     if rejected:
         response.partial_success.rejected_spans = rejected
+    if error_message:
+        # With no span rejected, the message is a warning (values truncated, events dropped), which
+        # the OTLP specification lets a server send with rejected_spans = 0.
         response.partial_success.error_message = error_message
     return response
 

@@ -33,7 +33,10 @@ _SCALARS = frozenset(("string_value", "int_value", "double_value", "bool_value")
 # parser already refuses messages nested 100 deep, which bounds AnyValue nesting below this, so
 # the walk never drops a span that receive-time validation accepted.
 MAX_VALUE_DEPTH = 64
-_INT64_MAX = 2**63 - 1
+# The latest start or end time the store takes: 2262-01-01T00:00:00Z. DuckDB's TIMESTAMP_NS ends at
+# 2262-04-11 and takes 2^63-1 as infinity; the margin keeps sums such as start + duration and a
+# query window's end inside the range, so a stored span can always be read back.
+MAX_TIME_UNIX_NANO = 9_214_646_400_000_000_000
 
 ColumnKind = Literal["fixed", "fixed_nullable", "text", "text_nullable", "uint8", "int64", "dictionary_text"]
 
@@ -150,8 +153,8 @@ def fields_problem(trace_id: bytes, span_id: bytes, parent: bytes, start: int, e
         return "an all-zero span id"
     if parent and len(parent) != 8:
         return f"a parent span id of {len(parent)} bytes (must be 8 or empty)"
-    if start > _INT64_MAX or end > _INT64_MAX:
-        return "a timestamp beyond the year 2262"
+    if start > MAX_TIME_UNIX_NANO or end > MAX_TIME_UNIX_NANO:
+        return "a start or end time after 2262-01-01, past the store's range"
     return None
 
 

@@ -15,7 +15,7 @@ or HTTP query parameters, so every front end computes with the same inputs:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import pyarrow as pa
 
@@ -156,6 +156,14 @@ class Analyses:
             return self._store.export_spans(parse_filter(params))
         except ParseError as exc:
             raise AnalysisError(str(exc)) from exc
+
+    def export_span_batches(self, params: Params) -> Iterator[pa.RecordBatch]:
+        """export_spans a bounded slice at a time (model.SPAN_ROW_SCHEMA batches, by start time)."""
+        try:
+            flt = parse_filter(params)
+        except ParseError as exc:
+            raise AnalysisError(str(exc)) from exc
+        return self._store.export_span_batches(flt)
 
     def doctor(self, flt: AnalysisFilter) -> Report:
         return doctor_report(self.diagnose(flt))

@@ -24,6 +24,7 @@ from tracehouse.query.span_metrics import MetricKind, metric_family
 from tracehouse.query.spans import Span, by_trace, spans_from_rows
 from tracehouse.query.trace_files import spans_from_file
 from tracehouse.query.trace_summaries import v3_summaries
+from tracehouse.query.trace_view import full_value as trace_view_full_value
 from tracehouse.query.trace_view import trace_view
 from tracehouse.settings import Settings
 from tracehouse.store import AnalysisFilter, AnalyticsReader, SpanWriter, Store, StoreError, WriteResult
@@ -158,11 +159,19 @@ class QueryService:
     def trace_view(self, trace_id: str) -> dict[str, Any]:
         return trace_view(self.trace(trace_id))
 
+    def full_value(self, trace_id: str, span_id: str, key: str, where: str) -> Any:
+        """The full value of an attribute the trace view cut (see trace_view.full_value)."""
+        try:
+            return trace_view_full_value(self.trace(trace_id), span_id, key, where)
+        except (StopIteration, KeyError) as exc:
+            raise TraceNotFoundError(f"{trace_id}: no span {span_id} with attribute {key!r} ({where})") from exc
+
     def file_view(self, body: bytes) -> dict[str, Any]:
         """The view of an uploaded trace file (OTLP-JSON or Jaeger JSON); its first trace if several.
         Raises query.trace_files.TraceFileError for anything else."""
         traces = by_trace(spans_from_file(body))
-        return trace_view(next(iter(traces.values())))
+        # The file is in the browser already and not stored: nothing to fetch a cut value from.
+        return trace_view(next(iter(traces.values())), cut_values=False)
 
     def compare(self, trace_a: str, trace_b: str) -> dict[str, Any]:
         return compare_traces(self.trace(trace_a), self.trace(trace_b))

@@ -16,6 +16,39 @@ import orjson
 from tracehouse.analytics.critical_path import SpanTiming, critical_path
 from tracehouse.query.spans import Span, trace_bounds
 
+# String values longer than this are cut in the view's payload, with their full length in the span's
+# (event's, resource's) "cut" map; the page fetches a full value on request (`full_value`). A trace
+# whose spans carry 1 MB strings once took 48 s to open: the payload was the whole trace's values.
+VIEW_VALUE_CHARS = 2_048
+
+
+def _cut(attrs: dict[str, Any], limit: int | None = VIEW_VALUE_CHARS) -> tuple[dict[str, Any], dict[str, int]]:
+    """`attrs` with long string values cut to `limit`, and key -> full length of those."""
+    cut: dict[str, int] = {}
+    if limit is None:
+        return attrs, cut
+    out = attrs
+    for key, value in attrs.items():
+        if isinstance(value, str) and len(value) > limit:
+            if out is attrs:
+                out = dict(attrs)
+            out[key] = value[:limit]
+            cut[key] = len(value)
+    return out, cut
+
+
+def full_value(spans: Sequence[Span], span_id: str, key: str, where: str) -> Any:
+    """The full value of an attribute the view cut: of the span (`where` = "span"), its resource
+    ("resource") or its event number N ("event:N"). KeyError if there is none."""
+    span = next(s for s in spans if s.span_id == span_id.lower())
+    if where == "span":
+        return span.attributes[key]
+    if where == "resource":
+        return span.resource_attributes[key]
+    if where.startswith("event:") and where[6:].isdigit() and int(where[6:]) < len(span.events):
+        return (span.events[int(where[6:])].get("attributes") or {})[key]
+    raise KeyError(where)
+
 
 def tree_order(spans: Sequence[Span]) -> tuple[list[int], list[int], list[bool]]:
     """Depth-first order of `spans` (indices), each one's depth, and whether its parent is missing.
@@ -60,7 +93,9 @@ def tree_order(spans: Sequence[Span]) -> tuple[list[int], list[int], list[bool]]
     return order, depth, orphan
 
 
-def trace_view(spans: Sequence[Span]) -> dict[str, Any]:
+def trace_view(spans: Sequence[Span], cut_values: bool = True) -> dict[str, Any]:
+    """The view of a stored trace; `cut_values`: cut long values (full_value fetches them)."""
+    limit = VIEW_VALUE_CHARS if cut_values else None
     start, end = trace_bounds(spans)
     order, depth, orphan = tree_order(spans)
     position = {i: p for p, i in enumerate(order)}
@@ -79,8 +114,16 @@ def trace_view(spans: Sequence[Span]) -> dict[str, Any]:
             res = resources.get(res_key)
             if res is None:
                 res = resources[res_key] = len(resource_list)
-                resource_list.append({"service": s.service_name, "attributes": s.resource_attributes})
+                resource_attrs, resource_cut = _cut(s.resource_attributes, limit)
+                resource_list.append({"service": s.service_name, "attributes": resource_attrs,
+                                      **({"cut": resource_cut} if resource_cut else {})})
             resources_by_identity[(s.service_name, id(s.resource_attributes))] = res
+        attrs, cut = _cut(s.attributes, limit)
+        events = []
+        for e in s.events:
+            event_attrs, event_cut = _cut(e.get("attributes") or {}, limit)
+            events.append({"t": int(e.get("time_unix_nano") or 0) - start, "name": e.get("name") or "",
+                           "attrs": event_attrs, **({"cut": event_cut} if event_cut else {})})
         out.append({
             "id": s.span_id,
             "parent": s.parent_span_id,
@@ -94,9 +137,9 @@ def trace_view(spans: Sequence[Span]) -> dict[str, Any]:
             "orphan": orphan[i],
             "status": s.status_code,
             "msg": s.status_message,
-            "attrs": s.attributes,
-            "events": [{"t": int(e.get("time_unix_nano") or 0) - start, "name": e.get("name") or "",
-                        "attrs": e.get("attributes") or {}} for e in s.events],
+            "attrs": attrs,
+            **({"cut": cut} if cut else {}),
+            "events": events,
             "links": s.links,
             "scope": s.scope_name,
             "scopeVersion": s.scope_version,

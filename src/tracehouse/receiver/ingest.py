@@ -22,7 +22,16 @@ Backpressure: spans acknowledged but not yet in the store are bounded (`max_pend
 it, `submit` raises QueueFullError at once and receivers answer 503 / UNAVAILABLE with a retry
 delay. Waiting requests are kept as spool positions, not payloads (read back when decoded), so
 memory is bounded by the decoded batches in the pipeline: the decode thread stays at most two
-commits ahead of the store.
+commits ahead of the store. Work is sized by bytes as well as spans (ADR 12): the acknowledged
+backlog is capped in spool bytes too (`max_pending_bytes`), decode chunks in payload bytes, and a
+commit stops before DuckDB would hold more than COMMIT_WINDOW_BYTES of values in one vector.
+
+Hostile conditions (ADR 12): a failed spool append (disk full) is refused, never acknowledged, and
+leaves nothing behind; a commit that fails for want of disk is retried until space returns; a batch
+that fails for any other reason is split until the spans that fail are alone, and those go to the
+dead-letter directory with the reason instead of being retried forever. After a crash, the spool's
+backlog is replayed in the background (`recover` only opens the spool), so the receivers answer at
+once; and `close` gives up retrying after its deadline, leaving what is not yet stored in the spool.
 """
 
 from __future__ import annotations
@@ -32,15 +41,19 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from tracehouse.otlp.limits import SpanLimits
+from tracehouse.otlp.prepare import PreparedExport
+from tracehouse.receiver.deadletter import DeadLetter
 from tracehouse.receiver.decoder import BatchDecoder
 from tracehouse.receiver.spool import Position, Spool
-from tracehouse.store import SpanWriter
+from tracehouse.store import SpanWriter, StoreUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +73,15 @@ class IngestClosedError(Exception):
 @dataclass
 class IngestStats:
     commits: int = 0          # store commits so far (tests check that requests are grouped)
+    dead_lettered: int = 0    # spans (or undecodable records) set aside in the dead-letter directory
+    replayed: int = 0         # spans replayed from the spool's backlog after a restart
 
 
 @dataclass
 class _Append:
-    payload: bytes
+    records: Sequence[tuple[bytes, int]]
     spans: int
+    nbytes: int
     future: Future[None]
 
 
@@ -81,6 +97,8 @@ class _Batch:
     table: pa.Table | None
     end: Position | None
     spans: int
+    nbytes: int = 0                 # spool bytes of the records taken whole (for the byte cap)
+    sizes: list[int] = field(default_factory=list)   # value bytes of each row of `table`
     task: Callable[[SpanWriter], object] | None = None
     done: Future[None] | None = None
 
@@ -90,10 +108,26 @@ class _Batch:
 # pyarrow; ~32 MB at 2k since ADR 8), large enough that the per-call cost (a round trip to the
 # worker, table assembly) stays small (the same throughput at 2k and 8k).
 DECODE_CHUNK_SPANS = 2_048
+# Payload bytes decoded per call, whatever the span count: 1,000 spans of 1 MiB each would
+# otherwise take the worker to GBs.
+DECODE_CHUNK_BYTES = 4 * 2**20
+# DuckDB converts a batch 2,048 rows (one vector) at a time; a vector holding 32 MiB of attribute
+# values ran out of the store's default 128 MB (measured: 2,000 spans of 16 KiB failed, 1,000
+# passed; 32 spans of 1 MiB failed, 16 passed). A commit therefore stops before any 2,048-row
+# window of it would hold more than this many value bytes, and before it holds COMMIT_MAX_BYTES.
+COMMIT_WINDOW_BYTES = 8 * 2**20
+COMMIT_MAX_BYTES = 64 * 2**20
+_VECTOR_ROWS = 2_048
+# Columns whose size varies with the span; the others are a few bytes a row.
+_VALUE_COLUMNS = ("attributes", "events", "links", "status_message", "span_name", "trace_state")
+_FIXED_ROW_BYTES = 96
 # How long the decode and commit threads wait before trying a failed chunk or batch again.
 RETRY_SECONDS = 1.0
 # How long the commit thread waits for more decoded spans to fill a batch before it writes a partial one.
 FILL_WAIT_SECONDS = 1.0
+# How long `close` keeps storing (or retrying) what was acknowledged before it leaves the rest in
+# the spool for the next start (docs/receiving.md: shutdown).
+CLOSE_SECONDS = 20.0
 
 
 # What the commit thread's wait yields when nothing was decoded in time.
@@ -104,42 +138,89 @@ def _rows(batch: _Batch) -> int:
     return 0 if batch.table is None else int(batch.table.num_rows)
 
 
-def take_rows(parts: deque[_Batch], limit: int) -> tuple[pa.Table | None, Position | None, int]:
-    """Remove up to `limit` rows from the front of `parts`: (their table, the spool end of the last
-    part taken whole or None, the submitted spans of the parts taken whole). A part cut in two stays
-    at the front with its remaining rows."""
+def row_sizes(table: pa.Table) -> list[int]:
+    """Bytes of each row's variable-size values (plus a fixed share): what a commit holds."""
+    total: pa.Array | None = None
+    for name in _VALUE_COLUMNS:
+        if name not in table.column_names:
+            continue
+        lengths = pc.fill_null(pc.binary_length(table.column(name)), 0).cast(pa.int64())
+        total = lengths if total is None else pc.add(total, lengths)
+    if total is None:
+        return [_FIXED_ROW_BYTES] * table.num_rows
+    return [n + _FIXED_ROW_BYTES for n in total.to_pylist()]
+
+
+def take_rows(parts: deque[_Batch], limit: int, window_bytes: int = COMMIT_WINDOW_BYTES,
+              max_bytes: int = COMMIT_MAX_BYTES) -> tuple[pa.Table | None, Position | None, int, int, list[int]]:
+    """Remove up to `limit` rows from the front of `parts`, fewer if a 2,048-row window of them would
+    hold more than `window_bytes` or all of them more than `max_bytes` (at least one row is taken):
+    (their table, the spool end of the last part taken whole or None, the submitted spans and spool
+    bytes of the parts taken whole, the rows' sizes). A part cut in two stays at the front with its
+    remaining rows."""
     tables: list[pa.Table] = []
+    sizes: list[int] = []
     rows = 0
     end: Position | None = None
     spans = 0
-    while parts and rows < limit:
+    nbytes = 0
+    total = 0
+    window = 0
+    full = False
+    while parts and rows < limit and not full:
         part = parts[0]
         n = _rows(part)
-        if rows + n <= limit:
+        take = 0
+        while take < n and rows + take < limit:
+            size = part.sizes[take] if part.sizes else _FIXED_ROW_BYTES
+            if (rows + take) % _VECTOR_ROWS == 0:
+                window = 0
+            if rows + take and (window + size > window_bytes or total + size > max_bytes):
+                full = True
+                break
+            window += size
+            total += size
+            take += 1
+        if take == n:
             parts.popleft()
             if part.table is not None and n:
                 tables.append(part.table)
+                sizes += part.sizes
             rows += n
             end = part.end
             spans += part.spans
+            nbytes += part.nbytes
         else:
             assert part.table is not None
-            cut = limit - rows
-            tables.append(part.table.slice(0, cut))
-            parts[0] = _Batch(part.table.slice(cut), part.end, part.spans)
-            rows += cut
+            tables.append(part.table.slice(0, take))
+            sizes += part.sizes[:take]
+            parts[0] = _Batch(part.table.slice(take), part.end, part.spans, part.nbytes, part.sizes[take:])
+            rows += take
+            full = True
     if not tables:
-        return None, end, spans
-    return pa.concat_tables(tables, promote_options="permissive"), end, spans
+        return None, end, spans, nbytes, []
+    return pa.concat_tables(tables, promote_options="permissive"), end, spans, nbytes, sizes
+
+
+def _concat(tables: list[pa.Table]) -> pa.Table | None:
+    tables = [t for t in tables if t is not None and t.num_rows]
+    if not tables:
+        return None
+    return tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="permissive")
 
 
 class Ingest:
     def __init__(self, store: SpanWriter, spool: Spool, max_pending_spans: int, max_batch_spans: int,
-                 decode_workers: int = 1) -> None:
+                 decode_workers: int = 1, max_pending_bytes: int = 0, limits: SpanLimits | None = None,
+                 dead_letter: DeadLetter | None = None) -> None:
         self._store = store
         self._decoder = BatchDecoder(decode_workers)
         self._spool = spool
+        #: The byte caps receivers apply to each span before acknowledging it (otlp/limits.py).
+        self.limits = limits or SpanLimits()
+        self.dead_letter = dead_letter or DeadLetter(spool.directory.parent / "deadletter")
         self._max_pending = max(1, max_pending_spans)
+        self._max_pending_bytes = max_pending_bytes   # 0: no byte cap
         # 0: the store's preferred size. Batches fill only while enough spans wait, so a queue
         # smaller than a batch would never fill one: cap the batch at the queue.
         preferred = max_batch_spans or store.preferred_batch_spans or DECODE_CHUNK_SPANS
@@ -149,13 +230,22 @@ class Ingest:
         # ones (spool positions). The decode thread stays at most this far ahead of the store: the
         # batch being written and the next one, filling while it is.
         self._max_decoded = 2 * self._max_batch
+        self._max_decoded_bytes = 2 * COMMIT_MAX_BYTES
         self._decoded_rows = 0       # decoded and not yet written to the store
+        self._decoded_bytes = 0
         self._lock = threading.Condition()
         self._appends: deque[_Append] = deque()
         self._records: deque[_Record] = deque()
         self._tasks: deque[tuple[Callable[[SpanWriter], object], Future[None]]] = deque()
         self._pending_spans = 0      # submitted and not yet in the store
+        self._pending_bytes = 0      # their spool bytes (and the backlog's)
+        self._backlog: Iterator[tuple[Position, bytes]] | None = None
+        self._backlog_unclaimed = 0  # backlog bytes counted as pending and not yet read
+        # Shutting down before the backlog was replayed: records spooled since must not be marked
+        # applied (that would drop the backlog's segments); they stay in the spool, like it.
+        self._backlog_abandoned = False
         self._closing = False
+        self._give_up_at = float("inf")
         self._sync_finished = False
         self._decoded: queue.Queue[_Batch | None] = queue.Queue()
         self.stats = IngestStats()
@@ -163,25 +253,22 @@ class Ingest:
 
     # ---- lifecycle
     def recover(self) -> int:
-        """Replay spooled records that are not yet in the store. Call before `start`; returns spans."""
-        replayed = 0
-        records: list[tuple[Position, bytes]] = []
-        for end, payload in self._spool.recover():
-            records.append((end, payload))
-            if len(records) >= 64:
-                replayed += self._replay(records)
-                records = []
-        replayed += self._replay(records)
-        return replayed
+        """Open the spool for appending, and queue what it holds that may not be in the store yet
+        (acknowledged before a crash) for replay. Call before `start`; the replay runs in the
+        background once started, ahead of anything submitted later. Returns the backlog's bytes."""
+        self._spool.start()
+        backlog = self._spool.backlog_bytes()
+        with self._lock:
+            self._backlog = self._spool.backlog()
+            self._backlog_unclaimed = backlog
+            self._pending_bytes += backlog
+        return backlog
 
-    def _replay(self, records: list[tuple[Position, bytes]]) -> int:
-        if not records:
-            return 0
-        table = self._decode([payload for _, payload in records])
-        if table is not None:
-            self._store.write_spans(table)
-        self._spool.mark_applied(records[-1][0])
-        return 0 if table is None else int(table.num_rows)
+    @property
+    def replaying(self) -> bool:
+        """True until the backlog found by `recover` has been read and decoded."""
+        with self._lock:
+            return self._backlog is not None
 
     def start(self) -> None:
         for name, target in (("sync", self._sync_loop), ("decode", self._decode_loop), ("commit", self._commit_loop)):
@@ -189,15 +276,24 @@ class Ingest:
             thread.start()
             self._threads.append(thread)
 
-    def close(self, timeout: float = 60.0) -> None:
-        """Stop accepting; sync, decode and commit everything already submitted; stop the threads."""
+    def close(self, timeout: float = CLOSE_SECONDS) -> None:
+        """Stop accepting; sync, decode and commit everything already submitted, for up to `timeout`
+        seconds; stop the threads. What is not stored by then stays in the spool, acknowledged and
+        safe, and is replayed by the next start (so is a backlog not yet replayed)."""
+        deadline = time.monotonic() + timeout
         with self._lock:
             self._closing = True
+            self._give_up_at = deadline
             self._lock.notify_all()
         for thread in self._threads:
-            thread.join(timeout)
+            thread.join(max(0.0, deadline - time.monotonic()) + 5.0)
+        if any(thread.is_alive() for thread in self._threads):
+            log.error("shutdown: acknowledged spans not yet stored stay in the spool; the next start stores them")
         self._spool.close()
         self._decoder.close()
+
+    def _giving_up(self) -> bool:
+        return time.monotonic() >= self._give_up_at
 
     @property
     def decoded_rows(self) -> int:
@@ -208,15 +304,26 @@ class Ingest:
     def is_full(self) -> bool:
         """True while new exports would be refused: receivers check it before decoding, so an
         overloaded backend does not spend its CPU parsing requests it is about to turn away."""
-        return self._pending_spans >= self._max_pending
+        return self._pending_spans >= self._max_pending or (
+            bool(self._max_pending_bytes) and self._pending_bytes >= self._max_pending_bytes)
 
     # ---- API for receivers
     def submit(self, payload: bytes, spans: int) -> Future[None]:
         """Queue a validated request; the future resolves once it is durably spooled (acknowledge then)."""
+        return self.submit_records([(payload, spans)] if spans else [])
+
+    def submit_prepared(self, prepared: PreparedExport) -> Future[None]:
+        return self.submit_records(prepared.records)
+
+    def submit_records(self, records: Sequence[tuple[bytes, int]]) -> Future[None]:
+        """Queue the records of one validated request, (payload, spans) each; the future resolves once
+        all of them are durably spooled, in one append (acknowledge then)."""
         future: Future[None] = Future()
+        spans = sum(n for _, n in records)
         if spans == 0:
             future.set_result(None)
             return future
+        nbytes = sum(len(p) + 8 for p, _ in records)
         with self._lock:
             if self._closing:
                 raise IngestClosedError("the backend is shutting down")
@@ -224,8 +331,12 @@ class Ingest:
             # size-capped) request is not refused forever.
             if self._pending_spans and self._pending_spans + spans > self._max_pending:
                 raise QueueFullError(retry_after_seconds=1)
+            if (self._max_pending_bytes and self._pending_bytes
+                    and self._pending_bytes + nbytes > self._max_pending_bytes):
+                raise QueueFullError(retry_after_seconds=1)
             self._pending_spans += spans
-            self._appends.append(_Append(payload, spans, future))
+            self._pending_bytes += nbytes
+            self._appends.append(_Append(records, spans, nbytes, future))
             self._lock.notify_all()
         return future
 
@@ -240,12 +351,13 @@ class Ingest:
         return future
 
     def wait_stored(self, timeout: float = 30.0) -> bool:
-        """Block until every acknowledged span is in the store (tests and benchmarks use this)."""
+        """Block until every acknowledged span is in the store, the backlog included (tests and
+        benchmarks use this)."""
         deadline = time.monotonic() + timeout
         with self._lock:
-            while self._pending_spans and time.monotonic() < deadline:
+            while (self._pending_spans or self._pending_bytes) and time.monotonic() < deadline:
                 self._lock.wait(0.05)
-            return self._pending_spans == 0
+            return self._pending_spans == 0 and self._pending_bytes == 0
 
     # ---- threads
     def _sync_loop(self) -> None:
@@ -260,16 +372,20 @@ class Ingest:
                 group = list(self._appends)
                 self._appends.clear()
             try:
-                ends = self._spool.append([a.payload for a in group])
+                ends = self._spool.append([payload for a in group for payload, _ in a.records])
             except Exception as exc:
-                log.exception("spool append failed; %d request(s) refused", len(group))
+                log.error("spool append failed; %d request(s) refused (not acknowledged): %s", len(group), exc)
                 with self._lock:
                     self._pending_spans -= sum(a.spans for a in group)
+                    self._pending_bytes -= sum(a.nbytes for a in group)
+                    self._lock.notify_all()
                 for a in group:
                     a.future.set_exception(exc)
                 continue
+            records = [_Record(end, len(payload), spans)
+                       for end, (payload, spans) in zip(ends, (r for a in group for r in a.records), strict=True)]
             with self._lock:
-                self._records.extend(_Record(end, len(a.payload), a.spans) for end, a in zip(ends, group, strict=True))
+                self._records.extend(records)
                 self._lock.notify_all()
             for a in group:
                 a.future.set_result(None)
@@ -280,29 +396,80 @@ class Ingest:
             log.error("%d acknowledged span(s) could not be converted: %s", rejected, message)
         return table
 
-    def _decode_until_done(self, payloads: list[bytes], spans: int) -> pa.Table | None:
-        # The payloads were validated when received, so a failure is a bug or a broken worker, not
-        # bad input. Retry, as the commit thread does, rather than skip acknowledged spans or let
-        # the thread die (the queue would fill and every request be refused); they stay in the
-        # spool meanwhile and are replayed on restart.
-        while True:
+    def _decode_or_set_aside(self, payloads: list[bytes]) -> pa.Table | None:
+        """Decode the payloads. The payloads were validated when received, so a failure is a bug or a
+        broken worker (replaced by the decoder), not bad input: try again, then each payload alone;
+        one that still fails goes to the dead-letter directory, so it never blocks the others. A
+        failure to write the dead letter (a full disk) is retried, as is everything while the
+        spans wait safely in the spool."""
+        for attempt in range(2):
             try:
                 return self._decode(payloads)
             except Exception:
-                log.exception("decoding %d acknowledged spans failed; retrying in %g s", spans, RETRY_SECONDS)
+                log.exception("decoding %d acknowledged record(s) failed (attempt %d)", len(payloads), attempt + 1)
                 time.sleep(RETRY_SECONDS)
+        tables: list[pa.Table] = []
+        for payload in payloads:
+            try:
+                table = self._decode([payload])
+            except Exception as exc:
+                while True:
+                    try:
+                        path = self.dead_letter.put_record(payload, f"the record could not be decoded: {exc}")
+                        break
+                    except OSError:
+                        if self._giving_up():
+                            raise
+                        log.exception("cannot write the dead-letter file; retrying in %g s", RETRY_SECONDS)
+                        time.sleep(RETRY_SECONDS)
+                self.stats.dead_lettered += 1
+                log.error("a spooled record that cannot be decoded was set aside in %s: %s", path, exc)
+                continue
+            if table is not None:
+                tables.append(table)
+        return _concat(tables)
 
     def _decode_may_go_on(self) -> bool:
         """Whether the decode thread has work it may do now (call with the lock held): a task, a
         record while fewer than two batches are decoded and unwritten, or the end of the input."""
         if self._tasks:
             return True
+        room = self._decoded_rows < self._max_decoded and self._decoded_bytes < self._max_decoded_bytes
+        if self._backlog is not None:
+            return room or self._closing
         if self._records:
-            return self._decoded_rows < self._max_decoded
+            return room
         return self._sync_finished
+
+    def _take_backlog(self) -> tuple[list[bytes], Position | None, int]:
+        """The next chunk of the backlog: (payloads, end of the last, spool bytes)."""
+        assert self._backlog is not None
+        payloads: list[bytes] = []
+        end: Position | None = None
+        size = 0
+        while size < DECODE_CHUNK_BYTES and len(payloads) < 64:
+            item = next(self._backlog, None)
+            if item is None:
+                break
+            end, payload = item
+            payloads.append(payload)
+            size += len(payload) + 8
+        with self._lock:
+            self._backlog_unclaimed -= size
+            if not payloads or self._closing:
+                # Read to its end (or shutting down: the rest stays in the spool for the next start).
+                self._backlog_abandoned = bool(payloads)
+                self._backlog = None
+                self._pending_bytes -= self._backlog_unclaimed
+                self._backlog_unclaimed = 0
+                self._lock.notify_all()
+        return payloads, end, size
 
     def _decode_loop(self) -> None:
         while True:
+            from_backlog = False
+            records: list[_Record] = []
+            spans = 0
             with self._lock:
                 while not self._decode_may_go_on():
                     self._lock.wait()
@@ -310,23 +477,38 @@ class Ingest:
                 # backlog that never empties under sustained load.
                 if self._tasks:
                     task, future = self._tasks.popleft()
-                    batch = _Batch(None, None, 0, task, future)
-                elif self._records:
-                    records: list[_Record] = []
-                    spans = 0
-                    while self._records and (not records or spans + self._records[0].spans <= self._decode_chunk):
+                    batch: _Batch | None = _Batch(None, None, 0, task=task, done=future)
+                elif self._backlog is not None:
+                    from_backlog = True
+                    batch = None
+                elif self._records and not self._backlog_abandoned and not (self._closing and self._giving_up()):
+                    size = 0
+                    while self._records and (not records or (
+                            spans + self._records[0].spans <= self._decode_chunk
+                            and size + self._records[0].length <= DECODE_CHUNK_BYTES)):
                         record = self._records.popleft()
                         records.append(record)
                         spans += record.spans
+                        size += record.length
                     batch = None
                 else:
                     self._decoded.put(None)
                     return
-            if batch is None:
+            if from_backlog:
+                payloads, end, size = self._take_backlog()
+                if not payloads:
+                    continue
+                table = self._decode_or_set_aside(payloads)
+                batch = _Batch(table, end, 0, size)
+            elif batch is None:
                 payloads = self._spool.read([(r.end, r.length) for r in records])
-                batch = _Batch(self._decode_until_done(payloads, spans), records[-1].end, spans)
-                with self._lock:
-                    self._decoded_rows += _rows(batch)
+                batch = _Batch(self._decode_or_set_aside(payloads), records[-1].end, spans,
+                               sum(r.length + 8 for r in records))
+            if batch.table is not None:
+                batch.sizes = row_sizes(batch.table)
+            with self._lock:
+                self._decoded_rows += _rows(batch)
+                self._decoded_bytes += sum(batch.sizes)
             self._decoded.put(batch)
 
     def _ready(self, parts: deque[_Batch], drain: bool) -> bool:
@@ -336,8 +518,12 @@ class Ingest:
             return False
         if drain or sum(map(_rows, parts)) >= self._max_batch:
             return True
+        if sum(sum(p.sizes) for p in parts) >= COMMIT_MAX_BYTES:
+            return True   # heavy spans: a batch is full by bytes before it is by rows
         buffered = sum(p.spans for p in parts)
         with self._lock:
+            if self._backlog is not None:
+                return False   # more of the backlog is on its way
             return self._pending_spans < self._max_batch or self._pending_spans <= buffered
 
     def _commit_loop(self) -> None:
@@ -355,8 +541,9 @@ class Ingest:
                 parts.append(item)
             # Full batches while they last; then the remainder, unless more is on the way to fill it.
             while self._ready(parts, drain=finished or item is _NOTHING_IN_TIME):
-                table, end, spans = take_rows(parts, self._max_batch)
-                self._commit(_Batch(table, end, spans))
+                table, end, spans, nbytes, sizes = take_rows(parts, self._max_batch)
+                if not self._commit(_Batch(table, end, spans, nbytes, sizes)):
+                    return   # shutting down past the deadline: the rest stays in the spool
             if finished:
                 return
 
@@ -369,20 +556,70 @@ class Ingest:
             log.exception("store maintenance task failed")
             batch.done.set_exception(exc)
 
-    def _commit(self, batch: _Batch) -> None:
+    def _run_waiting_tasks(self) -> None:
+        while True:
+            with self._lock:
+                if not self._tasks:
+                    return
+                task, future = self._tasks.popleft()
+            self._run_task(_Batch(None, None, 0, task=task, done=future))
+
+    def _write_or_set_aside(self, table: pa.Table) -> None:
+        """Write `table`; if the store refuses it for a reason other than a lack of disk, write its
+        halves, down to single spans, and set aside (dead-letter) each span that still fails."""
+        try:
+            self._store.write_spans(table)
+            return
+        except StoreUnavailableError:
+            raise
+        except Exception as exc:
+            if table.num_rows > 1:
+                log.warning("commit of %d spans failed (%s); committing it in halves", table.num_rows, exc)
+                half = table.num_rows // 2
+                self._write_or_set_aside(table.slice(0, half))
+                self._write_or_set_aside(table.slice(half))
+                return
+            error = exc
+        # One span, refused: once more after a pause (memory may have been short for a moment).
+        time.sleep(RETRY_SECONDS)
+        try:
+            self._store.write_spans(table)
+            return
+        except StoreUnavailableError:
+            raise
+        except Exception as exc:
+            error = exc
+        path = self.dead_letter.put_spans(table, f"the store refused the span: {error}")
+        self.stats.dead_lettered += 1
+        log.error("an acknowledged span the store refuses was set aside in %s: %s", path, error)
+
+    def _commit(self, batch: _Batch) -> bool:
+        """Store the batch and mark its records applied; False if shutting down gave up on it."""
         while True:
             try:
                 if batch.table is not None:
-                    self._store.write_spans(batch.table)
+                    self._write_or_set_aside(batch.table)
                 if batch.end is not None:
                     self._spool.mark_applied(batch.end)
                 break
-            except Exception:
-                # The spans are safe in the spool; keep retrying rather than lose or reorder them.
-                log.exception("commit of %d spans failed; retrying in %g s", batch.spans, RETRY_SECONDS)
+            except Exception as exc:
+                # The spans are safe in the spool; retry (a full disk may be freed) rather than lose
+                # or reorder them, unless shutting down past the deadline.
+                if self._closing and self._giving_up():
+                    log.error("shutdown: %d acknowledged span(s) not stored stay in the spool (%s)",
+                              _rows(batch), exc)
+                    return False
+                log.error("commit of %d spans failed; retrying in %g s: %s", _rows(batch), RETRY_SECONDS, exc)
+                # Maintenance (retention) still runs meanwhile: deleting may be what frees the disk.
+                self._run_waiting_tasks()
                 time.sleep(RETRY_SECONDS)
         with self._lock:
             self._pending_spans -= batch.spans
+            self._pending_bytes -= batch.nbytes
             self._decoded_rows -= _rows(batch)
+            self._decoded_bytes -= sum(batch.sizes)
             self.stats.commits += 1
+            if batch.spans == 0 and batch.table is not None:
+                self.stats.replayed += _rows(batch)
             self._lock.notify_all()
+        return True

@@ -49,7 +49,7 @@ def _export_handler(ingest: Ingest, retention_seconds: int = 0) -> Callable[[byt
         if ingest.is_full():
             context.abort_with_status(_unavailable(str(QueueFullError(1)), 1))
         try:
-            decoded = prepare_protobuf(body, retention_seconds)
+            decoded = prepare_protobuf(body, ingest.limits, retention_seconds)
         except DecodeError as exc:
             bad = error_details_pb2.BadRequest()
             bad.field_violations.add(field="body", description=str(exc))
@@ -57,7 +57,7 @@ def _export_handler(ingest: Ingest, retention_seconds: int = 0) -> Callable[[byt
             status.details.add().Pack(bad)
             context.abort_with_status(rpc_status.to_status(status))
         try:
-            future = ingest.submit(decoded.payload, decoded.spans)
+            future = ingest.submit_records(decoded.records)
         except QueueFullError as exc:
             context.abort_with_status(_unavailable(str(exc), exc.retry_after_seconds))
         except IngestClosedError as exc:

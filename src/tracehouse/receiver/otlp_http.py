@@ -58,10 +58,12 @@ def create_otlp_http_app(ingest: Ingest, max_body_bytes: int, decode_threads: in
         except ClientDisconnect:
             return Response(status_code=400)
         body = b"".join(chunks)
+        chunks.clear()   # a 64 MiB body is held once, not twice
         encoding = request.headers.get("content-encoding")
 
         def decode() -> PreparedExport:
-            return prepare(decompress(body, encoding, max_body_bytes), content_type, retention_seconds)
+            return prepare(decompress(body, encoding, max_body_bytes), content_type, ingest.limits,
+                           retention_seconds)
 
         try:
             decoded = await anyio.to_thread.run_sync(decode, limiter=limiter)
@@ -70,7 +72,7 @@ def create_otlp_http_app(ingest: Ingest, max_body_bytes: int, decode_threads: in
         except DecodeError as exc:
             return _error(400, _INVALID_ARGUMENT, str(exc), content_type)
         try:
-            future = ingest.submit(decoded.payload, decoded.spans)
+            future = ingest.submit_records(decoded.records)
         except QueueFullError as exc:
             return _error(503, _UNAVAILABLE, str(exc), content_type,
                           {"Retry-After": str(exc.retry_after_seconds)})

@@ -18,6 +18,7 @@ from tracehouse.store.contract import (
     SqlTimeoutError,
     Store,
     StoreError,
+    StoreUnavailableError,
     WriteResult,
 )
 from tracehouse.store.sampling_contract import DecidedTrace, PolicyMinute, PriorDecision, SamplingStore
@@ -42,5 +43,6 @@ __all__ = [
     "SqlTimeoutError",
     "Store",
     "StoreError",
+    "StoreUnavailableError",
     "WriteResult",
 ]

@@ -10,6 +10,7 @@ Every method takes an `AnalysisFilter`. Empty results are normal answers (a tabl
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -121,6 +122,11 @@ class AnalyticsReader(Protocol):
 
     def export_spans(self, flt: AnalysisFilter) -> pa.Table:
         """Every span of the selected traces, in `tracehouse.model.SPAN_ROW_SCHEMA`, by start time."""
+        ...
+
+    def export_span_batches(self, flt: AnalysisFilter) -> Iterator[pa.RecordBatch]:
+        """The same spans in the same order, a bounded slice at a time, so an export of any size
+        works within the store's memory (the API streams them, `tracehouse export` writes them)."""
         ...
 
     def count_traces(self, flt: AnalysisFilter) -> int:

@@ -32,6 +32,11 @@ class IncompatibleStoreError(StoreError):
     """The data directory was written by an incompatible schema version. It is refused, never changed."""
 
 
+class StoreUnavailableError(StoreError):
+    """The store cannot write for now (its disk is full, an I/O error): nothing of the batch was
+    stored, and the same batch may succeed later. Writers retry it rather than set it aside."""
+
+
 class SqlRefusedError(StoreError):
     """A user's SQL was refused (it writes, reaches files/network, changes settings, or is several
     statements). Nothing was run and the store is unchanged."""

@@ -7,6 +7,9 @@ attribute), then the analysis' own file; run with bound parameters only."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from dataclasses import replace
+from itertools import pairwise
 from typing import Any
 
 import duckdb
@@ -26,6 +29,9 @@ from tracehouse.stores.duckdb.sql_files import sql
 
 _NO_END = 2**62  # year 2116: make_timestamp_ns refuses the largest int64
 _HASH_SPACE = 2**64  # DuckDB's hash() is a UBIGINT
+_ALL_AFTER = 2**63 - 1   # the end of the last export slice: after every storable start time
+# Spans per slice of an export (~16 MB of FBaaS-shaped rows to sort within the store's memory).
+EXPORT_SLICE_ROWS = 20_000
 # Route keys of up to this many sampled traces (~1.2M FBaaS-shaped spans) are joined in one pass
 # within the store's default 128 MB; more take the two-half path (sql/analytics/_route_keys_*.sql).
 _ONE_JOIN_MAX_TRACES = 250_000
@@ -114,7 +120,24 @@ class DuckDBAnalytics:
         return self._table("trace_sample", flt, max_traces=max_traces)
 
     def export_spans(self, flt: AnalysisFilter) -> pa.Table:
-        return self._table("export_spans", flt).cast(SPAN_ROW_SCHEMA)
+        batches = list(self.export_span_batches(flt))
+        if not batches:
+            return SPAN_ROW_SCHEMA.empty_table()
+        return pa.Table.from_batches(batches, SPAN_ROW_SCHEMA)
+
+    def export_span_batches(self, flt: AnalysisFilter) -> Iterator[pa.RecordBatch]:
+        """The export one slice of EXPORT_SLICE_ROWS spans (by start time) at a time: a sort of
+        every span with its attributes at once ran out of the default 128 MB at 200k spans."""
+        starts = self._table("export_slices", flt, slice_rows=EXPORT_SLICE_ROWS).column("s").to_pylist()
+        bounds = [*starts, _ALL_AFTER]
+        narrowed = flt.service is not None or flt.operation is not None or bool(flt.attributes)
+        for low, high in pairwise(bounds):
+            # Without filters every span of the window is exported, so a slice's own window selects
+            # exactly its spans, and the store reads only its row groups; with filters, traces are
+            # still selected over the whole window.
+            window = flt if narrowed else replace(flt, start_ns=low, end_ns=min(high, flt.end_ns or _NO_END))
+            table = self._table("export_spans", window, from_ns=low, to_ns=high).cast(SPAN_ROW_SCHEMA)
+            yield from table.to_batches()
 
     def count_traces(self, flt: AnalysisFilter) -> int:
         text = _analysis("count_traces", flt, self._summary_is_complete())

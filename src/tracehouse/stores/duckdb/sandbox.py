@@ -5,7 +5,12 @@ and its parse tree may hold only query nodes (a data-modifying CTE, `WITH x AS (
 *) SELECT ...`, parses as a SELECT; EXPLAIN ANALYZE runs its statement);
 (2) the database instance has external access, extensions and configuration changes disabled
 (connection.py), so table functions such as read_csv or read_text fail even inside a SELECT;
-(3) the statement runs in a transaction that is always rolled back.
+(3) the statement runs in a transaction that is always rolled back;
+(4) functions that act on the database or reach its file (`checkpoint()`, `read_blob` of the store
+file itself, where data removed by retention may remain) are refused by name, and functions that
+build one huge value in a single step (`range(1e9)` as a list, `repeat('x', 2e9)`) must have
+constant arguments within caps (ADR 12): DuckDB can neither interrupt such a step at the time limit
+nor count its memory against the store's limit.
 """
 
 from __future__ import annotations
@@ -53,11 +58,92 @@ def _node_types(tree: object) -> set[str]:
     return found
 
 
+# Refused by name wherever they appear: what they do is not a read of the store's tables.
+_REFUSED_FUNCTIONS = {
+    "checkpoint": "it writes the store file", "force_checkpoint": "it writes the store file",
+    "read_blob": "it reads files", "read_text": "it reads files", "glob": "it lists files",
+}
+# Functions that build one value of a size their arguments choose. Their size arguments must be
+# constants, and the value they build at most this many elements (range, list_resize) or bytes.
+MAX_GENERATED = 1_000_000
+_GENERATORS = {"range", "generate_series", "list_resize", "array_resize", "repeat", "lpad", "rpad"}
+
+
+def _constant(expression: object) -> tuple[str, str] | None:
+    """(kind, text) of a literal argument (INTEGER, DECIMAL, STRING, ...), else None."""
+    if not isinstance(expression, dict) or expression.get("class") != "CONSTANT":
+        return None
+    literal = expression.get("literal")
+    if isinstance(literal, dict):
+        return str(literal.get("kind", "")), str(literal.get("text", ""))
+    value = expression.get("value")
+    if isinstance(value, dict) and not value.get("is_null"):
+        return str(value.get("type", {}).get("id", "")), str(value.get("value", ""))
+    return None
+
+
+def _generated_size(name: str, args: list[tuple[str, str] | None]) -> int | None:
+    """How large a value the call builds, from its constant arguments; None if it cannot be told."""
+    try:
+        if name in ("range", "generate_series"):
+            numbers = [float(a[1]) for a in args if a is not None]
+            if len(numbers) != len(args) or not numbers:
+                return None
+            start, stop, step = (0.0, numbers[0], 1.0) if len(numbers) == 1 else (
+                numbers[0], numbers[1], numbers[2] if len(numbers) > 2 else 1.0)
+            return 0 if step == 0 else max(0, int((stop - start) / step) + 1)
+        if name in ("list_resize", "array_resize", "lpad", "rpad"):
+            size = args[1] if len(args) > 1 else None
+            return None if size is None else int(float(size[1]))
+        if name == "repeat":
+            if len(args) != 2 or args[0] is None or args[1] is None:
+                return None
+            return len(args[0][1].encode()) * max(0, int(float(args[1][1])))
+    except ValueError:
+        return None
+    return None
+
+
+def _check_functions(tree: object) -> None:
+    """Refuse calls of _REFUSED_FUNCTIONS, and _GENERATORS without small constant arguments. Table
+    functions (`FROM range(10)`) stream their rows, so the time limit stops them: only their names
+    are checked."""
+    stack: list[tuple[object, bool]] = [(tree, False)]
+    while stack:
+        node, in_from = stack.pop()
+        if isinstance(node, list):
+            stack.extend((item, False) for item in node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        if node.get("type") == "TABLE_FUNCTION":
+            for key, value in node.items():
+                stack.append((value, key == "function"))
+            continue
+        name = node.get("function_name")
+        if node.get("class") == "FUNCTION" and isinstance(name, str):
+            name = name.lower()
+            if name in _REFUSED_FUNCTIONS:
+                raise SqlRefusedError(f"read-only SQL: {name}() refused ({_REFUSED_FUNCTIONS[name]})")
+            if name in _GENERATORS and not in_from:
+                arguments = node.get("arguments") or node.get("children") or []
+                args = [_constant(a.get("expression") if isinstance(a, dict) and "expression" in a else a)
+                        for a in arguments]
+                size = _generated_size(name, args)
+                if size is None or size > MAX_GENERATED:
+                    raise SqlRefusedError(
+                        f"read-only SQL: {name}() refused: as a value it must have constant arguments and "
+                        f"build at most {MAX_GENERATED:,} elements or bytes (`FROM range(n)` streams rows "
+                        "instead)")
+        stack.extend((value, False) for value in node.values())
+
+
 def _check_query_tree(con: duckdb.DuckDBPyConnection, text: str) -> None:
     row = con.execute("SELECT json_serialize_sql(?)", [text]).fetchone()
     tree = json.loads(row[0]) if row else {"error": True}
     if tree.get("error"):
         raise SqlRefusedError(f"read-only SQL: only plain queries are allowed ({tree.get('error_message', '')})")
+    _check_functions(tree)
     writes = _node_types(tree) - _QUERY_NODES
     if writes:
         kinds = ", ".join(sorted(k.removesuffix("_QUERY_NODE").removesuffix("_NODE") for k in writes))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -21,7 +23,15 @@ from tracehouse.model import (
     TraceQuery,
     TraceSummary,
 )
-from tracehouse.store import AnalysisFilter, CatalogTable, ExampleQuery, Selection, StoreError, WriteResult
+from tracehouse.store import (
+    AnalysisFilter,
+    CatalogTable,
+    ExampleQuery,
+    Selection,
+    StoreError,
+    StoreUnavailableError,
+    WriteResult,
+)
 from tracehouse.store.sampling_contract import DecidedTrace, PolicyMinute, PriorDecision
 from tracehouse.stores.duckdb import sampling
 from tracehouse.stores.duckdb.analytics import DuckDBAnalytics
@@ -50,6 +60,26 @@ def _without_repeats(cur: duckdb.DuckDBPyConnection, batch: pa.Table) -> pa.Tabl
     return batch.take(keep)
 
 
+def _roll_back(cur: duckdb.DuckDBPyConnection) -> None:
+    # A COMMIT that failed (a full disk) has already rolled back; ROLLBACK would then raise "no
+    # transaction is active" and hide the real error.
+    with contextlib.suppress(duckdb.Error):
+        cur.execute("ROLLBACK")
+
+
+def _unavailable(exc: BaseException) -> BaseException:
+    """A write error as the contract states it: disk or I/O trouble (a full disk, a failed write)
+    becomes StoreUnavailableError, which writers retry; anything else is left as it is."""
+    if isinstance(exc, duckdb.IOException) or (
+            isinstance(exc, duckdb.Error) and _DISK_TROUBLE.search(str(exc))):
+        return StoreUnavailableError(f"the store cannot write for now: {str(exc).strip().splitlines()[0]}")
+    return exc
+
+
+_DISK_TROUBLE = re.compile(r"no space left|disk is full|could not write|could not truncate|i/o error|"
+                           r"input/output error|could not fsync|could not extend", re.I)
+
+
 class DuckDBStore:
     """A tracehouse store in one DuckDB file. See tracehouse.store.contract for the guarantees.
 
@@ -72,7 +102,10 @@ class DuckDBStore:
     def __init__(self, path: Path, memory_limit: str = "256MB", read_only: bool = False) -> None:
         self.path = path
         self.read_only = read_only
+        self._memory_limit = memory_limit
         self._con = open_database(path, memory_limit, read_only, self.ROW_GROUP_SIZE)
+        self._generation = 0     # bumped when the database is reopened; older cursors are dropped
+        self._needs_reopen = False
         self._write_cursor = self._new_cursor()
         self._local = threading.local()
         self._closed = False
@@ -84,12 +117,36 @@ class DuckDBStore:
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         cursor: duckdb.DuckDBPyConnection | None = getattr(self._local, "cursor", None)
+        if getattr(self._local, "generation", 0) != self._generation:
+            cursor = None
         if cursor is None:
             if self._closed:
                 raise StoreError("the store is closed")
             cursor = self._new_cursor()
             self._local.cursor = cursor
+            self._local.generation = self._generation
         return cursor
+
+    def _reopen_if_invalidated(self, exc: BaseException) -> None:
+        """After a fatal error (a write that failed half-way, on a full disk) DuckDB refuses every
+        later statement until the database is opened again; reopen it, replaying its WAL."""
+        if "invalidated" in str(exc).lower() and not self._closed:
+            self._needs_reopen = True
+            self._reopen()
+
+    def _reopen(self) -> None:
+        with self._close_lock:
+            if not self._needs_reopen:
+                return
+            with contextlib.suppress(duckdb.Error):
+                self._con.close()
+            try:
+                self._con = open_database(self.path, self._memory_limit, self.read_only, self.ROW_GROUP_SIZE)
+            except StoreError as exc:
+                raise StoreUnavailableError(f"the store cannot be reopened for now: {exc}") from exc
+            self._generation += 1
+            self._write_cursor = self._new_cursor()
+            self._needs_reopen = False
 
     def _reader(self) -> DuckDBReader:
         return DuckDBReader(self._cursor())
@@ -100,6 +157,8 @@ class DuckDBStore:
             return WriteResult(received=0, stored=0)
         if self.read_only:
             raise StoreError("the store was opened read-only")
+        if self._needs_reopen:
+            self._reopen()
         received = batch.num_rows
         starts = batch.column("start_time_unix_nano")
         bounds = pc.min_max(starts)
@@ -122,12 +181,19 @@ class DuckDBStore:
                 cur.execute(sql("write/insert_spans"), params)
                 row = cur.fetchone()
                 cur.execute("COMMIT")  # DuckDB syncs its write-ahead log here: durable on return.
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
+            except BaseException as exc:
+                _roll_back(cur)
+                raise _unavailable(exc) from exc
+        except duckdb.Error as exc:
+            self._reopen_if_invalidated(exc)
+            raise
+        except StoreUnavailableError as exc:
+            self._reopen_if_invalidated(exc)
+            raise
         finally:
-            cur.unregister("batch")
-            cur.unregister("batch_resources")
+            with contextlib.suppress(duckdb.Error):
+                cur.unregister("batch")
+                cur.unregister("batch_resources")
         stored = int(row[0]) if row else 0
         return WriteResult(received=received, stored=stored)
 
@@ -160,9 +226,9 @@ class DuckDBStore:
                 cur.execute(sql("write/after_delete_trace_summary"), params).fetchall()
                 cur.execute(sql("write/delete_orphan_resources"))
             cur.execute("COMMIT")
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
+        except BaseException as exc:
+            _roll_back(cur)
+            raise _unavailable(exc) from exc
         return int(row[0]) if row else 0
 
     def size_bytes(self) -> int:
@@ -259,6 +325,15 @@ class DuckDBStore:
 
     def export_spans(self, flt: AnalysisFilter) -> pa.Table:
         return self._analytics().export_spans(flt)
+
+    def export_span_batches(self, flt: AnalysisFilter) -> Iterator[pa.RecordBatch]:
+        # Its own cursor: the batches may be pulled from other threads (a streamed HTTP response)
+        # while this thread's cursor serves other requests.
+        cursor = self._new_cursor()
+        try:
+            yield from DuckDBAnalytics(cursor).export_span_batches(flt)
+        finally:
+            cursor.close()
 
     def count_traces(self, flt: AnalysisFilter) -> int:
         return self._analytics().count_traces(flt)

@@ -299,19 +299,43 @@ function matches(sp, service, needle) {
   return false;
 }
 
-function kvTable(obj, id) {
+function kvCell(v) {
+  return /\n/.test(value(v)) ? h("pre", { text: value(v) }) : value(v);
+}
+
+// `cut`: key -> full length of the values the server cut (long strings arrive shortened so a trace
+// of megabyte values opens at once); `fetchFull(key)` fetches one in full when asked.
+function kvTable(obj, id, cut = {}, fetchFull = null) {
   const entries = Object.entries(obj || {});
   if (!entries.length) return h("p", { class: "muted", text: "none" });
   return h("table", { class: "kv", id },
-    h("tbody", {}, entries.sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) =>
-      h("tr", {}, h("th", { text: k }),
-        h("td", {}, /\n/.test(value(v)) ? h("pre", { text: value(v) }) : value(v))))));
+    h("tbody", {}, entries.sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => {
+      const cell = h("td", {}, kvCell(v));
+      if (cut && cut[k] && fetchFull) {
+        const more = h("button", { type: "button", class: "link show-full",
+          text: `… show all ${cut[k].toLocaleString()} characters`,
+          onclick: async () => {
+            more.disabled = true;
+            try {
+              const full = await fetchFull(k);
+              clear(cell).append(kvCell(full.value));
+            } catch (err) {
+              more.textContent = `could not load the full value: ${err.message}`;
+            }
+          } });
+        cell.append(" ", more);
+      }
+      return h("tr", {}, h("th", { text: k }), cell);
+    })));
 }
 
 function showDetails(panel, view, pos) {
   const sp = view.spans[pos];
   const resource = view.resources[sp.res];
   const section = (title, ...body) => h("section", {}, h("h3", { text: title }), ...body);
+  const fetchFull = (where) => view.traceId ? (key) => getJSON(
+    `/api/view/traces/${encodeURIComponent(view.traceId)}/spans/${encodeURIComponent(sp.id)}/value?` +
+    new URLSearchParams({ key, where })) : null;
   clear(panel).append(
     h("h2", { text: sp.name }),
     h("p", { class: "muted" }, h("span", { text: view.services[sp.svc] }), ` · ${sp.kind.toLowerCase()} · `,
@@ -323,15 +347,16 @@ function showDetails(panel, view, pos) {
         text: sp.msg ? `${sp.status}: ${sp.msg}` : sp.status }),
       sp.scope ? [h("dt", { text: "Scope" }), h("dd", { text: `${sp.scope} ${sp.scopeVersion || ""}` })] : null,
       sp.orphan ? [h("dt", { text: "Note" }), h("dd", { text: "parent span not in this trace" })] : null),
-    section("Attributes", kvTable(sp.attrs, "span-attributes")),
-    section(`Resource (${resource.service})`, kvTable(resource.attributes, "span-resource")),
+    section("Attributes", kvTable(sp.attrs, "span-attributes", sp.cut, fetchFull("span"))),
+    section(`Resource (${resource.service})`, kvTable(resource.attributes, "span-resource", resource.cut,
+      fetchFull("resource"))),
     section(`Events (${sp.events.length})`, sp.events.length ? h("ol", { class: "events", id: "span-events" },
-      sp.events.map((ev) => h("li", { class: ev.name === "exception" ? "event exception" : "event" },
+      sp.events.map((ev, i) => h("li", { class: ev.name === "exception" ? "event exception" : "event" },
         h("div", { class: "event-head" }, h("strong", { text: ev.name }), h("span", { class: "muted", text: ` +${duration(ev.t)}` })),
         ev.attrs["exception.stacktrace"] !== undefined
           ? [kvTable(Object.fromEntries(Object.entries(ev.attrs).filter(([k]) => k !== "exception.stacktrace"))),
             h("pre", { class: "stacktrace", text: value(ev.attrs["exception.stacktrace"]) })]
-          : kvTable(ev.attrs)))) : h("p", { class: "muted", text: "none" })),
+          : kvTable(ev.attrs, undefined, ev.cut, fetchFull(`event:${i}`))))) : h("p", { class: "muted", text: "none" })),
     section(`Links (${sp.links.length})`, sp.links.length ? h("ul", { class: "links", id: "span-links" },
       sp.links.map((l) => h("li", {},
         h("a", { href: `/trace/${encodeURIComponent(l.trace_id)}`, text: `trace ${l.trace_id}` }),

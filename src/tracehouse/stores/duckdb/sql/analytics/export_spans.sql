@@ -1,5 +1,6 @@
--- Every span of the selected traces, in model.SPAN_ROW_SCHEMA order (appended to _selection.sql),
--- for `tracehouse export` and notebooks.
+-- Every span of the selected traces that started in [$from_ns, $to_ns), in model.SPAN_ROW_SCHEMA
+-- order (appended to _selection.sql), for `tracehouse export` and notebooks. The export runs one
+-- slice of start times at a time (export_slices.sql), so its sort fits in the store's memory.
 SELECT
     lower(hex(trace_id))          AS trace_id,
     lower(hex(span_id))           AS span_id,
@@ -24,4 +25,5 @@ SELECT
     resource_schema_url
 FROM selected_spans w
 LEFT JOIN resource_data r USING (resource_id)
+WHERE s >= $from_ns AND s < $to_ns
 ORDER BY start_time_unix_nano, trace_id, span_id
