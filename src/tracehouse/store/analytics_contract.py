@@ -119,6 +119,20 @@ class AnalyticsReader(Protocol):
         """
         ...
 
+    def cause_sample(self, flt: AnalysisFilter, max_traces: int) -> pa.Table:
+        """trace_sample's spans (the same sample) with what doctor needs to place a cause.
+
+        Columns: those of trace_sample, plus span_kind ('SERVER', 'CLIENT', 'PRODUCER', 'CONSUMER',
+        'INTERNAL' or 'UNSPECIFIED'), attributes and resource_attributes (JSON objects as text; the
+        resource's may be null). Ordered by trace_id, start.
+        """
+        ...
+
+    def trace_times(self, flt: AnalysisFilter) -> tuple[int, int | None, int | None]:
+        """(traces selected, start of the earliest, start of the latest) in unix ns; (0, None, None)
+        when none is."""
+        ...
+
     def export_spans(self, flt: AnalysisFilter) -> pa.Table:
         """Every span of the selected traces, in `tracehouse.model.SPAN_ROW_SCHEMA`, by start time."""
         ...

@@ -1,0 +1,549 @@
+"""`tracehouse doctor`: what changed in a window against a baseline in time, ranked by how much it
+costs requests, with tests that survive the number of hypotheses tried (docs/analyses.md).
+
+For each trace of a fixed sample on each side (the store's lowest trace hashes), on its one
+timeline (trace_time.timeline: skew corrected, async work kept), each span's own time is charged:
+- a SERVER, INTERNAL or CONSUMER span's own time (its duration less the time covered by its
+  synchronous children) to its service and to its operation;
+- a CLIENT span's time not covered by the callee's SERVER span (the CLIENT->SERVER gap: network,
+  queueing before the callee, or all of an uninstrumented callee) to the edge, named by its callee;
+- the wait between a PRODUCER's end and its CONSUMER's start to the queue between them.
+Durations are measured on one clock each, so none of these move with clock skew.
+
+Hypotheses, per location with enough support (MIN_SUPPORT traces through it on each side):
+- slower: the per-trace own time there is larger in the incident. Two tests, Bonferroni-combined:
+  Mann-Whitney U (a shift of the whole distribution) and Fisher's exact test on the share of
+  traces above the baseline's p90 (a tail that only some requests have: the "p90 self time" rule).
+- errors: more traces whose error starts there (a failed span none of whose children failed; a
+  CLIENT span that failed while its callee did not, a timeout, is charged to the callee). Fisher.
+- repeated calls: more calls per trace (N+1). Mann-Whitney on the counts.
+Every p-value goes into one Benjamini-Hochberg correction. A cause must also be big enough to
+matter (MIN_ADDED_MS and a 20% change, or an error rate up by a point and by half), so that a large
+sample does not turn a 0.1 ms wobble into a finding. Significant causes are narrowed to a segment
+(an attribute value of the entry span or of the location's own spans) when one carries the change.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from tracehouse.analytics.causes import Cause, Diagnosis, Effect, Location, Segment, Support
+from tracehouse.analytics.critical_path import SpanTiming, find_root
+from tracehouse.analytics.stats import (
+    benjamini_hochberg,
+    change_point,
+    fisher_greater,
+    mann_whitney_greater,
+    quantile,
+)
+from tracehouse.analytics.trace_time import is_async, timeline
+
+ALPHA = 0.01                 # false discovery rate of the causes reported
+MIN_SUPPORT = 20             # traces through a location on each side before it is tested
+MIN_ADDED_MS = 1.0           # a latency change smaller than this is not a cause, whatever its p
+MIN_CHANGE = 0.2             # ...nor one under 20% of the baseline's value
+MIN_ERROR_RISE = 0.01        # an error rate must rise by a point...
+MAX_SEGMENT_VALUES = 50      # attributes with more values than this are identifiers, not segments
+QUANTILES = (0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.99)
+PEER_KEYS = ("peer.service", "server.address", "net.peer.name", "db.system", "rpc.service", "messaging.system")
+_ID_SEGMENT = re.compile(
+    r"^(\d+|[0-9a-fA-F]{8,}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    r"|(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{16,})$")
+
+Loc = tuple[str, str, str | None, str | None]   # (kind, service, operation, caller), as Location
+
+
+def template(text: str) -> str:
+    """Ids in paths and names become {id}: '/api/users/8812/orders' -> '/api/users/{id}/orders'."""
+    if "/" not in text:
+        return text
+    head, sep, query = text.partition("?")
+    parts = [("{id}" if _ID_SEGMENT.match(p) else p) for p in head.split("/")]
+    return "/".join(parts)
+
+
+@dataclass
+class TraceFacts:
+    """What doctor keeps of one trace."""
+
+    trace_id: str
+    start_ns: int
+    duration_ns: int
+    own: dict[Loc, int] = field(default_factory=lambda: defaultdict(int))
+    calls: dict[Loc, int] = field(default_factory=lambda: defaultdict(int))
+    client_ns: dict[Loc, int] = field(default_factory=lambda: defaultdict(int))
+    error_at: set[Loc] = field(default_factory=set)
+    # Segment candidates, parsed only for the causes found: (JSON text, carrier service, scope)
+    root_attrs: tuple[str | None, str] = (None, "")
+    loc_attrs: dict[Loc, list[tuple[str | None, str, str]]] = field(default_factory=lambda: defaultdict(list))
+    shifts: dict[str, int] = field(default_factory=dict)
+
+
+class _JsonCache:
+    def __init__(self) -> None:
+        self._cache: dict[str, dict[str, Any]] = {}
+
+    def load(self, text: str | None) -> dict[str, Any]:
+        if not text:
+            return {}
+        hit = self._cache.get(text)
+        if hit is None:
+            try:
+                hit = json.loads(text)
+            except ValueError:
+                hit = {}
+            if not isinstance(hit, dict):
+                hit = {}
+            if len(self._cache) < 50_000:
+                self._cache[text] = hit
+        return hit
+
+
+def _attr_items(attrs: dict[str, Any], carrier: str, scope: str) -> Iterator[tuple[str, str, str, str]]:
+    for key, value in attrs.items():
+        if key == "service.name" or isinstance(value, (dict, list)):
+            continue
+        text = json.dumps(value) if isinstance(value, bool) else str(value)
+        yield key, template(text), carrier, scope
+
+
+def _union_ns(intervals: list[tuple[int, int]]) -> int:
+    total, end = 0, None
+    for s, e in sorted(intervals):
+        if end is None or s > end:
+            total += e - s
+            end = e
+        elif e > end:
+            total += e - end
+            end = e
+    return total
+
+
+def trace_facts(table: pa.Table) -> list[TraceFacts]:
+    """The facts of each trace of a `cause_sample` table (ordered by trace)."""
+    cols = table.to_pydict()
+    cache = _JsonCache()
+    out: list[TraceFacts] = []
+    n = table.num_rows
+    i = 0
+    while i < n:
+        j = i
+        tid = cols["trace_id"][i]
+        while j < n and cols["trace_id"][j] == tid:
+            j += 1
+        spans = [SpanTiming(cols["span_id"][k], cols["parent_span_id"][k], cols["service_name"][k],
+                            cols["span_name"][k], cols["start_time_unix_nano"][k],
+                            cols["start_time_unix_nano"][k] + max(0, cols["duration_ns"][k]),
+                            cols["span_kind"][k] or "") for k in range(i, j)]
+        extra = {cols["span_id"][k]: (bool(cols["error"][k]), cols["attributes"][k], cols["resource_attributes"][k])
+                 for k in range(i, j)}
+        facts = _facts_of(tid, spans, extra, cache)
+        if facts is not None:
+            out.append(facts)
+        i = j
+    return out
+
+
+def _facts_of(trace_id: str, raw: list[SpanTiming], extra: dict[str, tuple[bool, str | None, str | None]],
+              cache: _JsonCache) -> TraceFacts | None:
+    placed, shifts = timeline(raw)
+    root = find_root(placed)
+    if root is None:
+        return None
+    # Durations from the raw spans (one clock each); positions from the placed ones.
+    raw_duration = {s.span_id: s.end_ns - s.start_ns for s in raw}
+    facts = TraceFacts(trace_id, root.start_ns, root.end_ns - root.start_ns, shifts=shifts)
+    children: dict[str, list[SpanTiming]] = defaultdict(list)
+    for s in placed:
+        if s.parent_span_id is not None:
+            children[s.parent_span_id].append(s)
+    facts.root_attrs = (extra[root.span_id][1], root.service_name)
+    for s in placed:
+        error, span_attrs_text, resource_text = extra[s.span_id]
+        kids = children.get(s.span_id, [])
+        sync = [c for c in kids if not is_async(c, s)]
+        duration = raw_duration[s.span_id]
+        covered = _union_ns([(max(c.start_ns, s.start_ns), min(c.end_ns, s.start_ns + duration))
+                             for c in sync if min(c.end_ns, s.start_ns + duration) > max(c.start_ns, s.start_ns)])
+        own = max(0, duration - covered)
+        child_failed = any(extra[c.span_id][0] for c in sync)
+        if s.kind == "CLIENT":
+            servers = [c for c in sync if c.service_name != s.service_name]
+            if servers:
+                callee = servers[0].service_name
+                # The gap is the client's duration less the callee's: both on one clock each.
+                own = max(0, duration - max(raw_duration[c.span_id] for c in servers))
+            else:
+                span_attrs = cache.load(span_attrs_text)
+                callee = next((str(span_attrs[k]) for k in PEER_KEYS if span_attrs.get(k)), s.span_name)
+            loc: Loc = ("edge", callee, None, s.service_name)
+            facts.own[loc] += own
+            facts.calls[loc] += 1
+            facts.client_ns[loc] += duration
+            if error and not child_failed:
+                facts.error_at.add(loc)
+            facts.loc_attrs[loc].append((span_attrs_text, s.service_name, "span"))
+            continue
+        operation = template(s.span_name)
+        service_loc: Loc = ("service", s.service_name, None, None)
+        op_loc: Loc = ("operation", s.service_name, operation, None)
+        facts.own[service_loc] += own
+        facts.own[op_loc] += own
+        facts.calls[op_loc] += 1
+        if error and not child_failed:
+            facts.error_at.add(service_loc)
+            facts.error_at.add(op_loc)
+        refs = [(span_attrs_text, s.service_name, "span"), (resource_text, s.service_name, "resource")]
+        facts.loc_attrs[service_loc].extend(refs)
+        facts.loc_attrs[op_loc].extend(refs)
+        for c in kids:
+            if is_async(c, s):
+                queue: Loc = ("queue", c.service_name, None, s.service_name)
+                # From the producer's own end (not the end timeline() extended it to).
+                facts.own[queue] += max(0, c.start_ns - (s.start_ns + duration))
+                facts.calls[queue] += 1
+    return facts
+
+
+# ---- hypotheses --------------------------------------------------------------------------------
+
+@dataclass
+class _Hypothesis:
+    kind: str                      # 'slower' | 'errors' | 'repeated calls'
+    loc: Loc
+    p: float
+    test: str
+    impact_ms: float
+    effect: Effect
+    support: Support
+    practical: bool
+    q: float = 1.0
+
+
+def _winsorized_mean(values: Sequence[float], cap: float) -> float:
+    return sum(min(v, cap) for v in values) / len(values) if values else 0.0
+
+
+def _latency_hypothesis(loc: Loc, inc: list[TraceFacts], base: list[TraceFacts], n_inc: int, n_base: int,
+                        inc_error_rate: tuple[float, float]) -> _Hypothesis | None:
+    a = sorted(t.own[loc] / 1e6 for t in inc)
+    b = sorted(t.own[loc] / 1e6 for t in base)
+    b90 = quantile(b, 0.90)
+    above_inc = sum(1 for v in a if v > b90)
+    above_base = sum(1 for v in b if v > b90)
+    p = min(1.0, 2 * min(mann_whitney_greater(a, b), fisher_greater(above_inc, len(a), above_base, len(b))))
+    added50, added90, added95 = (quantile(a, q) - quantile(b, q) for q in (0.5, 0.9, 0.95))
+    b50, b95 = quantile(b, 0.5), quantile(b, 0.95)
+    practical = ((added50 >= MIN_ADDED_MS and added50 >= MIN_CHANGE * b50)
+                 or (added90 >= MIN_ADDED_MS and added90 >= MIN_CHANGE * b90))
+    cap = quantile(sorted(a + b), 0.99)
+    through = len(a) / n_inc if n_inc else 0.0
+    impact = (_winsorized_mean(a, cap) - _winsorized_mean(b, cap)) * through
+    share = max(0.0, (above_inc / len(a) - above_base / len(b)) / max(1e-9, 1 - above_base / len(b)))
+    effect = Effect(added50, added95, b50, quantile(a, 0.5), b95, quantile(a, 0.95), min(1.0, share),
+                    inc_error_rate[1], inc_error_rate[0], 0.0, 0.0, impact)
+    return _Hypothesis("slower", loc, p, "Mann-Whitney U and Fisher on the share above the baseline p90",
+                       impact, effect, Support(len(a), len(b), n_inc, n_base), practical and impact > 0)
+
+
+def _error_hypothesis(loc: Loc, inc: list[TraceFacts], base: list[TraceFacts], n_inc: int, n_base: int,
+                      cost_ms: float) -> _Hypothesis:
+    k1 = sum(1 for t in inc if loc in t.error_at)
+    k0 = sum(1 for t in base if loc in t.error_at)
+    r1, r0 = k1 / len(inc), k0 / len(base)
+    p = fisher_greater(k1, len(inc), k0, len(base))
+    practical = k1 >= 5 and r1 - r0 >= MIN_ERROR_RISE and r1 >= 1.5 * r0
+    impact = (r1 - r0) * (len(inc) / n_inc if n_inc else 0.0) * cost_ms
+    a = sorted(t.own[loc] / 1e6 for t in inc)
+    b = sorted(t.own[loc] / 1e6 for t in base)
+    effect = Effect(0.0, 0.0, quantile(b, 0.5), quantile(a, 0.5), quantile(b, 0.95), quantile(a, 0.95),
+                    max(0.0, r1 - r0), r0, r1, 0.0, 0.0, impact)
+    return _Hypothesis("errors", loc, p, "Fisher's exact test on traces whose error starts here", impact, effect,
+                       Support(len(inc), len(base), n_inc, n_base), practical)
+
+
+def _calls_hypothesis(loc: Loc, inc: list[TraceFacts], base: list[TraceFacts], n_inc: int,
+                      n_base: int) -> _Hypothesis:
+    a = sorted(float(t.calls[loc]) for t in inc)
+    b = sorted(float(t.calls[loc]) for t in base)
+    p = mann_whitney_greater(a, b)
+    mean_a, mean_b = sum(a) / len(a), sum(b) / len(b)
+    weight = [t.client_ns[loc] or t.own[loc] for t in inc], [t.client_ns[loc] or t.own[loc] for t in base]
+    through = len(a) / n_inc if n_inc else 0.0
+    impact = (sum(weight[0]) / len(a) - sum(weight[1]) / len(b)) / 1e6 * through
+    practical = mean_a >= 1.5 * mean_b and mean_a - mean_b >= 1.0
+    effect = Effect(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, quantile(b, 0.5), quantile(a, 0.5), impact)
+    return _Hypothesis("repeated calls", loc, p, "Mann-Whitney U on calls per trace", impact, effect,
+                       Support(len(a), len(b), n_inc, n_base), practical and impact > 0)
+
+
+def _through(traces: list[TraceFacts], loc: Loc) -> list[TraceFacts]:
+    return [t for t in traces if loc in t.own]
+
+
+def _index(traces: list[TraceFacts]) -> dict[Loc, list[TraceFacts]]:
+    index: dict[Loc, list[TraceFacts]] = defaultdict(list)
+    for t in traces:
+        for loc in t.own:
+            index[loc].append(t)
+    return index
+
+
+def examine(inc: list[TraceFacts], base: list[TraceFacts]) -> list[_Hypothesis]:
+    """Every hypothesis, with its BH-corrected q."""
+    by_loc_inc = _index(inc)
+    by_loc_base = _index(base)
+    base_durations = sorted(t.duration_ns / 1e6 for t in base)
+    cost_ms = quantile(base_durations, 0.9)   # a failed request costs as much as a slow one
+    hypotheses: list[_Hypothesis] = []
+    for loc in sorted(by_loc_inc, key=str):
+        a, b = by_loc_inc[loc], by_loc_base.get(loc, [])
+        if len(a) < MIN_SUPPORT or len(b) < MIN_SUPPORT:
+            continue
+        rates = (sum(1 for t in a if loc in t.error_at) / len(a), sum(1 for t in b if loc in t.error_at) / len(b))
+        latency = _latency_hypothesis(loc, a, b, len(inc), len(base), rates)
+        if latency is not None:
+            hypotheses.append(latency)
+        if any(loc in t.error_at for t in a):
+            hypotheses.append(_error_hypothesis(loc, a, b, len(inc), len(base), cost_ms))
+        if loc[0] != "service" and any(t.calls[loc] > 1 for t in a):
+            hypotheses.append(_calls_hypothesis(loc, a, b, len(inc), len(base)))
+    for h, q in zip(hypotheses, benjamini_hochberg([h.p for h in hypotheses]), strict=True):
+        h.q = q
+    return hypotheses
+
+
+def _select(hypotheses: list[_Hypothesis]) -> list[_Hypothesis]:
+    """The significant, big-enough hypotheses, one per place: a service or its busiest operation;
+    repeated calls absorb the callee's added time."""
+    found = [h for h in hypotheses if h.q <= ALPHA and h.practical]
+    repeated = {(h.loc[1]) for h in found if h.kind == "repeated calls"}
+    kept: list[_Hypothesis] = []
+    for h in found:
+        if h.kind != "repeated calls" and h.loc[1] in repeated and h.kind == "slower":
+            continue  # more calls, not slower calls
+        kept.append(h)
+    best: dict[tuple[str, str, str, str | None], _Hypothesis] = {}
+    for h in kept:
+        group = (h.kind, h.loc[1], "edge" if h.loc[0] in ("edge", "queue") else "own", h.loc[3])
+        if h.kind == "repeated calls":
+            group = (h.kind, h.loc[1], "", None)  # the calls into a service: the edge names the caller
+        current = best.get(group)
+        if current is None:
+            best[group] = h
+            continue
+        if h.kind == "repeated calls":
+            best[group] = h if h.loc[0] == "edge" and current.loc[0] != "edge" else current
+            continue
+        # Prefer an operation over its service when it carries (almost) all the change.
+        service, operation = (current, h) if current.loc[0] == "service" else (h, current)
+        if service.loc[0] == "service" and operation.loc[0] == "operation":
+            best[group] = operation if operation.impact_ms >= 0.8 * service.impact_ms else service
+        elif h.impact_ms > current.impact_ms:
+            best[group] = h
+    # An error charged both to an edge and (as timeout) elsewhere stays as found; order by impact.
+    return sorted(best.values(), key=lambda h: (-h.impact_ms, h.q, str(h.loc)))
+
+
+# ---- segments, timelines, wording ----------------------------------------------------------------
+
+def _values(traces: Iterable[TraceFacts], h: _Hypothesis) -> list[float]:
+    if h.kind == "errors":
+        return [1.0 if h.loc in t.error_at else 0.0 for t in traces]
+    if h.kind == "repeated calls":
+        return [float(t.calls[h.loc]) for t in traces]
+    return [t.own[h.loc] / 1e6 for t in traces]
+
+
+def _segment(h: _Hypothesis, inc: list[TraceFacts], base: list[TraceFacts]) -> tuple[Segment | None, int]:
+    """The attribute value that carries the change, if one does; and how many were tested."""
+    a = _through(inc, h.loc)
+    b = _through(base, h.loc)
+    b_values = sorted(_values(b, h))
+    threshold = quantile(b_values, 0.9) if h.kind != "errors" else 0.5
+    values_of: dict[tuple[str, str], set[str]] = defaultdict(set)
+    members: dict[tuple[str, str, str, str], list[int]] = defaultdict(list)
+    cache = _JsonCache()
+    for i, t in enumerate(a):
+        items = set(_attr_items(cache.load(t.root_attrs[0]), t.root_attrs[1], "span"))
+        for text, carrier, scope in t.loc_attrs.get(h.loc, []):
+            items.update(_attr_items(cache.load(text), carrier, scope))
+        for item in items:
+            values_of[(item[0], item[2])].add(item[1])
+            members[item].append(i)
+    values = _values(a, h)
+    hit = [v > threshold for v in values]
+    total_hits = sum(hit)
+    candidates = []
+    for item, idx in members.items():
+        if len(values_of[(item[0], item[2])]) > MAX_SEGMENT_VALUES or len(values_of[(item[0], item[2])]) < 2:
+            continue
+        if len(idx) < MIN_SUPPORT or len(idx) > 0.95 * len(a):
+            continue
+        inside = set(idx)
+        k_in = sum(1 for i in idx if hit[i])
+        candidates.append((item, len(idx), k_in, inside))
+    best: tuple[float, float, tuple[str, str, str, str], int] | None = None
+    for item, n_in, k_in, inside in candidates:
+        n_out = len(a) - n_in
+        k_out = total_hits - k_in
+        if n_out < MIN_SUPPORT:
+            continue
+        p = fisher_greater(k_in, n_in, k_out, n_out)
+        rate_in, rate_out = k_in / n_in, k_out / n_out
+        # The segment must carry most of the change: the rest looks like the baseline.
+        base_rate = sum(1 for v in b_values if v > threshold) / len(b_values) if b_values else 0.0
+        if rate_out - base_rate > 0.5 * (rate_in - base_rate):
+            continue
+        own_carrier = 0 if item[2] == h.loc[1] else 1
+        key = (p, own_carrier - rate_in)
+        if best is None or key < (best[0], best[1]):
+            best = (p, own_carrier - rate_in, item, n_in)
+    tested = max(1, len(candidates))
+    if best is None or best[0] * tested > ALPHA:
+        return None, len(candidates)
+    key, value, carrier, scope = best[2]
+    return Segment(key, value, carrier, scope, best[3] / len(a)), len(candidates)
+
+
+def _timeline(h: _Hypothesis, traces: list[TraceFacts], start: int, end: int,
+              buckets: int = 24) -> list[list[float]]:
+    width = max(1, (end - start) // buckets)
+    groups: dict[int, list[float]] = defaultdict(list)
+    through = _through(traces, h.loc)
+    for t, v in zip(through, _values(through, h), strict=True):
+        groups[min(buckets - 1, max(0, (t.start_ns - start) // width))].append(v)
+    out = []
+    for i in range(buckets):
+        vs = sorted(groups.get(i, []))
+        out.append([(start + i * width) / 1e9, quantile(vs, 0.5), quantile(vs, 0.9), float(len(vs))])
+    return out
+
+
+def _since(h: _Hypothesis, traces: list[TraceFacts]) -> int | None:
+    through = sorted(_through(traces, h.loc), key=lambda t: t.start_ns)
+    if len(through) < 4:
+        return None
+    at = change_point(_values(through, h))
+    return through[at].start_ns if at > 0 else None
+
+
+def _describe(h: _Hypothesis, segment: Segment | None) -> str:
+    label = Location(*h.loc).label()
+    e = h.effect
+    who = f" for {segment.key}={segment.value} (on {segment.carried_by}, {segment.share:.0%} of its requests)" \
+        if segment else ""
+    if h.kind == "errors":
+        return (f"{label}: errors start here in {e.error_rate_after:.1%} of requests through it{who}, "
+                f"against {e.error_rate_before:.1%} before.")
+    if h.kind == "repeated calls":
+        return (f"{label}: {e.calls_after:g} calls per request{who}, against {e.calls_before:g} before "
+                f"(+{h.impact_ms:,.1f} ms per request).")
+    where = {"edge": "between the CLIENT and SERVER spans (network, queueing or the callee)",
+             "queue": "waiting in the queue"}.get(h.loc[0], "in its own work")
+    return (f"{label} is slower {where}{who}: p50 {e.baseline_p50_ms:,.1f} -> {e.incident_p50_ms:,.1f} ms, "
+            f"p95 {e.baseline_p95_ms:,.1f} -> {e.incident_p95_ms:,.1f} ms, for ~{e.share_affected:.0%} "
+            f"of requests through it.")
+
+
+def _link(loc: Loc, segment: Segment | None, start: int | None, end: int | None) -> str:
+    from urllib.parse import urlencode
+
+    service = loc[3] if loc[0] in ("edge", "queue") else loc[1]
+    params: dict[str, str] = {"service": service or ""}
+    if loc[0] == "operation" and loc[2] is not None and "{id}" not in loc[2]:
+        params["operation"] = loc[2]
+    if start is not None:
+        params["start"] = str(start // 1000)
+    if end is not None:
+        params["end"] = str(end // 1000)
+    if segment is not None and "{id}" not in segment.value:
+        params["tags"] = json.dumps({segment.key: segment.value})
+    return "/search?" + urlencode(params)
+
+
+def _skew_notes(inc: list[TraceFacts]) -> list[str]:
+    shifted: dict[str, list[int]] = defaultdict(list)
+    seen: dict[str, int] = defaultdict(int)
+    for t in inc:
+        for service in {loc[1] for loc in t.own if loc[0] == "service"}:
+            seen[service] += 1
+        for service, shift in t.shifts.items():
+            shifted[service].append(shift)
+    notes = []
+    for service, shifts in sorted(shifted.items()):
+        shifts.sort()
+        median = quantile([float(s) for s in shifts], 0.5) / 1e6
+        if len(shifts) >= 0.2 * seen[service] and abs(median) >= 1.0:
+            notes.append(f"clock skew: {service}'s spans sat outside their callers in {len(shifts):,} of "
+                         f"{seen[service]:,} traces; shifted by a median {median:+,.1f} ms to fit (corrected, "
+                         "not blamed)")
+    return notes
+
+
+@dataclass
+class Sides:
+    incident: list[TraceFacts]
+    baseline: list[TraceFacts]
+    window: tuple[int | None, int | None]
+    baseline_window: tuple[int | None, int | None]
+    baseline_how: str
+    notes: list[str]
+
+
+def diagnose(sides: Sides) -> Diagnosis:
+    inc, base = sides.incident, sides.baseline
+    if not inc:
+        return Diagnosis(*sides.window, *sides.baseline_window, sides.baseline_how, [],
+                         "No traces in the window: nothing to diagnose.", [], 0, sides.notes)
+    hypotheses = examine(inc, base) if base else []
+    chosen = _select(hypotheses)
+    causes: list[Cause] = []
+    segment_tests = 0
+    previous_key: float | None = None
+    rank = 0
+    start = sides.baseline_window[0] if sides.baseline_window[0] is not None else min(t.start_ns for t in base + inc)
+    end = sides.window[1] if sides.window[1] is not None else max(t.start_ns for t in inc) + 1
+    for position, h in enumerate(chosen[:10]):
+        segment, tested = _segment(h, inc, base)
+        segment_tests += tested
+        rounded = float(f"{h.impact_ms:.2g}")
+        if rounded != previous_key:
+            rank = position + 1
+            previous_key = rounded
+        a_values = sorted(_values(_through(inc, h.loc), h))
+        b_values = sorted(_values(_through(base, h.loc), h))
+        example = max(_through(inc, h.loc), key=lambda t: (_values([t], h)[0], t.trace_id)).trace_id
+        causes.append(Cause(
+            rank=rank, kind=h.kind, location=Location(*h.loc), segment=segment, effect=h.effect,
+            support=h.support, test=h.test, p_value=h.p, q_value=h.q, since_ns=_since(h, base + inc),
+            summary=_describe(h, segment), link=_link(h.loc, segment, sides.window[0], sides.window[1]),
+            example_trace_id=example,
+            baseline_quantiles_ms=[quantile(b_values, q) for q in QUANTILES],
+            incident_quantiles_ms=[quantile(a_values, q) for q in QUANTILES],
+            timeline=_timeline(h, base + inc, start, end)))
+    services = {loc[1] for t in inc for loc in t.own if loc[0] == "service"}
+    edges = {loc for t in inc for loc in t.own if loc[0] in ("edge", "queue")}
+    operations = {loc for t in inc for loc in t.own if loc[0] == "operation"}
+    looked_at = [f"{len(inc):,} traces in the window against {len(base):,} in the baseline",
+                 f"{len(services)} services, {len(operations)} operations, {len(edges)} caller→callee edges and queues",
+                 f"{len(hypotheses):,} hypotheses (slower, more errors, more calls per request), Benjamini-Hochberg "
+                 f"at a {ALPHA:.0%} false discovery rate, then {segment_tests:,} segment tests (Bonferroni per cause)"]
+    if not base:
+        verdict = "No baseline traces: nothing to compare the window with."
+    elif not causes:
+        verdict = "Nothing stands out: no change against the baseline is both significant and large enough."
+    else:
+        ties = sum(1 for c in causes if c.rank == 1)
+        verdict = (f"{len(causes)} suspected cause{'s' if len(causes) > 1 else ''}; first: {causes[0].summary}"
+                   + (f" ({ties} tied first)" if ties > 1 else ""))
+    notes = sides.notes + _skew_notes(inc)
+    return Diagnosis(*sides.window, *sides.baseline_window, sides.baseline_how, causes, verdict, looked_at,
+                     len(hypotheses) + segment_tests, notes)
