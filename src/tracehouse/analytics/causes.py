@@ -90,6 +90,7 @@ class Cause:
     baseline_quantiles_ms: list[float] = field(default_factory=list)   # p10, p25, p50, p75, p90, p95, p99
     incident_quantiles_ms: list[float] = field(default_factory=list)
     timeline: list[list[float]] = field(default_factory=list)          # [bucket start s, p50 ms, p90 ms, traces]
+    tied: bool = False             # another cause has the same rank
 
 
 @dataclass
@@ -119,7 +120,8 @@ class Diagnosis:
                 support=Support(**c["support"]), test=c["test"], p_value=c["p_value"], q_value=c["q_value"],
                 since_ns=c["since_ns"], summary=c["summary"], link=c["link"],
                 example_trace_id=c["example_trace_id"], baseline_quantiles_ms=list(c["baseline_quantiles_ms"]),
-                incident_quantiles_ms=list(c["incident_quantiles_ms"]), timeline=[list(t) for t in c["timeline"]]))
+                incident_quantiles_ms=list(c["incident_quantiles_ms"]), timeline=[list(t) for t in c["timeline"]],
+                tied=bool(c.get("tied", False))))
         return cls(window_start_ns=data["window_start_ns"], window_end_ns=data["window_end_ns"],
                    baseline_start_ns=data["baseline_start_ns"], baseline_end_ns=data["baseline_end_ns"],
                    baseline_how=data["baseline_how"], causes=causes, verdict=data["verdict"],

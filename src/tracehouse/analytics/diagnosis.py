@@ -29,13 +29,12 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pyarrow as pa
 
 from tracehouse.analytics.causes import Cause, Diagnosis, Effect, Location, Segment, Support
-from tracehouse.analytics.critical_path import SpanTiming, find_root
 from tracehouse.analytics.stats import (
     benjamini_hochberg,
     change_point,
@@ -43,7 +42,7 @@ from tracehouse.analytics.stats import (
     mann_whitney_greater,
     quantile,
 )
-from tracehouse.analytics.trace_time import is_async, timeline
+from tracehouse.analytics.trace_time import is_async, place, placed_duration
 
 ALPHA = 0.01                 # false discovery rate of the causes reported
 MIN_SUPPORT = 20             # traces through a location on each side before it is tested
@@ -64,7 +63,7 @@ def template(text: str) -> str:
     """Ids in paths and names become {id}: '/api/users/8812/orders' -> '/api/users/{id}/orders'."""
     if "/" not in text:
         return text
-    head, sep, query = text.partition("?")
+    head = text.partition("?")[0]
     parts = [("{id}" if _ID_SEGMENT.match(p) else p) for p in head.split("/")]
     return "/".join(parts)
 
@@ -80,9 +79,11 @@ class TraceFacts:
     calls: dict[Loc, int] = field(default_factory=lambda: defaultdict(int))
     client_ns: dict[Loc, int] = field(default_factory=lambda: defaultdict(int))
     error_at: set[Loc] = field(default_factory=set)
-    # Segment candidates, parsed only for the causes found: (JSON text, carrier service, scope)
+    # Segment candidates, parsed only for the causes found: per span of the location, its
+    # (JSON text, carrier service, scope) attribute maps; and the root span's.
     root_attrs: tuple[str | None, str] = (None, "")
-    loc_attrs: dict[Loc, list[tuple[str | None, str, str]]] = field(default_factory=lambda: defaultdict(list))
+    loc_attrs: dict[Loc, list[tuple[tuple[str | None, str, str], ...]]] = field(
+        default_factory=lambda: defaultdict(list))
     shifts: dict[str, int] = field(default_factory=dict)
 
 
@@ -130,85 +131,114 @@ def trace_facts(table: pa.Table) -> list[TraceFacts]:
     """The facts of each trace of a `cause_sample` table (ordered by trace)."""
     cols = table.to_pydict()
     cache = _JsonCache()
+    names: dict[str, str] = {}
     out: list[TraceFacts] = []
+    trace_ids = cols["trace_id"]
     n = table.num_rows
     i = 0
     while i < n:
         j = i
-        tid = cols["trace_id"][i]
-        while j < n and cols["trace_id"][j] == tid:
+        tid = trace_ids[i]
+        while j < n and trace_ids[j] == tid:
             j += 1
-        spans = [SpanTiming(cols["span_id"][k], cols["parent_span_id"][k], cols["service_name"][k],
-                            cols["span_name"][k], cols["start_time_unix_nano"][k],
-                            cols["start_time_unix_nano"][k] + max(0, cols["duration_ns"][k]),
-                            cols["span_kind"][k] or "") for k in range(i, j)]
-        extra = {cols["span_id"][k]: (bool(cols["error"][k]), cols["attributes"][k], cols["resource_attributes"][k])
-                 for k in range(i, j)}
-        facts = _facts_of(tid, spans, extra, cache)
+        facts = _facts_of(tid, cols, i, j, cache, names)
         if facts is not None:
             out.append(facts)
         i = j
     return out
 
 
-def _facts_of(trace_id: str, raw: list[SpanTiming], extra: dict[str, tuple[bool, str | None, str | None]],
-              cache: _JsonCache) -> TraceFacts | None:
-    placed, shifts = timeline(raw)
-    root = find_root(placed)
-    if root is None:
+def _facts_of(trace_id: str, cols: dict[str, list[Any]], lo: int, hi: int, cache: _JsonCache,
+              names: dict[str, str]) -> TraceFacts | None:
+    ids = cols["span_id"][lo:hi]
+    index = {sid: k for k, sid in enumerate(ids)}
+    if len(index) < len(ids):  # a re-sent span counts once
+        keep = sorted(index.values())
+        ids = [ids[k] for k in keep]
+        rows = [lo + k for k in keep]
+        index = {sid: k for k, sid in enumerate(ids)}
+    else:
+        rows = list(range(lo, hi))
+    parents_raw = [cols["parent_span_id"][r] for r in rows]
+    parent = [index.get(p, -1) if p is not None else -1 for p in parents_raw]
+    service = [cols["service_name"][r] for r in rows]
+    kind = [cols["span_kind"][r] or "" for r in rows]
+    start = [cols["start_time_unix_nano"][r] for r in rows]
+    duration = [max(0, cols["duration_ns"][r]) for r in rows]
+    end = [s + d for s, d in zip(start, duration, strict=True)]
+    error = [bool(cols["error"][r]) for r in rows]
+    root, shift, order = place(parent, service, kind, start, end)
+    if root < 0:
         return None
-    # Durations from the raw spans (one clock each); positions from the placed ones.
-    raw_duration = {s.span_id: s.end_ns - s.start_ns for s in raw}
-    facts = TraceFacts(trace_id, root.start_ns, root.end_ns - root.start_ns, shifts=shifts)
-    children: dict[str, list[SpanTiming]] = defaultdict(list)
-    for s in placed:
-        if s.parent_span_id is not None:
-            children[s.parent_span_id].append(s)
-    facts.root_attrs = (extra[root.span_id][1], root.service_name)
-    for s in placed:
-        error, span_attrs_text, resource_text = extra[s.span_id]
-        kids = children.get(s.span_id, [])
-        sync = [c for c in kids if not is_async(c, s)]
-        duration = raw_duration[s.span_id]
-        covered = _union_ns([(max(c.start_ns, s.start_ns), min(c.end_ns, s.start_ns + duration))
-                             for c in sync if min(c.end_ns, s.start_ns + duration) > max(c.start_ns, s.start_ns)])
-        own = max(0, duration - covered)
-        child_failed = any(extra[c.span_id][0] for c in sync)
-        if s.kind == "CLIENT":
-            servers = [c for c in sync if c.service_name != s.service_name]
+    facts = TraceFacts(trace_id, start[root] + shift[root], placed_duration(root, shift, order, start, end))
+    for k in order:
+        if shift[k] and (parent[k] < 0 or shift[k] != shift[parent[k]]):
+            facts.shifts.setdefault(service[k], shift[k])
+    attrs_col, resource_col = cols["attributes"], cols["resource_attributes"]
+    facts.root_attrs = (attrs_col[rows[root]], service[root])
+    children: dict[int, list[int]] = defaultdict(list)
+    for k in order:
+        if k != root:
+            children[parent[k]].append(k)
+    own_map, calls_map = facts.own, facts.calls
+    for k in order:
+        kids = children.get(k, ())
+        s_start = start[k] + shift[k]
+        s_end = s_start + duration[k]
+        sync = [c for c in kids if not is_async(kind[c], kind[k])]
+        covered = 0
+        if len(sync) == 1:
+            c = sync[0]
+            c_start = start[c] + shift[c]
+            covered = max(0, min(c_start + duration[c], s_end) - max(c_start, s_start))
+        elif sync:
+            covered = _union_ns([(max(start[c] + shift[c], s_start), min(end[c] + shift[c], s_end)) for c in sync
+                                 if min(end[c] + shift[c], s_end) > max(start[c] + shift[c], s_start)])
+        own = max(0, duration[k] - covered)
+        child_failed = any(error[c] for c in sync)
+        row = rows[k]
+        if kind[k] == "CLIENT":
+            servers = [c for c in sync if service[c] != service[k]]
             if servers:
-                callee = servers[0].service_name
+                callee = service[servers[0]]
                 # The gap is the client's duration less the callee's: both on one clock each.
-                own = max(0, duration - max(raw_duration[c.span_id] for c in servers))
+                own = max(0, duration[k] - max(duration[c] for c in servers))
             else:
-                span_attrs = cache.load(span_attrs_text)
-                callee = next((str(span_attrs[k]) for k in PEER_KEYS if span_attrs.get(k)), s.span_name)
-            loc: Loc = ("edge", callee, None, s.service_name)
-            facts.own[loc] += own
-            facts.calls[loc] += 1
-            facts.client_ns[loc] += duration
-            if error and not child_failed:
+                span_attrs = cache.load(attrs_col[row])
+                callee = next((str(span_attrs[key]) for key in PEER_KEYS if span_attrs.get(key)),
+                              cols["span_name"][row])
+            loc: Loc = ("edge", callee, None, service[k])
+            own_map[loc] += own
+            calls_map[loc] += 1
+            facts.client_ns[loc] += duration[k]
+            if error[k] and not child_failed:
                 facts.error_at.add(loc)
-            facts.loc_attrs[loc].append((span_attrs_text, s.service_name, "span"))
+            facts.loc_attrs[loc].append(((attrs_col[row], service[k], "span"),))
             continue
-        operation = template(s.span_name)
-        service_loc: Loc = ("service", s.service_name, None, None)
-        op_loc: Loc = ("operation", s.service_name, operation, None)
-        facts.own[service_loc] += own
-        facts.own[op_loc] += own
-        facts.calls[op_loc] += 1
-        if error and not child_failed:
+        raw_name = cols["span_name"][row]
+        operation = names.get(raw_name)
+        if operation is None:
+            operation = names[raw_name] = template(raw_name)
+        service_loc: Loc = ("service", service[k], None, None)
+        op_loc: Loc = ("operation", service[k], operation, None)
+        own_map[service_loc] += own
+        own_map[op_loc] += own
+        calls_map[op_loc] += 1
+        if error[k] and not child_failed:
             facts.error_at.add(service_loc)
             facts.error_at.add(op_loc)
-        refs = [(span_attrs_text, s.service_name, "span"), (resource_text, s.service_name, "resource")]
-        facts.loc_attrs[service_loc].extend(refs)
-        facts.loc_attrs[op_loc].extend(refs)
+        facts.loc_attrs[op_loc].append(((attrs_col[row], service[k], "span"),
+                                         (resource_col[row], service[k], "resource")))
         for c in kids:
-            if is_async(c, s):
-                queue: Loc = ("queue", c.service_name, None, s.service_name)
-                # From the producer's own end (not the end timeline() extended it to).
-                facts.own[queue] += max(0, c.start_ns - (s.start_ns + duration))
-                facts.calls[queue] += 1
+            if is_async(kind[c], kind[k]):
+                queue: Loc = ("queue", service[c], None, service[k])
+                # From the producer's end to the consumer's start (two clocks: nothing to correct with).
+                own_map[queue] += max(0, start[c] + shift[c] - s_end)
+                calls_map[queue] += 1
+    # A service's segment candidates are those of its operations.
+    for loc in list(facts.loc_attrs):
+        if loc[0] == "operation":
+            facts.loc_attrs[("service", loc[1], None, None)].extend(facts.loc_attrs[loc])
     return facts
 
 
@@ -372,9 +402,13 @@ def _segment(h: _Hypothesis, inc: list[TraceFacts], base: list[TraceFacts]) -> t
     members: dict[tuple[str, str, str, str], list[int]] = defaultdict(list)
     cache = _JsonCache()
     for i, t in enumerate(a):
-        items = set(_attr_items(cache.load(t.root_attrs[0]), t.root_attrs[1], "span"))
-        for text, carrier, scope in t.loc_attrs.get(h.loc, []):
-            items.update(_attr_items(cache.load(text), carrier, scope))
+        # A value counts for a trace when every span of the location in it carries it: a trace
+        # with more spans there (a retry, a repeated call) must not collect more values.
+        common: set[tuple[str, str, str, str]] | None = None
+        for refs in t.loc_attrs.get(h.loc, []):
+            own = {item for text, carrier, scope in refs for item in _attr_items(cache.load(text), carrier, scope)}
+            common = own if common is None else common & own
+        items = set(_attr_items(cache.load(t.root_attrs[0]), t.root_attrs[1], "span")) | (common or set())
         for item in items:
             values_of[(item[0], item[2])].add(item[1])
             members[item].append(i)
@@ -387,11 +421,10 @@ def _segment(h: _Hypothesis, inc: list[TraceFacts], base: list[TraceFacts]) -> t
             continue
         if len(idx) < MIN_SUPPORT or len(idx) > 0.95 * len(a):
             continue
-        inside = set(idx)
         k_in = sum(1 for i in idx if hit[i])
-        candidates.append((item, len(idx), k_in, inside))
+        candidates.append((item, len(idx), k_in))
     best: tuple[float, float, tuple[str, str, str, str], int] | None = None
-    for item, n_in, k_in, inside in candidates:
+    for item, n_in, k_in in candidates:
         n_out = len(a) - n_in
         k_out = total_hits - k_in
         if n_out < MIN_SUPPORT:
@@ -409,8 +442,8 @@ def _segment(h: _Hypothesis, inc: list[TraceFacts], base: list[TraceFacts]) -> t
     tested = max(1, len(candidates))
     if best is None or best[0] * tested > ALPHA:
         return None, len(candidates)
-    key, value, carrier, scope = best[2]
-    return Segment(key, value, carrier, scope, best[3] / len(a)), len(candidates)
+    name, value, carrier, scope = best[2]
+    return Segment(name, value, carrier, scope, best[3] / len(a)), len(candidates)
 
 
 def _timeline(h: _Hypothesis, traces: list[TraceFacts], start: int, end: int,
@@ -529,6 +562,8 @@ def diagnose(sides: Sides) -> Diagnosis:
             baseline_quantiles_ms=[quantile(b_values, q) for q in QUANTILES],
             incident_quantiles_ms=[quantile(a_values, q) for q in QUANTILES],
             timeline=_timeline(h, base + inc, start, end)))
+    ranks = [c.rank for c in causes]
+    causes = [replace(c, tied=ranks.count(c.rank) > 1) for c in causes]
     services = {loc[1] for t in inc for loc in t.own if loc[0] == "service"}
     edges = {loc for t in inc for loc in t.own if loc[0] in ("edge", "queue")}
     operations = {loc for t in inc for loc in t.own if loc[0] == "operation"}

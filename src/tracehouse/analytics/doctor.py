@@ -13,7 +13,7 @@ from tracehouse.analytics.latency import analyze_latency
 from tracehouse.analytics.report import COUNT, MS, PERCENT, TEXT, TRACE, Column, Report
 from tracehouse.store import AnalysisFilter, AnalyticsReader
 
-DEFAULT_SAMPLE = 4_000          # traces per side: enough for a 5% tail, and keeps doctor near 1 s
+DEFAULT_SAMPLE = 3_000          # traces per side: enough for a 5% tail, and keeps doctor near 1 s
 CONTEXT_SAMPLE = 2_000          # critical paths of the window, for "where requests wait"
 SLOW_SHARE = 0.05               # the within-window split when there is no baseline
 
@@ -135,7 +135,7 @@ def doctor_report(diagnosis: Diagnosis, context: Report | None = None) -> Report
     notes = [f"baseline: {diagnosis.baseline_how}"] if diagnosis.baseline_how else []
     notes += [f"looked at: {item}" for item in diagnosis.looked_at] + diagnosis.notes
     if context is not None:
-        params["context"] = {"title": "Where requests wait (critical path of the window)",
+        params["context"] = {"title": "Where requests wait (critical path)",
                              "findings": context.findings, "notes": context.notes}
     return Report("doctor", "tracehouse doctor", findings, columns, rows, params=params, notes=notes)
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 
 import pyarrow as pa
 
+from tracehouse.analytics.causes import Cause, Diagnosis
 from tracehouse.model import SPAN_BATCH_SCHEMA
 
 INTERNAL, SERVER, CLIENT, PRODUCER, CONSUMER = 1, 2, 3, 4, 5
@@ -119,7 +120,8 @@ class _Request:
 
     # A server's own work, with its calls in between.
     def server(self, service: str, operation: str, start: int, parent: _Span | None, work_ms: float,
-               calls: list[tuple[str, str, float]] | None = None, **attrs: object) -> _Span:
+               calls: list[tuple[str, str, float]] | None = None, attrs: dict[str, object] | None = None) -> _Span:
+        attrs = attrs or {}
         s = self.span(service, operation, SERVER, start, parent, **attrs)
         t = start + self.work(work_ms * 0.6) + self.slow_extra(service, attrs)
         for callee, op, ms in calls or []:
@@ -129,7 +131,7 @@ class _Request:
         return s
 
     def call(self, parent: _Span, callee: str, operation: str, start: int, work_ms: float,
-             calls: list[tuple[str, str, float]] | None = None, **attrs: object) -> int:
+             calls: list[tuple[str, str, float]] | None = None, attrs: dict[str, object] | None = None) -> int:
         """A CLIENT span in the parent's service and the callee's SERVER span inside it."""
         p = self.plant
         client = self.span(parent.service, operation.split(" ")[0], CLIENT, start, parent,
@@ -137,7 +139,7 @@ class _Request:
         net = self.work(0.4)
         if p is not None and p.edge_delay and p.edge_delay[:2] == (parent.service, callee):
             net += self.work(p.edge_delay[2])
-        server = self.server(callee, operation, start + net // 2, client, work_ms, calls, **attrs)
+        server = self.server(callee, operation, start + net // 2, client, work_ms, calls, attrs)
         if p is not None and p.timeout and p.timeout[0] == callee:
             server.end += self.work(p.timeout[1])
         if p is not None and p.failing and p.failing[0] == callee and self.rng.random() < p.failing[1]:
@@ -152,7 +154,7 @@ class _Request:
 
     # ---- the four kinds of request
     def browse(self, start: int, attrs: dict[str, object]) -> None:
-        root = self.server("frontend", "GET /product/{id}", start, None, 2.0, **attrs)
+        root = self.server("frontend", "GET /product/{id}", start, None, 2.0, None, attrs)
         t = root.start + self.work(1.0)
         t = self.call(root, "auth", "POST /verify", t, 1.5)
         t = self.call(root, "catalog", "GET /item", t, 6.0, [("inventory", "SELECT stock", 2.0)])
@@ -164,7 +166,7 @@ class _Request:
         root.error = root.error or any(c.error for c in self.spans if c.parent is root and c.kind == CLIENT)
 
     def search(self, start: int, attrs: dict[str, object]) -> None:
-        root = self.server("frontend", "GET /search", start, None, 1.5, **attrs)
+        root = self.server("frontend", "GET /search", start, None, 1.5, None, attrs)
         t = self.call(root, "auth", "POST /verify", root.start + self.work(0.5), 1.5)
         client = self.span("frontend", "POST", CLIENT, t, root, **{"peer.service": "search"})
         server = self.span("search", "POST /query", SERVER, t + self.work(0.2), client)
@@ -186,14 +188,14 @@ class _Request:
 
     def checkout(self, start: int, attrs: dict[str, object]) -> None:
         p = self.plant
-        root = self.server("frontend", "POST /checkout", start, None, 2.0, **attrs)
+        root = self.server("frontend", "POST /checkout", start, None, 2.0, None, attrs)
         t = self.call(root, "auth", "POST /verify", root.start + self.work(0.5), 1.5)
         items = self.rng.randint(1, 4)
         repeats = items * p.n_plus_one if p is not None and p.n_plus_one else 1
         cart_calls = [("pricing", "GET /price", 1.5)] * repeats
         client = self.span("frontend", "POST", CLIENT, t, root, **{"peer.service": "cart"})
         cart = self.server("cart", "POST /cart/checkout", t + self.work(0.2), client, 3.0, cart_calls,
-                           **{"cart.items": items})
+                           {"cart.items": items})
         client.end = cart.end + self.work(0.2)
         client.error = cart.error
         t = client.end
@@ -232,12 +234,12 @@ class _Request:
         """Endpoints known only by url.path (the span name is the bare method), ids in the path."""
         template = self.rng.choice(("/api/users/{id}/orders", "/api/users/{id}/profile", "/api/orders/{id}"))
         path = template.replace("{id}", str(self.rng.randint(1000, 999_999)))
-        root = self.server("frontend", "GET", start, None, 1.5, **attrs, **{"url.path": path})
+        root = self.server("frontend", "GET", start, None, 1.5, None, {**attrs, "url.path": path})
         t = self.call(root, "auth", "POST /verify", root.start + self.work(0.5), 1.5)
-        extra = 0
+        extra = 0.0
         if self.plant is not None and self.plant.slow_path and self.plant.slow_path[0] == template:
             extra = self.plant.slow_path[1]
-        t = self.call(root, "accounts", "GET", t, 5.0 + extra, **{"url.path": path})
+        t = self.call(root, "accounts", "GET", t, 5.0 + extra, None, {"url.path": path})
         root.end = t + self.work(0.5)
         self.fail_up(root)
 
@@ -395,6 +397,29 @@ SUITE: tuple[Incident, ...] = (
 )
 
 
+def matches(cause: Cause, expected: Expected) -> bool:
+    """Whether a cause names the planted one: the place, the edge's caller, and the segment."""
+    if cause.location.service != expected.service:
+        return False
+    if expected.caller is not None and cause.location.caller != expected.caller:
+        return False
+    if expected.segment is None:
+        return True
+    return cause.segment is not None and (cause.segment.key, cause.segment.value) == expected.segment
+
+
+def found(diagnosis: Diagnosis, incident: Incident) -> bool:
+    """Doctor got it right: no cause when none was planted; else the planted ones ranked first
+    (two planted causes: the first two causes, in either order)."""
+    want = incident.expected
+    if not want:
+        return not diagnosis.causes
+    top = diagnosis.causes[:len(want)]
+    if len(top) < len(want):
+        return False
+    return all(any(matches(c, e) for c in top) for e in want) and all(any(matches(c, e) for e in want) for c in top)
+
+
 def by_name(name: str) -> Incident:
     for incident in SUITE:
         if incident.name == name:
@@ -402,4 +427,4 @@ def by_name(name: str) -> Incident:
     raise KeyError(name)
 
 
-__all__ = ["SUITE", "Expected", "Incident", "Plant", "by_name", "generate", "replace", "window"]
+__all__ = ["SUITE", "Expected", "Incident", "Plant", "by_name", "found", "generate", "matches", "replace", "window"]

@@ -10,6 +10,8 @@ support doctor asks for (20 traces a side).
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
+from collections import Counter
 from collections.abc import Sequence
 
 
@@ -18,23 +20,14 @@ def mann_whitney_greater(incident: Sequence[float], baseline: Sequence[float]) -
     n1, n2 = len(incident), len(baseline)
     if n1 == 0 or n2 == 0:
         return 1.0
-    pooled = sorted([(v, 1) for v in incident] + [(v, 0) for v in baseline])
+    ordered = sorted(baseline)
+    # U = pairs (incident, baseline) with the incident value larger, ties counting a half.
+    u = 0.0
+    for v in incident:
+        lo = bisect_left(ordered, v)
+        u += lo + (bisect_right(ordered, v, lo) - lo) / 2
     n = n1 + n2
-    rank_sum = 0.0
-    tie_term = 0.0
-    i = 0
-    while i < n:
-        j = i
-        value = pooled[i][0]
-        while j + 1 < n and pooled[j + 1][0] == value:
-            j += 1
-        average = (i + j) / 2 + 1
-        ties = j - i + 1
-        if ties > 1:
-            tie_term += ties**3 - ties
-        rank_sum += average * sum(pooled[k][1] for k in range(i, j + 1))
-        i = j + 1
-    u = rank_sum - n1 * (n1 + 1) / 2
+    tie_term = sum(t**3 - t for t in Counter([*incident, *baseline]).values() if t > 1)
     mean = n1 * n2 / 2
     variance = n1 * n2 / 12 * ((n + 1) - tie_term / (n * (n - 1)))
     if variance <= 0:

@@ -1,7 +1,7 @@
-"""The one definition of a trace's timeline: clock skew corrected, async work kept (ADR 10).
+"""The one definition of a trace's timeline, duration and critical path (ADR 10).
 
-Every analysis that needs a trace's duration or critical path computed in Python goes through
-`timeline()` first:
+Every analysis that measures a trace in Python goes through `place()` (doctor directly, on plain
+lists; latency and the trace view through `timeline()`):
 
 1. Clock skew. Spans of one service share a clock; spans of different services do not. A child in
    another service that is called synchronously (anything but a CONSUMER, or a child of a PRODUCER)
@@ -9,13 +9,15 @@ Every analysis that needs a trace's duration or critical path computed in Python
    parent (the network time split evenly both ways), as Jaeger's clock-skew adjuster does. Durations
    are never changed: each is measured on one clock, so it is the one number skew cannot touch.
    The shifts are returned, so a report can say "cart's clock is 400 ms ahead (corrected)".
-2. Async work. A CONSUMER (or any child of a PRODUCER) may run after its producer, and even after
-   the request answered. It is not clipped or dropped: the producer and its ancestors are extended
-   to its end, so the trace's duration covers the work the request caused, and the wait between
-   PRODUCER and CONSUMER (queue time) appears on the critical path as the producer's own time.
+2. Async work and late children. A CONSUMER (or any child of a PRODUCER) may start after its
+   producer ended, even after the request answered; a callee may go on after its caller timed out.
+   Neither is clipped or dropped: the trace's duration runs from the root's start to the end of
+   the last work it caused, and for the critical path each ancestor of such a child is extended
+   to the child's end, so the wait between PRODUCER and CONSUMER (queue time) is on the path, as
+   the producer's own time.
 
-A trace's duration is then the root's extended duration. Self times and the CLIENT->SERVER gap
-(doctor) are computed from durations, which makes them skew-proof as well.
+The store's own per-trace duration (trace_summary_data, used to select and sort traces in SQL) is
+the plain envelope of the spans; it equals this one whenever no clock is skewed.
 """
 
 from __future__ import annotations
@@ -24,83 +26,90 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
 
-from tracehouse.analytics.critical_path import PathSegment, SpanTiming, critical_path, find_root
+from tracehouse.analytics.critical_path import PathSegment, SpanTiming, critical_path
 
-ASYNC_CHILD_KINDS = ("CONSUMER",)
+ASYNC_KINDS = ("CONSUMER",)
 
 
-def is_async(child: SpanTiming, parent: SpanTiming) -> bool:
-    return child.kind in ASYNC_CHILD_KINDS or parent.kind == "PRODUCER"
+def is_async(child_kind: str, parent_kind: str) -> bool:
+    return child_kind in ASYNC_KINDS or parent_kind == "PRODUCER"
+
+
+def place(parent: Sequence[int], service: Sequence[str], kind: Sequence[str], start: Sequence[int],
+          end: Sequence[int]) -> tuple[int, list[int], list[int]]:
+    """Skew correction over one trace given as parallel lists (`parent[i]` is the index of span i's
+    parent, or -1). Returns the root's index (-1 for no spans), each span's shift in ns, and the
+    spans reachable from the root in top-down order (the others are not part of the request)."""
+    n = len(parent)
+    if n == 0:
+        return -1, [], []
+    root = min((i for i in range(n) if parent[i] < 0), key=lambda i: (start[i], start[i] - end[i], i), default=-1)
+    if root < 0:
+        root = min(range(n), key=lambda i: (start[i], start[i] - end[i], i))
+    children: dict[int, list[int]] = defaultdict(list)
+    for i in range(n):
+        if parent[i] >= 0 and i != root:
+            children[parent[i]].append(i)
+    shift = [0] * n
+    order = [root]
+    pending = [root]
+    seen = {root}
+    while pending:
+        p = pending.pop()
+        p_start, p_end = start[p] + shift[p], end[p] + shift[p]
+        for c in children.get(p, ()):
+            if c in seen:
+                continue
+            seen.add(c)
+            s = shift[p]
+            if service[c] != service[p] and not is_async(kind[c], kind[p]):
+                c_start, c_end = start[c] + s, end[c] + s
+                if c_start < p_start or c_end > p_end:
+                    duration, room = c_end - c_start, p_end - p_start
+                    s += (p_start + (room - duration) // 2 - c_start) if duration <= room else p_start - c_start
+            shift[c] = s
+            order.append(c)
+            pending.append(c)
+    return root, shift, order
+
+
+def placed_duration(root: int, shift: Sequence[int], order: Sequence[int], start: Sequence[int],
+                    end: Sequence[int]) -> int:
+    """The trace's duration: from the root's start to the end of the last work it caused (ns)."""
+    if root < 0:
+        return 0
+    return max(0, max(end[i] + shift[i] for i in order) - (start[root] + shift[root]))
 
 
 def timeline(spans: Sequence[SpanTiming]) -> tuple[list[SpanTiming], dict[str, int]]:
-    """The spans with skew corrected and async work kept (see the module docstring), and the shift
-    applied to each service's spans that needed one (ns; the first seen per service)."""
-    root = find_root(spans)
-    if root is None:
+    """The request's spans placed on one timeline: skew corrected, and each ancestor of a child that
+    ends after it extended to that end (see the module docstring). Also the shift applied to each
+    service that needed one (ns; the first seen per service)."""
+    unique = list({s.span_id: s for s in reversed(spans)}.values())[::-1]
+    index = {s.span_id: i for i, s in enumerate(unique)}
+    parent = [index.get(s.parent_span_id, -1) if s.parent_span_id is not None and s.parent_span_id != s.span_id
+              else -1 for s in unique]
+    root, shift, order = place(parent, [s.service_name for s in unique], [s.kind for s in unique],
+                               [s.start_ns for s in unique], [max(s.start_ns, s.end_ns) for s in unique])
+    if root < 0:
         return [], {}
-    by_id: dict[str, SpanTiming] = {}
-    children: dict[str, list[SpanTiming]] = defaultdict(list)
-    for s in spans:
-        if s.span_id in by_id:
-            continue
-        by_id[s.span_id] = s
-        if s.parent_span_id is not None and s.parent_span_id != s.span_id:
-            children[s.parent_span_id].append(s)
     shifts: dict[str, int] = {}
-    out: dict[str, SpanTiming] = {root.span_id: root}
-    parent_of: dict[str, str] = {}
-    pending: list[tuple[SpanTiming, int]] = [(root, 0)]
-    while pending:
-        parent, offset = pending.pop()
-        placed_parent = out[parent.span_id]
-        for child in children.get(parent.span_id, ()):
-            if child.span_id in out:
-                continue
-            shift = offset
-            start, end = child.start_ns + shift, child.end_ns + shift
-            if child.service_name != parent.service_name and not is_async(child, parent):
-                p_start, p_end = placed_parent.start_ns, placed_parent.end_ns
-                if start < p_start or end > p_end:
-                    duration, room = end - start, p_end - p_start
-                    delta = (p_start + (room - duration) // 2 - start) if duration <= room else p_start - start
-                    shift += delta
-                    shifts.setdefault(child.service_name, shift)
-            placed = child if shift == 0 else replace(child, start_ns=child.start_ns + shift,
-                                                      end_ns=child.end_ns + shift)
-            out[child.span_id] = placed
-            parent_of[child.span_id] = parent.span_id
-            pending.append((child, shift))
-    # Async work: each ancestor of an async child is extended to the end of the child's subtree.
-    late = [i for i, up in parent_of.items() if is_async(out[i], out[up])]
-    if late:
-        subtree_end = {i: s.end_ns for i, s in out.items()}
-        for span_id in sorted(out, key=lambda i: _depth(i, parent_of), reverse=True):
-            up_id = parent_of.get(span_id)
-            if up_id is not None:
-                subtree_end[up_id] = max(subtree_end[up_id], subtree_end[span_id])
-        for span_id in late:
-            end = subtree_end[span_id]
-            up: str | None = parent_of[span_id]
-            while up is not None and out[up].end_ns < end:
-                out[up] = replace(out[up], end_ns=end)
-                up = parent_of.get(up)
-    return list(out.values()), shifts
-
-
-def _depth(span_id: str, parent_of: dict[str, str]) -> int:
-    depth = 0
-    while span_id in parent_of:
-        span_id = parent_of[span_id]
-        depth += 1
-    return depth
+    for i in order:
+        if shift[i] and (parent[i] < 0 or shift[i] != shift[parent[i]]):
+            shifts.setdefault(unique[i].service_name, shift[i])
+    ends = {i: max(unique[i].start_ns, unique[i].end_ns) + shift[i] for i in order}
+    for i in reversed(order):  # bottom-up: a parent ends no earlier than its children
+        if i != root and parent[i] in ends and ends[parent[i]] < ends[i]:
+            ends[parent[i]] = ends[i]
+    placed = [unique[i] if not shift[i] and ends[i] == unique[i].end_ns
+              else replace(unique[i], start_ns=unique[i].start_ns + shift[i], end_ns=ends[i]) for i in order]
+    return placed, shifts
 
 
 def trace_duration(spans: Sequence[SpanTiming]) -> int:
-    """The trace's duration: from the root's start to the end of the last work it caused (ns)."""
+    """The trace's duration (see the module docstring), in ns."""
     placed, _ = timeline(spans)
-    root = find_root(placed)
-    return 0 if root is None else max(0, root.end_ns - root.start_ns)
+    return placed[0].end_ns - placed[0].start_ns if placed else 0
 
 
 def trace_critical_path(spans: Sequence[SpanTiming]) -> list[PathSegment]:

@@ -115,7 +115,8 @@ class AnalyticsReader(Protocol):
         time), for per-trace work such as critical paths.
 
         Columns: trace_id, span_id, parent_span_id (hex; parent null for roots), service_name,
-        span_name, start_time_unix_nano, duration_ns, error (bool). Ordered by trace_id, start.
+        span_name, span_kind ('SERVER', 'CLIENT', ...), start_time_unix_nano, duration_ns, error (bool).
+        Ordered by trace_id, start.
         """
         ...
 
