@@ -53,10 +53,13 @@ def accuracy(seeds: int, scratch: Path) -> dict[str, Any]:
             finally:
                 store.close()
             first = diagnosis.causes[0] if diagnosis.causes else None
+            named = "-"
+            if first is not None:
+                segment = f" [{first.segment.key}={first.segment.value}]" if first.segment else ""
+                named = f"{first.kind} {first.location.label()}{segment}"
             rows.append({
                 "scenario": incident.name, "seed": seed, "found": incidents.found(diagnosis, incident),
-                "first": (f"{first.kind} {first.location.label()}"
-                          + (f" [{first.segment.key}={first.segment.value}]" if first.segment else "")) if first else "-",
+                "first": named,
                 "causes": len(diagnosis.causes),
                 "false_causes": len(diagnosis.causes) if not incident.expected else 0,
                 "seconds": round(seconds, 2),
@@ -139,8 +142,8 @@ def run(seeds: int = 3, traces: int = 1_000_000, store_memory: str | None = None
               flush=True)
         acc = accuracy(seeds, scratch)
         print(f"  top-1 accuracy {acc['found']}/{acc['total']} = {acc['top1_accuracy']:.0%}; false causes on the "
-              f"no-cause scenario: {acc['false_causes_on_no_cause']}; doctor median {acc['median_doctor_s_4k_traces']:.2f} s",
-              flush=True)
+              f"no-cause scenario: {acc['false_causes_on_no_cause']}; "
+              f"doctor median {acc['median_doctor_s_4k_traces']:.2f} s", flush=True)
         big = scale(traces, store_memory, keep, scratch, repeat)
     print(f"doctor on {big['traces']:,} traces / {big['spans']:,} spans, store memory {big['store_memory']} "
           f"(built in {big['build_s']} s; target <= {TARGET_S:g} s):")
@@ -149,7 +152,8 @@ def run(seeds: int = 3, traces: int = 1_000_000, store_memory: str | None = None
             print(f"  {name:40s} FAILED: {figure['error']}")
             continue
         runs = " / ".join(f"{t:.2f}" for t in figure["runs"])
-        print(f"  {name:40s} {figure['seconds']:6.2f} s  (runs {runs}){'' if figure['within_target'] else '   over target'}")
+        verdict = "" if figure["within_target"] else "   over target"
+        print(f"  {name:40s} {figure['seconds']:6.2f} s  (runs {runs}){verdict}")
         print(f"    first: {figure['first']}")
         for note in figure["notes"]:
             print(f"    note: {note}")

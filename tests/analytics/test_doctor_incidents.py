@@ -78,6 +78,12 @@ def test_a_baseline_given_in_time_or_as_a_length(tmp_path: Path) -> None:
         d = Diagnosis.from_json(report.params["diagnosis"])
         assert d.baseline_how.startswith("the baseline is the 20s before the window")
         assert incidents.found(d, incident)
+        # The other analyses take the same baseline, and rank their rows by the change.
+        latency = analyses.run("latency", {"start": str(start / 1e9), "end": str(end / 1e9), "baseline": "30s"})
+        top = latency.rows[0]
+        assert (top["service"], top["operation"]) == ("frontend", "POST") and top["change_p95_ms"] > 10
+        assert latency.findings[0].startswith("Largest change against the baseline: frontend POST")
+        assert any(n.startswith("baseline: the baseline is the 30s before the window") for n in latency.notes)
         # No window: the last third of what is stored, against the rest; said in the output.
         default = Diagnosis.from_json(analyses.run("doctor", {}).params["diagnosis"])
         assert default.baseline_how.startswith("no window given")

@@ -23,10 +23,11 @@ from collections.abc import Callable, Mapping, Sequence
 
 import pyarrow as pa
 
+from tracehouse.analytics.against import against_baseline
 from tracehouse.analytics.bubbleup import analyze_compare
 from tracehouse.analytics.causes import Diagnosis
 from tracehouse.analytics.doctor import DEFAULT_SAMPLE as DOCTOR_SAMPLE
-from tracehouse.analytics.doctor import BaselineSpec, run_doctor
+from tracehouse.analytics.doctor import BaselineSpec, plan, run_doctor
 from tracehouse.analytics.doctor import doctor as doctor_analysis
 from tracehouse.analytics.errors import analyze_errors
 from tracehouse.analytics.latency import DEFAULT_SAMPLE, analyze_latency
@@ -45,6 +46,13 @@ from tracehouse.analytics.routes import analyze_paths
 from tracehouse.store import AnalysisFilter, AnalyticsReader, Selection, SpanReader, StoreError
 
 NAMES = ("paths", "origins", "latency", "compare", "errors", "doctor")
+# Analyses that take a baseline: the row key and the figures compared (the first ranks the rows).
+AGAINST: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "paths": (("route",), ("p95_ms", "share", "error_rate")),
+    "latency": (("service", "operation"), ("p95_ms", "share")),
+    "errors": (("service", "operation", "version"), ("error_rate",)),
+    "origins": (("entry", "chain", "operation"), ("share",)),
+}
 Params = Mapping[str, str | Sequence[str]]
 
 
@@ -186,11 +194,26 @@ class Analyses:
             raise AnalysisError(f"no analysis named {name!r}; there are: {', '.join(NAMES)}")
         try:
             report = runner[name](params)
+            if name in AGAINST and any(_one(params, k) for k in ("baseline", "baseline_start", "baseline_end")):
+                report = self._against(name, params, report, runner[name])
         except ParseError as exc:
             raise AnalysisError(str(exc)) from exc
         request = {k: _many(params, k) if k == "attr" else _one(params, k) for k in params}
         report.params = {"request": request} | report.params
         return report
+
+    def _against(self, name: str, params: Params, report: Report, runner: Callable[[Params], Report]) -> Report:
+        """The report of `name` for the window, joined to the same analysis over the baseline."""
+        window, baseline, how, _ = plan(self._store, parse_filter(params), parse_baseline(params))
+        if window is None or baseline is None:
+            return report
+        def bounds(flt: AnalysisFilter) -> dict[str, str]:
+            return {"start": str((flt.start_ns or 0) / 1e9), "end": str((flt.end_ns or 0) / 1e9)}
+        rest = {k: v for k, v in params.items() if k not in ("since", "start", "end", "baseline", "baseline_start",
+                                                             "baseline_end")}
+        key, figures = AGAINST[name]
+        return against_baseline(runner({**rest, **bounds(window)}), runner({**rest, **bounds(baseline)}), key,
+                                figures, how)
 
     def _run_paths(self, p: Params) -> Report:
         slowest = _one(p, "slowest")
