@@ -9,6 +9,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+import tracehouse
 from click.testing import CliRunner
 
 from tracehouse.analytics import incidents
@@ -122,6 +124,8 @@ def test_doctor_agrees_across_cli_api_python_and_ui(tmp_path: Path) -> None:
             assert incidents.found(d, incident) and len(d.causes) >= 2
             assert text == render_doctor(Analyses(service.store).run("doctor", params)) + "\n"
             assert d.causes[0].location.label() in text and "Suspected causes" in text
+            with tracehouse.connect(url) as th:   # the notebook entry point gives the same causes
+                assert th.diagnose(**params) == d
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path="/usr/bin/chromium",
                                             args=["--no-sandbox", "--disable-gpu", "--no-first-run"])

@@ -85,6 +85,7 @@ class TraceFacts:
     loc_attrs: dict[Loc, list[tuple[tuple[str | None, str, str], ...]]] = field(
         default_factory=lambda: defaultdict(list))
     shifts: dict[str, int] = field(default_factory=dict)
+    has_status: bool = False       # some span has an error status
 
 
 class _JsonCache:
@@ -171,6 +172,7 @@ def _facts_of(trace_id: str, cols: dict[str, list[Any]], lo: int, hi: int, cache
     if root < 0:
         return None
     facts = TraceFacts(trace_id, start[root] + shift[root], placed_duration(root, shift, order, start, end))
+    facts.has_status = any(error)
     for k in order:
         if shift[k] and (parent[k] < 0 or shift[k] != shift[parent[k]]):
             facts.shifts.setdefault(service[k], shift[k])
@@ -580,5 +582,8 @@ def diagnose(sides: Sides) -> Diagnosis:
         verdict = (f"{len(causes)} suspected cause{'s' if len(causes) > 1 else ''}; first: {causes[0].summary}"
                    + (f" ({ties} tied first)" if ties > 1 else ""))
     notes = sides.notes + _skew_notes(inc)
+    if not any(t.has_status for t in inc + base):
+        notes.append("no span on either side has an error status: either nothing failed, or this instrumentation "
+                     "does not set one (then errors cannot be seen in this data)")
     return Diagnosis(*sides.window, *sides.baseline_window, sides.baseline_how, causes, verdict, looked_at,
                      len(hypotheses) + segment_tests, notes)
