@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -42,7 +43,7 @@ from tracehouse.analytics.stats import (
     mann_whitney_greater,
     quantile,
 )
-from tracehouse.analytics.trace_time import is_async, place, placed_duration
+from tracehouse.analytics.trace_time import place, placed_duration
 
 ALPHA = 0.01                 # false discovery rate of the causes reported
 MIN_SUPPORT = 20             # traces through a location on each side before it is tested
@@ -79,11 +80,11 @@ class TraceFacts:
     calls: dict[Loc, int] = field(default_factory=lambda: defaultdict(int))
     client_ns: dict[Loc, int] = field(default_factory=lambda: defaultdict(int))
     error_at: set[Loc] = field(default_factory=set)
-    # Segment candidates, parsed only for the causes found: per span of the location, its
-    # (JSON text, carrier service, scope) attribute maps; and the root span's.
-    root_attrs: tuple[str | None, str] = (None, "")
-    loc_attrs: dict[Loc, list[tuple[tuple[str | None, str, str], ...]]] = field(
-        default_factory=lambda: defaultdict(list))
+    # Segment candidates, parsed only for the causes found: the rows (in `columns`, the sample's
+    # columns) of the root span and of each location's spans.
+    columns: dict[str, list[Any]] = field(default_factory=dict)
+    root_row: int = 0
+    loc_rows: dict[Loc, list[int]] = field(default_factory=lambda: defaultdict(list))
     shifts: dict[str, int] = field(default_factory=dict)
     has_status: bool = False       # some span has an error status
 
@@ -154,70 +155,78 @@ def _facts_of(trace_id: str, cols: dict[str, list[Any]], lo: int, hi: int, cache
     ids = cols["span_id"][lo:hi]
     index = {sid: k for k, sid in enumerate(ids)}
     if len(index) < len(ids):  # a re-sent span counts once
-        keep = sorted(index.values())
-        ids = [ids[k] for k in keep]
-        rows = [lo + k for k in keep]
-        index = {sid: k for k, sid in enumerate(ids)}
+        rows = [lo + k for k in sorted(index.values())]
+        index = {cols["span_id"][r]: k for k, r in enumerate(rows)}
+
+        def column(name: str) -> list[Any]:
+            return [cols[name][r] for r in rows]
     else:
         rows = list(range(lo, hi))
-    parents_raw = [cols["parent_span_id"][r] for r in rows]
-    parent = [index.get(p, -1) if p is not None else -1 for p in parents_raw]
-    service = [cols["service_name"][r] for r in rows]
-    kind = [cols["span_kind"][r] or "" for r in rows]
-    start = [cols["start_time_unix_nano"][r] for r in rows]
-    duration = [max(0, cols["duration_ns"][r]) for r in rows]
+
+        def column(name: str) -> list[Any]:
+            return cols[name][lo:hi]
+    parent = [index.get(p, -1) if p is not None else -1 for p in column("parent_span_id")]
+    service: list[str] = column("service_name")
+    kind = [k or "" for k in column("span_kind")]
+    start: list[int] = column("start_time_unix_nano")
+    duration = [max(0, d) for d in column("duration_ns")]
     end = [s + d for s, d in zip(start, duration, strict=True)]
-    error = [bool(cols["error"][r]) for r in rows]
+    error = [bool(e) for e in column("error")]
+    span_name: list[str] = column("span_name")
     root, shift, order = place(parent, service, kind, start, end)
     if root < 0:
         return None
-    facts = TraceFacts(trace_id, start[root] + shift[root], placed_duration(root, shift, order, start, end))
-    facts.has_status = any(error)
+    facts = TraceFacts(trace_id, start[root] + shift[root], placed_duration(root, shift, order, start, end),
+                       columns=cols, root_row=rows[root], has_status=any(error))
     for k in order:
         if shift[k] and (parent[k] < 0 or shift[k] != shift[parent[k]]):
             facts.shifts.setdefault(service[k], shift[k])
-    attrs_col, resource_col = cols["attributes"], cols["resource_attributes"]
-    facts.root_attrs = (attrs_col[rows[root]], service[root])
     children: dict[int, list[int]] = defaultdict(list)
     for k in order:
         if k != root:
             children[parent[k]].append(k)
-    own_map, calls_map = facts.own, facts.calls
+    own_map, calls_map, loc_rows = facts.own, facts.calls, facts.loc_rows
     for k in order:
-        kids = children.get(k, ())
-        s_start = start[k] + shift[k]
-        s_end = s_start + duration[k]
-        sync = [c for c in kids if not is_async(kind[c], kind[k])]
-        covered = 0
-        if len(sync) == 1:
-            c = sync[0]
-            c_start = start[c] + shift[c]
-            covered = max(0, min(c_start + duration[c], s_end) - max(c_start, s_start))
-        elif sync:
-            covered = _union_ns([(max(start[c] + shift[c], s_start), min(end[c] + shift[c], s_end)) for c in sync
-                                 if min(end[c] + shift[c], s_end) > max(start[c] + shift[c], s_start)])
-        own = max(0, duration[k] - covered)
-        child_failed = any(error[c] for c in sync)
+        kids = children.get(k)
+        duration_k = duration[k]
+        own = duration_k
+        child_failed = False
+        producer = kind[k] == "PRODUCER"
+        sync: list[int] = []
+        if kids:
+            # trace_time.is_async, inlined (this loop runs for every span of the sample)
+            sync = [c for c in kids if not producer and kind[c] != "CONSUMER"]
+            if sync:
+                s_start = start[k] + shift[k]
+                s_end = s_start + duration_k
+                if len(sync) == 1:
+                    c = sync[0]
+                    c_start = start[c] + shift[c]
+                    covered = max(0, min(c_start + duration[c], s_end) - max(c_start, s_start))
+                else:
+                    spans = [(max(start[c] + shift[c], s_start), min(end[c] + shift[c], s_end)) for c in sync]
+                    covered = _union_ns([(a, b) for a, b in spans if b > a])
+                own = max(0, duration_k - covered)
+                child_failed = any(error[c] for c in sync)
         row = rows[k]
         if kind[k] == "CLIENT":
             servers = [c for c in sync if service[c] != service[k]]
             if servers:
                 callee = service[servers[0]]
                 # The gap is the client's duration less the callee's: both on one clock each.
-                own = max(0, duration[k] - max(duration[c] for c in servers))
+                own = max(0, duration_k - max(duration[c] for c in servers))
             else:
-                span_attrs = cache.load(attrs_col[row])
-                callee = next((str(span_attrs[key]) for key in PEER_KEYS if span_attrs.get(key)),
-                              cols["span_name"][row])
+                span_attrs = cache.load(cols["attributes"][row])
+                callee = next((str(span_attrs[key]) for key in PEER_KEYS if span_attrs.get(key)), span_name[k])
             loc: Loc = ("edge", callee, None, service[k])
             own_map[loc] += own
             calls_map[loc] += 1
-            facts.client_ns[loc] += duration[k]
+            facts.client_ns[loc] += duration_k
             if error[k] and not child_failed:
                 facts.error_at.add(loc)
-            facts.loc_attrs[loc].append(((attrs_col[row], service[k], "span"),))
+            loc_rows[loc].append(row)
             continue
-        raw_name = cols["span_name"][row]
+        raw_name = span_name[k]
         operation = names.get(raw_name)
         if operation is None:
             operation = names[raw_name] = template(raw_name)
@@ -229,18 +238,16 @@ def _facts_of(trace_id: str, cols: dict[str, list[Any]], lo: int, hi: int, cache
         if error[k] and not child_failed:
             facts.error_at.add(service_loc)
             facts.error_at.add(op_loc)
-        facts.loc_attrs[op_loc].append(((attrs_col[row], service[k], "span"),
-                                         (resource_col[row], service[k], "resource")))
-        for c in kids:
-            if is_async(kind[c], kind[k]):
-                queue: Loc = ("queue", service[c], None, service[k])
-                # From the producer's end to the consumer's start (two clocks: nothing to correct with).
-                own_map[queue] += max(0, start[c] + shift[c] - s_end)
-                calls_map[queue] += 1
-    # A service's segment candidates are those of its operations.
-    for loc in list(facts.loc_attrs):
-        if loc[0] == "operation":
-            facts.loc_attrs[("service", loc[1], None, None)].extend(facts.loc_attrs[loc])
+        loc_rows[op_loc].append(row)
+        loc_rows[service_loc].append(row)
+        if kids and (producer or len(sync) < len(kids)):
+            s_end = start[k] + shift[k] + duration_k
+            for c in kids:
+                if producer or kind[c] == "CONSUMER":
+                    queue: Loc = ("queue", service[c], None, service[k])
+                    # From the producer's end to the consumer's start (two clocks: nothing to correct with).
+                    own_map[queue] += max(0, start[c] + shift[c] - s_end)
+                    calls_map[queue] += 1
     return facts
 
 
@@ -263,90 +270,100 @@ def _winsorized_mean(values: Sequence[float], cap: float) -> float:
     return sum(min(v, cap) for v in values) / len(values) if values else 0.0
 
 
-def _latency_hypothesis(loc: Loc, inc: list[TraceFacts], base: list[TraceFacts], n_inc: int, n_base: int,
-                        inc_error_rate: tuple[float, float]) -> _Hypothesis | None:
-    a = sorted(t.own[loc] / 1e6 for t in inc)
-    b = sorted(t.own[loc] / 1e6 for t in base)
+@dataclass
+class _Side:
+    """One side's per-location values, gathered in one pass over its traces (values in ms)."""
+
+    traces: int
+    own: dict[Loc, list[float]]
+    calls: dict[Loc, list[float]]
+    client: dict[Loc, list[float]]
+    errors: dict[Loc, int]
+
+
+def _side(traces: list[TraceFacts]) -> _Side:
+    own: dict[Loc, list[float]] = defaultdict(list)
+    calls: dict[Loc, list[float]] = defaultdict(list)
+    client: dict[Loc, list[float]] = defaultdict(list)
+    errors: dict[Loc, int] = defaultdict(int)
+    for t in traces:
+        t_calls, t_client = t.calls, t.client_ns
+        for loc, value in t.own.items():
+            own[loc].append(value / 1e6)
+            calls[loc].append(float(t_calls.get(loc, 0)))
+            client[loc].append((t_client.get(loc, 0) or value) / 1e6)
+        for loc in t.error_at:
+            errors[loc] += 1
+    return _Side(len(traces), own, calls, client, errors)
+
+
+def _latency_hypothesis(loc: Loc, inc: _Side, base: _Side) -> _Hypothesis:
+    a, b = sorted(inc.own[loc]), sorted(base.own[loc])
     b90 = quantile(b, 0.90)
-    above_inc = sum(1 for v in a if v > b90)
-    above_base = sum(1 for v in b if v > b90)
+    above_inc = len(a) - bisect_right(a, b90)
+    above_base = len(b) - bisect_right(b, b90)
     p = min(1.0, 2 * min(mann_whitney_greater(a, b), fisher_greater(above_inc, len(a), above_base, len(b))))
     added50, added90, added95 = (quantile(a, q) - quantile(b, q) for q in (0.5, 0.9, 0.95))
     b50, b95 = quantile(b, 0.5), quantile(b, 0.95)
     practical = ((added50 >= MIN_ADDED_MS and added50 >= MIN_CHANGE * b50)
                  or (added90 >= MIN_ADDED_MS and added90 >= MIN_CHANGE * b90))
     cap = quantile(sorted(a + b), 0.99)
-    through = len(a) / n_inc if n_inc else 0.0
+    through = len(a) / inc.traces if inc.traces else 0.0
     impact = (_winsorized_mean(a, cap) - _winsorized_mean(b, cap)) * through
     share = max(0.0, (above_inc / len(a) - above_base / len(b)) / max(1e-9, 1 - above_base / len(b)))
+    r1, r0 = inc.errors.get(loc, 0) / len(a), base.errors.get(loc, 0) / len(b)
     effect = Effect(added50, added95, b50, quantile(a, 0.5), b95, quantile(a, 0.95), min(1.0, share),
-                    inc_error_rate[1], inc_error_rate[0], 0.0, 0.0, impact)
+                    r0, r1, 0.0, 0.0, impact)
     return _Hypothesis("slower", loc, p, "Mann-Whitney U and Fisher on the share above the baseline p90",
-                       impact, effect, Support(len(a), len(b), n_inc, n_base), practical and impact > 0)
+                       impact, effect, Support(len(a), len(b), inc.traces, base.traces), practical and impact > 0)
 
 
-def _error_hypothesis(loc: Loc, inc: list[TraceFacts], base: list[TraceFacts], n_inc: int, n_base: int,
-                      cost_ms: float) -> _Hypothesis:
-    k1 = sum(1 for t in inc if loc in t.error_at)
-    k0 = sum(1 for t in base if loc in t.error_at)
-    r1, r0 = k1 / len(inc), k0 / len(base)
-    p = fisher_greater(k1, len(inc), k0, len(base))
+def _error_hypothesis(loc: Loc, inc: _Side, base: _Side, cost_ms: float) -> _Hypothesis:
+    n1, n0 = len(inc.own[loc]), len(base.own[loc])
+    k1, k0 = inc.errors.get(loc, 0), base.errors.get(loc, 0)
+    r1, r0 = k1 / n1, k0 / n0
+    p = fisher_greater(k1, n1, k0, n0)
     practical = k1 >= 5 and r1 - r0 >= MIN_ERROR_RISE and r1 >= 1.5 * r0
-    impact = (r1 - r0) * (len(inc) / n_inc if n_inc else 0.0) * cost_ms
-    a = sorted(t.own[loc] / 1e6 for t in inc)
-    b = sorted(t.own[loc] / 1e6 for t in base)
+    impact = (r1 - r0) * (n1 / inc.traces if inc.traces else 0.0) * cost_ms
+    a, b = sorted(inc.own[loc]), sorted(base.own[loc])
     effect = Effect(0.0, 0.0, quantile(b, 0.5), quantile(a, 0.5), quantile(b, 0.95), quantile(a, 0.95),
                     max(0.0, r1 - r0), r0, r1, 0.0, 0.0, impact)
     return _Hypothesis("errors", loc, p, "Fisher's exact test on traces whose error starts here", impact, effect,
-                       Support(len(inc), len(base), n_inc, n_base), practical)
+                       Support(n1, n0, inc.traces, base.traces), practical)
 
 
-def _calls_hypothesis(loc: Loc, inc: list[TraceFacts], base: list[TraceFacts], n_inc: int,
-                      n_base: int) -> _Hypothesis:
-    a = sorted(float(t.calls[loc]) for t in inc)
-    b = sorted(float(t.calls[loc]) for t in base)
+def _calls_hypothesis(loc: Loc, inc: _Side, base: _Side) -> _Hypothesis:
+    a, b = inc.calls[loc], base.calls[loc]
     p = mann_whitney_greater(a, b)
     mean_a, mean_b = sum(a) / len(a), sum(b) / len(b)
-    weight = [t.client_ns[loc] or t.own[loc] for t in inc], [t.client_ns[loc] or t.own[loc] for t in base]
-    through = len(a) / n_inc if n_inc else 0.0
-    impact = (sum(weight[0]) / len(a) - sum(weight[1]) / len(b)) / 1e6 * through
+    through = len(a) / inc.traces if inc.traces else 0.0
+    impact = (sum(inc.client[loc]) / len(a) - sum(base.client[loc]) / len(b)) * through
     practical = mean_a >= 1.5 * mean_b and mean_a - mean_b >= 1.0
-    effect = Effect(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, quantile(b, 0.5), quantile(a, 0.5), impact)
+    effect = Effect(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, quantile(sorted(b), 0.5), quantile(sorted(a), 0.5),
+                    impact)
     return _Hypothesis("repeated calls", loc, p, "Mann-Whitney U on calls per trace", impact, effect,
-                       Support(len(a), len(b), n_inc, n_base), practical and impact > 0)
+                       Support(len(a), len(b), inc.traces, base.traces), practical and impact > 0)
 
 
 def _through(traces: list[TraceFacts], loc: Loc) -> list[TraceFacts]:
     return [t for t in traces if loc in t.own]
 
 
-def _index(traces: list[TraceFacts]) -> dict[Loc, list[TraceFacts]]:
-    index: dict[Loc, list[TraceFacts]] = defaultdict(list)
-    for t in traces:
-        for loc in t.own:
-            index[loc].append(t)
-    return index
-
-
 def examine(inc: list[TraceFacts], base: list[TraceFacts]) -> list[_Hypothesis]:
     """Every hypothesis, with its BH-corrected q."""
-    by_loc_inc = _index(inc)
-    by_loc_base = _index(base)
+    a_side, b_side = _side(inc), _side(base)
     base_durations = sorted(t.duration_ns / 1e6 for t in base)
     cost_ms = quantile(base_durations, 0.9)   # a failed request costs as much as a slow one
     hypotheses: list[_Hypothesis] = []
-    for loc in sorted(by_loc_inc, key=str):
-        a, b = by_loc_inc[loc], by_loc_base.get(loc, [])
-        if len(a) < MIN_SUPPORT or len(b) < MIN_SUPPORT:
+    for loc in sorted(a_side.own, key=str):
+        n_a, n_b = len(a_side.own[loc]), len(b_side.own.get(loc, ()))
+        if n_a < MIN_SUPPORT or n_b < MIN_SUPPORT:
             continue
-        rates = (sum(1 for t in a if loc in t.error_at) / len(a), sum(1 for t in b if loc in t.error_at) / len(b))
-        latency = _latency_hypothesis(loc, a, b, len(inc), len(base), rates)
-        if latency is not None:
-            hypotheses.append(latency)
-        if any(loc in t.error_at for t in a):
-            hypotheses.append(_error_hypothesis(loc, a, b, len(inc), len(base), cost_ms))
-        if loc[0] != "service" and any(t.calls[loc] > 1 for t in a):
-            hypotheses.append(_calls_hypothesis(loc, a, b, len(inc), len(base)))
+        hypotheses.append(_latency_hypothesis(loc, a_side, b_side))
+        if a_side.errors.get(loc, 0):
+            hypotheses.append(_error_hypothesis(loc, a_side, b_side, cost_ms))
+        if loc[0] != "service" and max(a_side.calls[loc]) > 1:
+            hypotheses.append(_calls_hypothesis(loc, a_side, b_side))
     for h, q in zip(hypotheses, benjamini_hochberg([h.p for h in hypotheses]), strict=True):
         h.q = q
     return hypotheses
@@ -406,11 +423,17 @@ def _segment(h: _Hypothesis, inc: list[TraceFacts], base: list[TraceFacts]) -> t
     for i, t in enumerate(a):
         # A value counts for a trace when every span of the location in it carries it: a trace
         # with more spans there (a retry, a repeated call) must not collect more values.
+        cols = t.columns
         common: set[tuple[str, str, str, str]] | None = None
-        for refs in t.loc_attrs.get(h.loc, []):
-            own = {item for text, carrier, scope in refs for item in _attr_items(cache.load(text), carrier, scope)}
+        for row in t.loc_rows.get(h.loc, []):
+            carrier = cols["service_name"][row]
+            own = set(_attr_items(cache.load(cols["attributes"][row]), carrier, "span"))
+            if h.loc[0] != "edge":
+                own.update(_attr_items(cache.load(cols["resource_attributes"][row]), carrier, "resource"))
             common = own if common is None else common & own
-        items = set(_attr_items(cache.load(t.root_attrs[0]), t.root_attrs[1], "span")) | (common or set())
+        root_row = t.root_row
+        items = set(_attr_items(cache.load(cols["attributes"][root_row]), cols["service_name"][root_row], "span"))
+        items |= common or set()
         for item in items:
             values_of[(item[0], item[2])].add(item[1])
             members[item].append(i)
