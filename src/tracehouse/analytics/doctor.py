@@ -13,8 +13,8 @@ from tracehouse.analytics.latency import analyze_latency
 from tracehouse.analytics.report import COUNT, MS, PERCENT, TEXT, TRACE, Column, Report
 from tracehouse.store import AnalysisFilter, AnalyticsReader
 
-DEFAULT_SAMPLE = 3_000          # traces per side: enough for a 5% tail, and keeps doctor near 1 s
-CONTEXT_SAMPLE = 2_000          # critical paths of the window, for "where requests wait"
+DEFAULT_SAMPLE = 2_000          # traces per side: enough for a 5% tail, and keeps doctor within 2 s
+CONTEXT_SAMPLE = 1_000          # critical paths of the window, for "where requests wait"
 SLOW_SHARE = 0.05               # the within-window split when there is no baseline
 
 

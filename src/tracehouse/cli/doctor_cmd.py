@@ -89,7 +89,7 @@ def render_doctor(report: Report, base_url: str = "") -> str:
 @click.option("--baseline-start", metavar="TIME", help="Compare with a baseline from TIME (ISO-8601 or unix seconds).")
 @click.option("--baseline-end", metavar="TIME", help="...to TIME [default: the window's start].")
 @click.option("--sample", type=click.IntRange(min=100), metavar="N",
-              help="Traces examined on each side (a fixed sample) [default: 3000].")
+              help="Traces examined on each side (a fixed sample) [default: 2000].")
 @click.pass_context
 def doctor(ctx: click.Context, data: Path | None, url: str | None, fmt: str, since: str | None, start: str | None,
            end: str | None, attrs: tuple[str, ...], service: str | None, baseline: str | None,

@@ -10,7 +10,7 @@ or HTTP query parameters, so every front end computes with the same inputs:
   what_if=SERVICE[:OPERATION]=-100ms|-50%      latency's what-if
   sample=10000                                 traces whose critical paths are computed (latency),
                                                or whose routes are grouped (paths; default: all),
-                                               or examined on each side (doctor; default 3000)
+                                               or examined on each side (doctor; default 2000)
   baseline=1h | baseline_start=TIME, baseline_end=TIME
                                                what the window is compared with (doctor; default:
                                                the period of the window's length before it)
