@@ -598,6 +598,9 @@ def diagnose(sides: Sides) -> Diagnosis:
                  f"at a {ALPHA:.0%} false discovery rate, then {segment_tests:,} segment tests (Bonferroni per cause)"]
     if not base:
         verdict = "No baseline traces: nothing to compare the window with."
+    elif len(inc) < MIN_SUPPORT or len(base) < MIN_SUPPORT:
+        verdict = (f"Too few traces to tell: {len(inc):,} in the window and {len(base):,} in the baseline "
+                   f"(doctor needs at least {MIN_SUPPORT} on each side).")
     elif not causes:
         verdict = "Nothing stands out: no change against the baseline is both significant and large enough."
     else:
