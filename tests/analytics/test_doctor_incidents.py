@@ -180,3 +180,35 @@ def test_one_timeline_corrects_skew_and_keeps_async_work(skewed_trace: list[obje
     waits = {seg.span.span_id: seg.self_time_ns for seg in path}
     assert waits["p"] >= 228 * 10**6   # the queue wait is on the path, as the producer's own time
     assert waits["q"] == 50 * 10**6
+
+
+def test_the_store_contract_for_doctor(tmp_path: Path) -> None:
+    """cause_sample and trace_times (AnalyticsReader): what another store must return for doctor."""
+    incident = incidents.by_name("no-cause")
+    store = _store(tmp_path / "tracehouse.duckdb", incident, side=200)
+    try:
+        first, start, end = incidents.window(incident, 200, 200)
+        window = AnalysisFilter(start, end)
+        count, earliest, latest = store.trace_times(window)
+        # 200 requests started in the window; a request just before it may have work (its order
+        # consumer) inside it, and counts too.
+        assert count == store.count_traces(window) and 200 <= count <= 205
+        assert earliest is not None and latest is not None and start <= earliest <= latest < end
+        assert store.trace_times(AnalysisFilter(end + 10**12, end + 2 * 10**12)) == (0, None, None)
+        sample = store.cause_sample(window, 50)
+        assert sample.column_names == ["trace_id", "span_id", "parent_span_id", "service_name", "span_name",
+                                       "span_kind", "start_time_unix_nano", "duration_ns", "error", "attributes",
+                                       "resource_attributes"]
+        assert len(set(sample.column("trace_id").to_pylist())) == 50
+        assert sample == store.cause_sample(window, 50)          # the same sample every time
+        assert set(sample.column("span_kind").to_pylist()) <= {"SERVER", "CLIENT", "PRODUCER", "CONSUMER"}
+        assert {"SERVER", "CLIENT"} <= set(sample.column("span_kind").to_pylist())
+        row = sample.slice(0, 1).to_pylist()[0]
+        assert json.loads(row["resource_attributes"])["service.name"] == row["service_name"]
+        assert isinstance(json.loads(row["attributes"]), dict)
+        trace_ids = sample.column("trace_id").to_pylist()
+        assert trace_ids == sorted(trace_ids)
+        # Its trace sample is the same sample.
+        assert set(store.trace_sample(window, 50).column("trace_id").to_pylist()) == set(trace_ids)
+    finally:
+        store.close()
