@@ -13,7 +13,8 @@ class Location:
     """Where time or errors went. kind: 'service' (its own work), 'operation' (one operation's own
     work), 'edge' (between a caller's CLIENT span and the callee's SERVER span, or an uninstrumented
     callee seen only through CLIENT spans: network, queueing in the callee, the callee itself) or
-    'queue' (between a PRODUCER and its CONSUMER). An edge is named by its callee: `service`."""
+    'queue' (between a PRODUCER and its CONSUMER). An edge is named by its callee: `service`; its
+    caller '*' gathers the calls of every caller (network trouble at the callee's end)."""
 
     kind: str
     service: str
@@ -22,7 +23,7 @@ class Location:
 
     def label(self) -> str:
         if self.kind == "edge":
-            return f"{self.caller} → {self.service}"
+            return f"{'callers' if self.caller == '*' else self.caller} → {self.service}"
         if self.kind == "queue":
             return f"{self.caller} ⇢ queue ⇢ {self.service}"
         if self.kind == "operation":

@@ -58,6 +58,7 @@ _ID_SEGMENT = re.compile(
     r"|(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{16,})$")
 
 Loc = tuple[str, str, str | None, str | None]   # (kind, service, operation, caller), as Location
+ALL_CALLERS = "*"                                 # the caller of an edge that gathers every caller
 
 
 def template(text: str) -> str:
@@ -219,12 +220,16 @@ def _facts_of(trace_id: str, cols: dict[str, list[Any]], lo: int, hi: int, cache
                 span_attrs = cache.load(cols["attributes"][row])
                 callee = next((str(span_attrs[key]) for key in PEER_KEYS if span_attrs.get(key)), span_name[k])
             loc: Loc = ("edge", callee, None, service[k])
+            into: Loc = ("edge", callee, None, ALL_CALLERS)   # every call into the callee
             own_map[loc] += own
+            own_map[into] += own
             calls_map[loc] += 1
             facts.client_ns[loc] += duration_k
             if error[k] and not child_failed:
                 facts.error_at.add(loc)
+                facts.error_at.add(into)
             loc_rows[loc].append(row)
+            loc_rows[into].append(row)
             continue
         raw_name = span_name[k]
         operation = names.get(raw_name)
@@ -362,7 +367,7 @@ def examine(inc: list[TraceFacts], base: list[TraceFacts]) -> list[_Hypothesis]:
         hypotheses.append(_latency_hypothesis(loc, a_side, b_side))
         if a_side.errors.get(loc, 0):
             hypotheses.append(_error_hypothesis(loc, a_side, b_side, cost_ms))
-        if loc[0] != "service" and max(a_side.calls[loc]) > 1:
+        if loc[0] != "service" and loc[3] != ALL_CALLERS and max(a_side.calls[loc]) > 1:
             hypotheses.append(_calls_hypothesis(loc, a_side, b_side))
     for h, q in zip(hypotheses, benjamini_hochberg([h.p for h in hypotheses]), strict=True):
         h.q = q
@@ -379,24 +384,32 @@ def _select(hypotheses: list[_Hypothesis]) -> list[_Hypothesis]:
         if h.kind != "repeated calls" and h.loc[1] in repeated and h.kind == "slower":
             continue  # more calls, not slower calls
         kept.append(h)
-    best: dict[tuple[str, str, str, str | None], _Hypothesis] = {}
+    # Per place, the general and the specific: a service and its operations; all calls into a
+    # service (caller '*') and each caller's edge. The specific wins when it carries >= 80%.
+    general: dict[tuple[str, ...], _Hypothesis] = {}
+    specific: dict[tuple[str, ...], _Hypothesis] = {}
     for h in kept:
-        group = (h.kind, h.loc[1], "edge" if h.loc[0] in ("edge", "queue") else "own", h.loc[3])
         if h.kind == "repeated calls":
-            group = (h.kind, h.loc[1], "", None)  # the calls into a service: the edge names the caller
-        current = best.get(group)
-        if current is None:
-            best[group] = h
-            continue
+            group: tuple[str, ...] = (h.kind, h.loc[1])
+        elif h.loc[0] == "queue":
+            group = (h.kind, h.loc[1], "queue", h.loc[3] or "")
+        else:
+            group = (h.kind, h.loc[1], "edge" if h.loc[0] == "edge" else "own")
+        is_general = h.loc[0] == "service" or (h.loc[0] == "edge" and h.loc[3] == ALL_CALLERS)
         if h.kind == "repeated calls":
-            best[group] = h if h.loc[0] == "edge" and current.loc[0] != "edge" else current
-            continue
-        # Prefer an operation over its service when it carries (almost) all the change.
-        service, operation = (current, h) if current.loc[0] == "service" else (h, current)
-        if service.loc[0] == "service" and operation.loc[0] == "operation":
-            best[group] = operation if operation.impact_ms >= 0.8 * service.impact_ms else service
-        elif h.impact_ms > current.impact_ms:
-            best[group] = h
+            is_general = h.loc[0] != "edge"   # an edge names who repeats the calls
+        table = general if is_general else specific
+        if group not in table or h.impact_ms > table[group].impact_ms:
+            table[group] = h
+    best: dict[tuple[str, ...], _Hypothesis] = {}
+    for group in set(general) | set(specific):
+        g, sp = general.get(group), specific.get(group)
+        if g is None or sp is None:
+            best[group] = g or sp  # type: ignore[assignment]
+        elif group[0] == "repeated calls":
+            best[group] = sp
+        else:
+            best[group] = sp if sp.impact_ms >= 0.8 * g.impact_ms else g
     # An error charged both to an edge and (as timeout) elsewhere stays as found; order by impact.
     return sorted(best.values(), key=lambda h: (-h.impact_ms, h.q, str(h.loc)))
 
@@ -514,7 +527,7 @@ def _describe(h: _Hypothesis, segment: Segment | None) -> str:
 def _link(loc: Loc, segment: Segment | None, start: int | None, end: int | None) -> str:
     from urllib.parse import urlencode
 
-    service = loc[3] if loc[0] in ("edge", "queue") else loc[1]
+    service = loc[3] if loc[0] in ("edge", "queue") and loc[3] != ALL_CALLERS else loc[1]
     params: dict[str, str] = {"service": service or ""}
     if loc[0] == "operation" and loc[2] is not None and "{id}" not in loc[2]:
         params["operation"] = loc[2]

@@ -159,7 +159,7 @@ function causeCard(cause, diagnosis) {
 }
 
 function locationLabel(loc) {
-  if (loc.kind === "edge") return `${loc.caller} → ${loc.service}`;
+  if (loc.kind === "edge") return `${loc.caller === "*" ? "callers" : loc.caller} → ${loc.service}`;
   if (loc.kind === "queue") return `${loc.caller} ⇢ queue ⇢ ${loc.service}`;
   if (loc.kind === "operation") return `${loc.service}:${loc.operation}`;
   return loc.service;
