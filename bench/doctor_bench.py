@@ -12,7 +12,8 @@ baseline at scale.
    attributes per span), the last 30% with catalog 1.9.0 deployed and 30 ms slower. doctor runs
    with the default store memory (128 MB) on: the last hour against the hour before
    (`--since 1h --baseline 1h`), and the default window (the last third against the rest).
-   The median of `--repeat` runs; the load average is printed, since other work shares the machine.
+   The median of `--repeat` runs, wall clock and CPU (all threads of the process); the load average
+   is printed, since other work shares the machine.
 """
 
 from __future__ import annotations
@@ -111,20 +112,22 @@ def scale(traces: int, store_memory: str, keep: Path | None, scratch: Path, repe
                                "store_memory": store_memory, "build_s": round(built, 1), "cases": {},
                                "load_average_before": [round(x, 2) for x in os.getloadavg()]}
         for name, params in cases.items():
-            times, first, error, notes = [], "", None, []
+            times, cpu, first, error, notes = [], [], "", None, []
             for _ in range(repeat):
-                started = time.perf_counter()
+                started, started_cpu = time.perf_counter(), time.process_time()
                 try:
                     report = analyses.run("doctor", params)
                 except StoreError as exc:
                     error = str(exc)
                     break
                 times.append(time.perf_counter() - started)
+                cpu.append(time.process_time() - started_cpu)
                 d = Diagnosis.from_json(report.params["diagnosis"])
                 first = d.causes[0].summary if d.causes else d.verdict
                 notes = d.notes
             out["cases"][name] = ({"error": error} if error else
                                   {"seconds": round(statistics.median(times), 3), "runs": [round(t, 3) for t in times],
+                                   "cpu_seconds": round(statistics.median(cpu), 3),
                                    "within_target": statistics.median(times) <= TARGET_S, "first": first,
                                    "notes": notes})
         out["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
@@ -153,7 +156,8 @@ def run(seeds: int = 3, traces: int = 1_000_000, store_memory: str | None = None
             continue
         runs = " / ".join(f"{t:.2f}" for t in figure["runs"])
         verdict = "" if figure["within_target"] else "   over target"
-        print(f"  {name:40s} {figure['seconds']:6.2f} s  (runs {runs}){verdict}")
+        print(f"  {name:40s} {figure['seconds']:6.2f} s  (runs {runs}; CPU {figure['cpu_seconds']:.2f} s, all "
+              f"threads){verdict}")
         print(f"    first: {figure['first']}")
         for note in figure["notes"]:
             print(f"    note: {note}")
