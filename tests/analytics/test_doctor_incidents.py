@@ -9,10 +9,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-import tracehouse
 from click.testing import CliRunner
 
+import tracehouse
 from tracehouse.analytics import incidents
 from tracehouse.analytics.causes import Diagnosis
 from tracehouse.analytics.doctor import BaselineSpec
