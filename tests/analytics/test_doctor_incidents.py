@@ -186,7 +186,7 @@ def test_the_store_contract_for_doctor(tmp_path: Path) -> None:
     incident = incidents.by_name("no-cause")
     store = _store(tmp_path / "tracehouse.duckdb", incident, side=200)
     try:
-        first, start, end = incidents.window(incident, 200, 200)
+        _, start, end = incidents.window(incident, 200, 200)
         window = AnalysisFilter(start, end)
         count, earliest, latest = store.trace_times(window)
         # 200 requests started in the window; a request just before it may have work (its order
