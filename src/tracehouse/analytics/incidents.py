@@ -371,6 +371,10 @@ def _emit(spans: list[_Span], rng: random.Random, versions: dict[str, str], cols
         cols["links"].append(None)
         cols["scope_name"].append("incidents")
         cols["scope_version"].append(None)
+        cols["flags"].append(0x101)   # sampled, parent not remote: what an SDK sets
+        cols["scope_attributes"].append(None)
+        cols["scope_schema_url"].append(None)
+        cols["resource_schema_url"].append(None)
 
 
 # ---- the suite: one scenario per cause class ------------------------------------------------------
