@@ -1,4 +1,4 @@
-"""The one definition of a trace's timeline, duration and critical path (ADR 11).
+"""The one definition of a trace's timeline, duration and critical path (ADR 12).
 
 Every analysis that measures a trace in Python goes through `place()` (doctor directly, on plain
 lists; latency and the trace view through `timeline()`):
