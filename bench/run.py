@@ -1,6 +1,6 @@
 """`make bench`: every benchmark, one after the other, printing its figures as measured.
 
-    python -m bench.run [ingest] [fbaas] [query] [analytics] [sampling]   (default: all)
+    python -m bench.run [ingest] [fbaas] [query] [analytics] [sampling] [hostile] [doctor]   (default: all)
 
 Figures from a shared 2-core machine are noisy; each benchmark reports medians where it repeats.
 """
@@ -21,6 +21,7 @@ BENCHES = {
     "analytics": "bench.analytics_bench",
     "sampling": "bench.sampling_bench",
     "hostile": "bench.hostile_bench",
+    "doctor": "bench.doctor_bench",
 }
 
 

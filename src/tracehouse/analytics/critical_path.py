@@ -35,6 +35,8 @@ class SpanTiming:
     span_name: str
     start_ns: int
     end_ns: int
+    kind: str = ""
+    """The span kind ('SERVER', 'CLIENT', 'PRODUCER', 'CONSUMER', ...; '' when unknown)."""
 
 
 class PathSegment(NamedTuple):

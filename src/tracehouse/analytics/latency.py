@@ -15,10 +15,11 @@ from typing import Any
 
 import pyarrow as pa
 
-from tracehouse.analytics.critical_path import PathSegment, SpanTiming, critical_path
+from tracehouse.analytics.critical_path import PathSegment, SpanTiming
 from tracehouse.analytics.parsing import WhatIf
 from tracehouse.analytics.report import COUNT, MS, PERCENT, TEXT, Column, Report
 from tracehouse.analytics.sampled import sampled_counts, trace_weights
+from tracehouse.analytics.trace_time import trace_critical_path
 from tracehouse.store import AnalysisFilter, AnalyticsReader
 
 DEFAULT_SAMPLE = 10_000
@@ -26,16 +27,18 @@ DEFAULT_SAMPLE = 10_000
 
 def traces_of(sample: pa.Table) -> Iterator[list[SpanTiming]]:
     """Group the store's sample (ordered by trace) into the span lists critical_path takes."""
-    cols = sample.select(["trace_id", "span_id", "parent_span_id", "service_name", "span_name",
-                          "start_time_unix_nano", "duration_ns"]).to_pydict()
+    names = ["trace_id", "span_id", "parent_span_id", "service_name", "span_name", "start_time_unix_nano",
+             "duration_ns"]
+    cols = sample.select(names).to_pydict()
+    kinds = sample.column("span_kind").to_pylist() if "span_kind" in sample.column_names else [""] * sample.num_rows
     current: str | None = None
     spans: list[SpanTiming] = []
-    for tid, sid, pid, svc, name, start, dur in zip(*cols.values(), strict=True):
+    for tid, sid, pid, svc, name, start, dur, kind in zip(*cols.values(), kinds, strict=True):
         if tid != current:
             if spans:
                 yield spans
             current, spans = tid, []
-        spans.append(SpanTiming(sid, pid, svc, name, start, start + dur))
+        spans.append(SpanTiming(sid, pid, svc, name, start, start + dur, kind or ""))
     if spans:
         yield spans
 
@@ -66,7 +69,7 @@ def sample_paths(reader: AnalyticsReader, flt: AnalysisFilter, max_traces: int =
     trace_ids = list(dict.fromkeys(table.column("trace_id").to_pylist())) if table.num_rows else []
     weight_of = trace_weights(reader, trace_ids)
     for tid, spans in zip(trace_ids, traces_of(table), strict=True):
-        path = critical_path(spans)
+        path = trace_critical_path(spans)  # the one timeline: skew corrected, async work kept
         if path:
             paths.append(path)
             durations.append(sum(seg.self_time_ns for seg in path))

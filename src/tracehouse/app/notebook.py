@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pyarrow as pa
 
+from tracehouse.analytics.causes import Diagnosis
 from tracehouse.analytics.report import Report
 from tracehouse.app.wiring import open_store
 from tracehouse.query.analyses import Analyses, Params
@@ -84,6 +85,10 @@ class LocalConnection:
     def spans(self, **kwargs: Any) -> Result:
         return Result(Analyses(self._service.store).export_spans(_params(kwargs)))
 
+    def diagnose(self, **kwargs: Any) -> Diagnosis:
+        """doctor's ranked causes: `th.diagnose(since="15m", baseline="1h").causes[0].summary`."""
+        return Diagnosis.from_json(self.analyze("doctor", **kwargs).params["diagnosis"])
+
     def close(self) -> None:
         self._service.close()
 
@@ -117,6 +122,10 @@ class RemoteConnection:
 
     def analyze(self, name: str, **kwargs: Any) -> Report:
         return Report.from_json(self._check(self._http.get(f"/api/analyze/{name}", params=_query(kwargs))).json())
+
+    def diagnose(self, **kwargs: Any) -> Diagnosis:
+        """doctor's ranked causes, as LocalConnection.diagnose."""
+        return Diagnosis.from_json(self.analyze("doctor", **kwargs).params["diagnosis"])
 
     def spans(self, **kwargs: Any) -> Result:
         content = self._check(self._http.get("/api/export/spans", params=_query(kwargs))).content

@@ -7,6 +7,7 @@ compute the same Report, so the CLI, the API and the UI show the same numbers.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +27,8 @@ def fetch_report(ctx: click.Context | None, name: str, params: Params, data: Pat
                  url: str | None = None) -> Report:
     """The report of analysis `name`, from the backend at `url` (or the one serving `data`), else
     from the store in `data` opened read-only."""
+    if ctx is not None and ctx.meta.get("baseline"):
+        params = {**params, **ctx.meta["baseline"]}
     target = resolve_target(data, url)
     if target.url:
         return fetch_remote(target.url, name, params)
@@ -87,6 +90,30 @@ def base_params(since: str | None, start: str | None, end: str | None, attrs: tu
     return params
 
 
+def baseline_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--baseline / --baseline-start / --baseline-end: rank the rows by their change against the
+    baseline (kept in the context's meta and added to the request by fetch_report)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, baseline: str | None = None, baseline_start: str | None = None,
+                baseline_end: str | None = None, **kwargs: Any) -> Any:
+        chosen = {k: v for k, v in (("baseline", baseline), ("baseline_start", baseline_start),
+                                    ("baseline_end", baseline_end)) if v}
+        click.get_current_context().meta["baseline"] = chosen
+        return fn(*args, **kwargs)
+
+    options = [
+        click.option("--baseline", metavar="DURATION",
+                     help="Compare with the DURATION before the window (e.g. 1h); rows ranked by the change."),
+        click.option("--baseline-start", metavar="TIME", help="Compare with a baseline from TIME."),
+        click.option("--baseline-end", metavar="TIME", help="...to TIME [default: the window's start]."),
+    ]
+    out: Callable[..., Any] = wrapper
+    for option in reversed(options):
+        out = option(out)
+    return out
+
+
 def _filter_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     fn = click.option("--operation", help="Only traces with a span of this operation.")(fn)
     return click.option("--service", help="Only traces with a span of this service.")(fn)
@@ -109,6 +136,7 @@ def analyze() -> None:
 @click.option("--slowest", metavar="PERCENT", help="Compare the routes of the slowest PERCENT (e.g. 5%) with all.")
 @click.option("--sample", type=click.IntRange(min=1), metavar="N",
               help="Group a fixed sample of about N traces (faster on a large store) [default: all].")
+@baseline_options
 @click.pass_context
 def paths(ctx: click.Context, data: Path | None, url: str | None, fmt: str, since: str | None, start: str | None,
           end: str | None, attrs: tuple[str, ...], service: str | None, operation: str | None,
@@ -123,6 +151,7 @@ def paths(ctx: click.Context, data: Path | None, url: str | None, fmt: str, sinc
 @common_options
 @click.argument("service")
 @click.option("--operation", help="Only calls into this operation of SERVICE.")
+@baseline_options
 @click.pass_context
 def origins(ctx: click.Context, data: Path | None, url: str | None, fmt: str, since: str | None, start: str | None,
             end: str | None, attrs: tuple[str, ...], service: str, operation: str | None) -> None:
@@ -138,6 +167,7 @@ def origins(ctx: click.Context, data: Path | None, url: str | None, fmt: str, si
               help="Predict root p50/p95 if that work were faster.")
 @click.option("--sample", type=click.IntRange(min=1), metavar="N",
               help="Traces whose critical paths are computed [default 10000].")
+@baseline_options
 @click.pass_context
 def latency(ctx: click.Context, data: Path | None, url: str | None, fmt: str, since: str | None, start: str | None,
             end: str | None, attrs: tuple[str, ...], service: str | None, operation: str | None,
@@ -169,6 +199,7 @@ def compare(ctx: click.Context, data: Path | None, url: str | None, fmt: str, si
 @analyze.command()
 @common_options
 @_filter_options
+@baseline_options
 @click.pass_context
 def errors(ctx: click.Context, data: Path | None, url: str | None, fmt: str, since: str | None, start: str | None,
            end: str | None, attrs: tuple[str, ...], service: str | None, operation: str | None) -> None:

@@ -67,10 +67,14 @@ def _wait(predicate: Any, timeout: float) -> bool:
 
 
 def _answers(report: Report) -> dict[str, str]:
-    """The doctor's first finding of each topic."""
+    """The doctor's answers: its verdict (first cause, or that nothing stands out) and its first
+    finding on where requests wait (the report's context)."""
     first: dict[str, str] = {}
-    for row in report.rows:
-        first.setdefault(str(row["topic"]), str(row["finding"]))
+    if report.findings:
+        first["Suspected causes"] = str(report.findings[0])
+    context = report.params.get("context")
+    if context and context.get("findings"):
+        first[str(context["title"])] = str(context["findings"][0])
     return first
 
 

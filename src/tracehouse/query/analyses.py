@@ -9,7 +9,11 @@ or HTTP query parameters, so every front end computes with the same inputs:
   slowest=5%, min_duration=250ms, errors=true  the selection (paths, compare)
   what_if=SERVICE[:OPERATION]=-100ms|-50%      latency's what-if
   sample=10000                                 traces whose critical paths are computed (latency),
-                                               or whose routes are grouped (paths; default: all)
+                                               or whose routes are grouped (paths; default: all),
+                                               or examined on each side (doctor; default 2000)
+  baseline=1h | baseline_start=TIME, baseline_end=TIME
+                                               what the window is compared with (doctor; default:
+                                               the period of the window's length before it)
 """
 
 from __future__ import annotations
@@ -19,8 +23,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import pyarrow as pa
 
+from tracehouse.analytics.against import against_baseline
 from tracehouse.analytics.bubbleup import analyze_compare
-from tracehouse.analytics.doctor import Diagnosis, doctor_report
+from tracehouse.analytics.causes import Diagnosis
+from tracehouse.analytics.doctor import DEFAULT_SAMPLE as DOCTOR_SAMPLE
+from tracehouse.analytics.doctor import BaselineSpec, plan, run_doctor
+from tracehouse.analytics.doctor import doctor as doctor_analysis
 from tracehouse.analytics.errors import analyze_errors
 from tracehouse.analytics.latency import DEFAULT_SAMPLE, analyze_latency
 from tracehouse.analytics.origins import analyze_origins
@@ -38,7 +46,13 @@ from tracehouse.analytics.routes import analyze_paths
 from tracehouse.store import AnalysisFilter, AnalyticsReader, Selection, SpanReader, StoreError
 
 NAMES = ("paths", "origins", "latency", "compare", "errors", "doctor")
-DOCTOR_ROUTE_SAMPLE = 200_000
+# Analyses that take a baseline: the row key and the figures compared (the first ranks the rows).
+AGAINST: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "paths": (("route",), ("p95_ms", "share", "error_rate")),
+    "latency": (("service", "operation"), ("p95_ms", "share")),
+    "errors": (("service", "operation", "version"), ("error_rate",)),
+    "origins": (("entry", "chain", "operation"), ("share",)),
+}
 Params = Mapping[str, str | Sequence[str]]
 
 
@@ -94,6 +108,22 @@ def parse_filter(params: Params, now_ns: int | None = None, *, target_is_service
         raise AnalysisError(str(exc)) from exc
 
 
+def parse_baseline(params: Params) -> BaselineSpec:
+    """The baseline doctor compares the window with: baseline_start/baseline_end, or baseline=1h
+    (that long before the window), or neither (doctor's default)."""
+    start, end, length = _one(params, "baseline_start"), _one(params, "baseline_end"), _one(params, "baseline")
+    if length and (start or end):
+        raise AnalysisError("give either baseline (a length before the window) or baseline_start/baseline_end")
+    if end and not start:
+        raise AnalysisError("baseline_end needs baseline_start")
+    spec = BaselineSpec(start_ns=parse_time_ns(start) if start else None,
+                        end_ns=parse_time_ns(end) if end else None,
+                        length_ns=parse_duration_ns(length) if length else None)
+    if spec.start_ns is not None and spec.end_ns is not None and spec.end_ns <= spec.start_ns:
+        raise AnalysisError("the baseline ends before it starts")
+    return spec
+
+
 def parse_selection(params: Params, default_slowest: float | None = 0.05) -> Selection:
     slowest, min_duration = _one(params, "slowest"), _one(params, "min_duration")
     errors = (_one(params, "errors") or "").lower() in ("1", "true", "yes")
@@ -135,20 +165,10 @@ class Analyses:
     def errors(self, flt: AnalysisFilter) -> Report:
         return analyze_errors(self._store, flt)
 
-    def diagnose(self, flt: AnalysisFilter) -> Diagnosis:
-        """The doctor's sections: slowest routes, critical path, what marks slow and erroring
-        requests, and where errors start; each the report its own analysis gives. One after another:
-        the store's memory limit is shared by concurrent queries, and running the critical paths
-        (Python) in a thread meanwhile gained nothing on 2 cores (2.30 s against 2.26 s).
-        Routes are grouped over a fixed sample of DOCTOR_ROUTE_SAMPLE traces, as latency and compare
-        sample theirs: on 1M traces that is 0.27 s instead of 0.91 s, and keeps the doctor under 2 s."""
-        return Diagnosis([
-            ("Routes of the slowest 5% of requests", self.paths(flt, 0.05, DOCTOR_ROUTE_SAMPLE)),
-            ("Where requests wait (critical path)", self.latency(flt)),
-            ("What marks the slowest 5%", self.compare(flt, Selection(slowest_fraction=0.05))),
-            ("What marks erroring requests", self.compare(flt, Selection(errors=True))),
-            ("Error hot spots", self.errors(flt)),
-        ])
+    def diagnose(self, flt: AnalysisFilter, baseline: BaselineSpec | None = None,
+                 sample: int = DOCTOR_SAMPLE) -> Diagnosis:
+        """What changed in the window against the baseline: the ranked causes (analytics.diagnosis)."""
+        return run_doctor(self._store, flt, baseline, sample)
 
     def export_spans(self, params: Params) -> pa.Table:
         """The spans of the traces the string parameters select (model.SPAN_ROW_SCHEMA)."""
@@ -165,25 +185,43 @@ class Analyses:
             raise AnalysisError(str(exc)) from exc
         return self._store.export_span_batches(flt)
 
-    def doctor(self, flt: AnalysisFilter) -> Report:
-        return doctor_report(self.diagnose(flt))
+    def doctor(self, flt: AnalysisFilter, baseline: BaselineSpec | None = None,
+               sample: int = DOCTOR_SAMPLE) -> Report:
+        """The diagnosis as a Report (causes as rows, the whole Diagnosis in params['diagnosis']),
+        with the window's critical path as context."""
+        return doctor_analysis(self._store, flt, baseline, sample)
 
     # ---- the string-parameter entry point shared by the CLI and the HTTP API
     def run(self, name: str, params: Params) -> Report:
         runner: dict[str, Callable[[Params], Report]] = {
             "paths": self._run_paths, "origins": self._run_origins, "latency": self._run_latency,
             "compare": self._run_compare, "errors": lambda p: self.errors(parse_filter(p)),
-            "doctor": lambda p: self.doctor(parse_filter(p)),
+            "doctor": lambda p: self.doctor(parse_filter(p), parse_baseline(p), _sample(p) or DOCTOR_SAMPLE),
         }
         if name not in runner:
             raise AnalysisError(f"no analysis named {name!r}; there are: {', '.join(NAMES)}")
         try:
             report = runner[name](params)
+            if name in AGAINST and any(_one(params, k) for k in ("baseline", "baseline_start", "baseline_end")):
+                report = self._against(name, params, report, runner[name])
         except ParseError as exc:
             raise AnalysisError(str(exc)) from exc
         request = {k: _many(params, k) if k == "attr" else _one(params, k) for k in params}
         report.params = {"request": request} | report.params
         return report
+
+    def _against(self, name: str, params: Params, report: Report, runner: Callable[[Params], Report]) -> Report:
+        """The report of `name` for the window, joined to the same analysis over the baseline."""
+        window, baseline, how, _ = plan(self._store, parse_filter(params), parse_baseline(params))
+        if window is None or baseline is None:
+            return report
+        def bounds(flt: AnalysisFilter) -> dict[str, str]:
+            return {"start": str((flt.start_ns or 0) / 1e9), "end": str((flt.end_ns or 0) / 1e9)}
+        rest = {k: v for k, v in params.items() if k not in ("since", "start", "end", "baseline", "baseline_start",
+                                                             "baseline_end")}
+        key, figures = AGAINST[name]
+        return against_baseline(runner({**rest, **bounds(window)}), runner({**rest, **bounds(baseline)}), key,
+                                figures, how)
 
     def _run_paths(self, p: Params) -> Report:
         slowest = _one(p, "slowest")

@@ -116,8 +116,23 @@ class AnalyticsReader(Protocol):
         time), for per-trace work such as critical paths.
 
         Columns: trace_id, span_id, parent_span_id (hex; parent null for roots), service_name,
-        span_name, start_time_unix_nano, duration_ns, error (bool). Ordered by trace_id, start.
+        span_name, span_kind ('SERVER', 'CLIENT', ...), start_time_unix_nano, duration_ns, error (bool).
+        Ordered by trace_id, start.
         """
+        ...
+
+    def cause_sample(self, flt: AnalysisFilter, max_traces: int) -> pa.Table:
+        """trace_sample's spans (the same sample) with what doctor needs to place a cause.
+
+        Columns: those of trace_sample, plus span_kind ('SERVER', 'CLIENT', 'PRODUCER', 'CONSUMER',
+        'INTERNAL' or 'UNSPECIFIED'), attributes and resource_attributes (JSON objects as text; the
+        resource's may be null). Ordered by trace_id, start.
+        """
+        ...
+
+    def trace_times(self, flt: AnalysisFilter) -> tuple[int, int | None, int | None]:
+        """(traces selected, start of the earliest, start of the latest) in unix ns; (0, None, None)
+        when none is."""
         ...
 
     def export_spans(self, flt: AnalysisFilter) -> pa.Table:

@@ -119,6 +119,17 @@ class DuckDBAnalytics:
     def trace_sample(self, flt: AnalysisFilter, max_traces: int) -> pa.Table:
         return self._table("trace_sample", flt, max_traces=max_traces)
 
+    def cause_sample(self, flt: AnalysisFilter, max_traces: int) -> pa.Table:
+        return self._table("cause_sample", flt, max_traces=max_traces)
+
+    def trace_times(self, flt: AnalysisFilter) -> tuple[int, int | None, int | None]:
+        text = _analysis("trace_times", flt, self._summary_is_complete())
+        rows = self._cursor.execute(text, filter_params(flt)).fetchall()
+        if not rows or not rows[0][0]:
+            return 0, None, None
+        count, first, last = rows[0]
+        return int(count), int(first), int(last)
+
     def export_spans(self, flt: AnalysisFilter) -> pa.Table:
         batches = list(self.export_span_batches(flt))
         if not batches:

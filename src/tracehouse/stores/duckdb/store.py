@@ -338,6 +338,12 @@ class DuckDBStore:
     def count_traces(self, flt: AnalysisFilter) -> int:
         return self._analytics().count_traces(flt)
 
+    def cause_sample(self, flt: AnalysisFilter, max_traces: int) -> pa.Table:
+        return self._analytics().cause_sample(flt, max_traces)
+
+    def trace_times(self, flt: AnalysisFilter) -> tuple[int, int | None, int | None]:
+        return self._analytics().trace_times(flt)
+
     def sql_catalog(self) -> list[CatalogTable]:
         return self._analytics().sql_catalog()
 

@@ -9,6 +9,7 @@ SELECT
     lower(hex(parent_span_id))    AS parent_span_id,
     service_name,
     span_name,
+    span_kind,
     s                             AS start_time_unix_nano,
     d                             AS duration_ns,
     failed                        AS error
