@@ -9,6 +9,7 @@ from tracehouse.store.analytics_contract import (
     Selection,
     SqlCatalog,
 )
+from tracehouse.store.links_contract import CALL_SPAN_SCHEMA, INFERRED_LINK_SCHEMA, InferredLinkStore
 from tracehouse.store.contract import (
     IncompatibleStoreError,
     SpanReader,
@@ -22,6 +23,9 @@ from tracehouse.store.contract import (
 )
 
 __all__ = [
+    "CALL_SPAN_SCHEMA",
+    "INFERRED_LINK_SCHEMA",
+    "InferredLinkStore",
     "AnalysisFilter",
     "AnalyticsReader",
     "CatalogColumn",

@@ -1,0 +1,89 @@
+"""The spans reconstruction looks at, and the attribute hints both ends of a call may carry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+SYNC_CALLER, SYNC_CALLEE = "CLIENT", "SERVER"
+ASYNC_CALLER, ASYNC_CALLEE = "PRODUCER", "CONSUMER"
+CALLERS = (SYNC_CALLER, ASYNC_CALLER)
+CALLEES = (SYNC_CALLEE, ASYNC_CALLEE)
+
+
+@dataclass(slots=True)
+class CallSpan:
+    """One SERVER/CLIENT/PRODUCER/CONSUMER span. Ids are lowercase hex; times in ns, each on its own
+    service's clock. `target` (callers: where the call went) and `path`/`size` (both sides) are
+    hints taken from the span's attributes; None when the span does not carry them."""
+
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None
+    service: str
+    name: str
+    kind: str
+    start: int
+    end: int
+    target: str | None = None
+    path: str | None = None
+    size: int | None = None
+
+
+# Attribute names, new semantic conventions first, then the older ones SDKs still send.
+_ADDRESS = ("server.address", "net.peer.name", "net.peer.ip", "messaging.destination.name", "peer.service")
+_PORT = ("server.port", "net.peer.port")
+_URL = ("url.full", "http.url")
+_PATH = ("url.path", "http.target")
+_SIZE = ("http.request.body.size", "http.request_content_length", "messaging.message.body.size",
+         "rpc.message.uncompressed_size")
+
+
+def _first(attrs: dict[str, Any], names: tuple[str, ...]) -> Any:
+    for name in names:
+        value = attrs.get(name)
+        if value is not None and value != "":
+            return value
+    return None
+
+
+def hints(kind: str, attrs: dict[str, Any]) -> tuple[str | None, str | None, int | None]:
+    """(target, path, size) of a span from its attributes.
+
+    A caller's target is where it sent the call (address:port, or the messaging destination): the
+    engine learns which callee each target reaches. Both sides' path is the concrete request path
+    (never a route template: '/users/{id}' cannot be compared with '/users/7'), and the size the
+    request body's bytes; when both sides carry one and they differ, the pair is ruled out.
+    """
+    target: str | None = None
+    path: str | None = None
+    url = _first(attrs, _URL)
+    if kind in CALLERS:
+        address, port = _first(attrs, _ADDRESS), _first(attrs, _PORT)
+        parts = None
+        if url is not None:
+            try:
+                parts = urlsplit(str(url))
+            except ValueError:
+                parts = None
+        if address is None and parts is not None and parts.hostname:
+            address = parts.hostname
+            try:
+                port = port if port is not None else parts.port
+            except ValueError:
+                pass
+        if address is not None:
+            target = f"{address}:{port}" if port is not None else str(address)
+        if parts is not None and parts.path:
+            path = parts.path
+    raw_path = _first(attrs, _PATH)
+    if path is None and raw_path is not None:
+        path = str(raw_path).split("?", 1)[0]
+    raw_size = _first(attrs, _SIZE)
+    size: int | None = None
+    if isinstance(raw_size, int | float) and not isinstance(raw_size, bool):
+        size = int(raw_size)
+    elif isinstance(raw_size, str) and raw_size.isdigit():
+        size = int(raw_size)
+    return target, path, size
