@@ -17,8 +17,8 @@ def create_links_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _has_table(cur: duckdb.DuckDBPyConnection) -> bool:
-    row = cur.execute(sql("links/exists")).fetchone()
-    return bool(row and row[0])
+    rows = cur.execute(sql("links/exists")).fetchall()
+    return bool(rows and rows[0][0])
 
 
 def call_spans(cur: duckdb.DuckDBPyConnection, start_unix_nano: int, end_unix_nano: int) -> pa.Table:
@@ -60,7 +60,8 @@ def links_of_traces(cur: duckdb.DuckDBPyConnection, trace_ids: Sequence[bytes]) 
 def link_stats(cur: duckdb.DuckDBPyConnection) -> tuple[int, float | None]:
     if not _has_table(cur):
         return 0, None
-    row = cur.execute(sql("links/stats")).fetchone()
-    if not row:
+    rows = cur.execute(sql("links/stats")).fetchall()
+    if not rows:
         return 0, None
+    row = rows[0]
     return int(row[0]), (float(row[1]) if row[1] is not None else None)
