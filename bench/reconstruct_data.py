@@ -122,7 +122,7 @@ def to_call_span(r: dict[str, object]) -> CallSpan:
     attrs = r["attributes"]
     assert isinstance(attrs, dict)
     target, path, size = hints(kind, attrs)
-    return CallSpan(str(r["trace_id"]), str(r["span_id"]), r["parent_span_id"] and str(r["parent_span_id"]) or None,
+    return CallSpan(str(r["trace_id"]), str(r["span_id"]), (r["parent_span_id"] and str(r["parent_span_id"])) or None,
                     str(r["service"]), str(r["name"]), kind, int(r["start"]), int(r["end"]),  # type: ignore[call-overload]
                     target, path, size)
 

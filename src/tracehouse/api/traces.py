@@ -45,13 +45,25 @@ def router(service: QueryService) -> APIRouter:
             query = params.v1_trace_query(q, q.getlist("tag"))
         except params.ParamError as exc:
             return error(400, str(exc))
-        return json_response({"traces": [summary_json(s) for s in service.find_traces(query)],
-                              "sort": query.sort.value, "durationScope": query.duration_scope.value})
+        mode = q.get("reconstructed", "include")
+        if mode not in ("include", "exclude", "only"):
+            return error(400, "reconstructed: must be include, exclude or only")
+        found = service.find_traces(query)
+        roles = service.reconstruction_of([s.trace_id for s in found])
+        if mode == "exclude":
+            found = [s for s in found if s.trace_id not in roles]
+        elif mode == "only":
+            found = [s for s in found if s.trace_id in roles]
+        return json_response({"traces": [{**summary_json(s), "reconstructed": roles.get(s.trace_id)} for s in found],
+                              "sort": query.sort.value, "durationScope": query.duration_scope.value,
+                              "reconstructed": mode})
 
     @api.get("/api/view/traces/{trace_id}")
-    def trace_view(trace_id: str) -> Response:
+    def trace_view(trace_id: str, request: Request) -> Response:
+        """?reconstructed=0 shows the trace as received, without fragments joined by inferred links."""
+        reconstructed = request.query_params.get("reconstructed", "1") not in ("0", "false", "no")
         try:
-            return json_response(service.trace_view(params.trace_id(trace_id, "traceID")))
+            return json_response(service.trace_view(params.trace_id(trace_id, "traceID"), reconstructed))
         except params.ParamError as exc:
             return error(400, str(exc))
         except TraceNotFoundError as exc:

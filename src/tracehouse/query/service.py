@@ -20,13 +20,22 @@ from tracehouse.model import (
 from tracehouse.query.compare import compare_traces
 from tracehouse.query.deep_dependencies import ddg_payload
 from tracehouse.query.importer import read_trace_file
+from tracehouse.query.reconstructed import joined_traces, with_inferred_parents
 from tracehouse.query.span_metrics import MetricKind, metric_family
 from tracehouse.query.spans import Span, by_trace, spans_from_rows
 from tracehouse.query.trace_files import spans_from_file
 from tracehouse.query.trace_summaries import v3_summaries
 from tracehouse.query.trace_view import trace_view
 from tracehouse.settings import Settings
-from tracehouse.store import AnalysisFilter, AnalyticsReader, SpanWriter, Store, StoreError, WriteResult
+from tracehouse.store import (
+    AnalysisFilter,
+    AnalyticsReader,
+    InferredLinkStore,
+    SpanWriter,
+    Store,
+    StoreError,
+    WriteResult,
+)
 
 # Traces the Deep Dependency Graph's paths are drawn from: a fixed sample, as the analyses use.
 DDG_MAX_TRACES = 2000
@@ -155,8 +164,33 @@ class QueryService:
 
     # ---- the UI's views
 
-    def trace_view(self, trace_id: str) -> dict[str, Any]:
-        return trace_view(self.trace(trace_id))
+    def trace_view(self, trace_id: str, reconstructed: bool = True) -> dict[str, Any]:
+        """The UI's view of a trace. With `reconstructed` (the default), a trace that inferred links
+        tie to others is shown whole: the fragments joined, their inferred links marked."""
+        if not reconstructed:
+            return trace_view(self.trace(trace_id))
+        joined = joined_traces(self.store, trace_id.lower().rjust(32, "0"))
+        if len(joined.trace_ids) == 1:
+            return trace_view(self.trace(trace_id))
+        found = self.traces(joined.trace_ids)
+        if not found.get(trace_id.lower().rjust(32, "0")):
+            raise TraceNotFoundError(trace_id)
+        spans = [s for t in joined.trace_ids for s in found.get(t, [])]
+        return trace_view(with_inferred_parents(spans, joined), joined.inferred, joined.root_trace_id)
+
+    def reconstruction_of(self, trace_ids: Sequence[str]) -> dict[str, str]:
+        """For each given trace that inferred links join with others: 'fragment' (its root was given
+        an inferred parent) or 'root' (fragments were joined to it). Others are absent."""
+        if not isinstance(self.store, InferredLinkStore) or not trace_ids:
+            return {}
+        roles: dict[str, str] = {}
+        wanted = set(trace_ids)
+        for row in self.store.inferred_links(list(trace_ids)).to_pylist():
+            if row["parent_trace_id"] in wanted:
+                roles.setdefault(row["parent_trace_id"], "root")
+            if row["child_trace_id"] in wanted:
+                roles[row["child_trace_id"]] = "fragment"
+        return roles
 
     def file_view(self, body: bytes) -> dict[str, Any]:
         """The view of an uploaded trace file (OTLP-JSON or Jaeger JSON); its first trace if several.

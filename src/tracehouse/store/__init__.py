@@ -9,7 +9,6 @@ from tracehouse.store.analytics_contract import (
     Selection,
     SqlCatalog,
 )
-from tracehouse.store.links_contract import CALL_SPAN_SCHEMA, INFERRED_LINK_SCHEMA, InferredLinkStore
 from tracehouse.store.contract import (
     IncompatibleStoreError,
     SpanReader,
@@ -21,17 +20,18 @@ from tracehouse.store.contract import (
     StoreError,
     WriteResult,
 )
+from tracehouse.store.links_contract import CALL_SPAN_SCHEMA, INFERRED_LINK_SCHEMA, InferredLinkStore
 
 __all__ = [
     "CALL_SPAN_SCHEMA",
     "INFERRED_LINK_SCHEMA",
-    "InferredLinkStore",
     "AnalysisFilter",
     "AnalyticsReader",
     "CatalogColumn",
     "CatalogTable",
     "ExampleQuery",
     "IncompatibleStoreError",
+    "InferredLinkStore",
     "Selection",
     "SpanReader",
     "SpanWriter",

@@ -14,7 +14,13 @@ costs come from gap models learned from the data itself. See docs/reconstruction
 """
 
 from tracehouse.analytics.reconstruct.calls import CallSpan
-from tracehouse.analytics.reconstruct.engine import EngineConfig, InferredLink, Reconstruction, fcfs_baseline, reconstruct
+from tracehouse.analytics.reconstruct.engine import (
+    EngineConfig,
+    InferredLink,
+    Reconstruction,
+    fcfs_baseline,
+    reconstruct,
+)
 from tracehouse.analytics.reconstruct.gaps import GapModel
 
 __all__ = ["CallSpan", "EngineConfig", "GapModel", "InferredLink", "Reconstruction", "fcfs_baseline", "reconstruct"]

@@ -43,7 +43,8 @@ class Assignment:
         for r in range(self.n_rows):
             self._augment(r)
 
-    def _search(self, start: int, forbidden: int = -1) -> tuple[int, float, dict[int, float], dict[int, int], list[int]]:
+    def _search(self, start: int,
+                forbidden: int = -1) -> tuple[int, float, dict[int, float], dict[int, int], list[int]]:
         """Dijkstra over alternating paths from the unassigned row `start`, on reduced costs
         (non-negative by dual feasibility). Returns the sink (a free column), its value (distance
         plus its dual), the settled columns' distances, the predecessors and the scanned rows.
@@ -91,7 +92,7 @@ class Assignment:
         return best_sink, best_value, settled, pred, scanned
 
     def _augment(self, start: int) -> None:
-        sink, value, settled, pred, scanned = self._search(start)
+        sink, _, settled, pred, scanned = self._search(start)
         u, v = self.u, self.v
         low = settled[sink]
         u[start] += low

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -69,10 +70,8 @@ def hints(kind: str, attrs: dict[str, Any]) -> tuple[str | None, str | None, int
                 parts = None
         if address is None and parts is not None and parts.hostname:
             address = parts.hostname
-            try:
+            with contextlib.suppress(ValueError):  # a port that is not a number
                 port = port if port is not None else parts.port
-            except ValueError:
-                pass
         if address is not None:
             target = f"{address}:{port}" if port is not None else str(address)
         if parts is not None and parts.path:
@@ -82,8 +81,7 @@ def hints(kind: str, attrs: dict[str, Any]) -> tuple[str | None, str | None, int
         path = str(raw_path).split("?", 1)[0]
     raw_size = _first(attrs, _SIZE)
     size: int | None = None
-    if isinstance(raw_size, int | float) and not isinstance(raw_size, bool):
-        size = int(raw_size)
-    elif isinstance(raw_size, str) and raw_size.isdigit():
+    numeric = isinstance(raw_size, int | float) and not isinstance(raw_size, bool)
+    if numeric or (isinstance(raw_size, str) and raw_size.isdigit()):
         size = int(raw_size)
     return target, path, size

@@ -164,7 +164,7 @@ def _solve(orphans: list[CallSpan], index: _Index, model: GapModel,
     columns: dict[tuple[str, str], int] = {}
     column_spans: list[CallSpan] = []
     windows: dict[tuple[str, str, bool], tuple[float, float] | None] = {}
-    models: dict[tuple[str, str, str, str], tuple[float, float, float, float, float, float, float]] = {}
+    models: dict[tuple[str, str, str, str], tuple[float, float, float, float, float]] = {}
     graph_costs: dict[tuple[str, str, str | None, str, str], float] = {}
     k_scales = config.max_scales
     for s in orphans:
@@ -182,8 +182,8 @@ def _solve(orphans: list[CallSpan], index: _Index, model: GapModel,
                 o_med, o_scale = gaps.offset.median, gaps.offset.scale
                 g_med, g_scale = (gaps.overhead.median, gaps.overhead.scale) if gaps.overhead else (0.0, 1.0)
                 fixed = math.log(2 * o_scale) + (math.log(2 * g_scale) if gaps.overhead else 0.0)
-                m = models[mkey] = (o_med, o_scale, g_med, g_scale, fixed, 0.0 if gaps.overhead else 1.0, 0.0)
-            o_med, o_scale, g_med, g_scale, fixed, no_overhead, _ = m
+                m = models[mkey] = (o_med, o_scale, g_med, g_scale, fixed)
+            o_med, o_scale, g_med, g_scale, fixed = m
             if asynchronous:
                 d_o = abs((s.start - c.end) - o_med) / o_scale
                 d_g = 0.0

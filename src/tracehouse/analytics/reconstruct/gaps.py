@@ -85,16 +85,20 @@ class GapModel:
                 offset: float, overhead: float, target: str | None = None) -> None:
         """Record one call known (or confidently inferred) to be caller -> callee."""
         key = (caller_service, caller_name, callee_service, callee_name)
-        for store, k in ((self._edges, key), (self._pairs, (caller_service, callee_service))):
-            samples = store.get(k)  # type: ignore[call-overload]
-            if samples is None:
-                if len(store) >= self.max_edges:
-                    continue
-                samples = store[k] = deque(maxlen=self.max_samples)  # type: ignore[index]
-                if store is self._edges:
-                    self._into.setdefault((callee_service, callee_name), set()).add(key)
+        pair = (caller_service, callee_service)
+        samples = self._edges.get(key)
+        if samples is None and len(self._edges) < self.max_edges:
+            samples = self._edges[key] = deque(maxlen=self.max_samples)
+            self._into.setdefault((callee_service, callee_name), set()).add(key)
+        if samples is not None:
             samples.append((offset, overhead))
-            self._fitted.pop(k, None)
+            self._fitted.pop(key, None)
+        pair_samples = self._pairs.get(pair)
+        if pair_samples is None and len(self._pairs) < self.max_edges:
+            pair_samples = self._pairs[pair] = deque(maxlen=self.max_samples)
+        if pair_samples is not None:
+            pair_samples.append((offset, overhead))
+            self._fitted.pop(pair, None)
         callee = (callee_service, callee_name)
         if len(self._graph) < self.max_edges or (caller_service, caller_name) in self._graph:
             self._graph.setdefault((caller_service, caller_name), Counter())[callee] += 1

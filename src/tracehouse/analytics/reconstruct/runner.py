@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import orjson
 import pyarrow as pa
 
-from tracehouse.analytics.reconstruct.calls import CallSpan, hints
+from tracehouse.analytics.reconstruct.calls import CALLEES, CallSpan, hints
 from tracehouse.analytics.reconstruct.engine import METHOD, EngineConfig, InferredLink, reconstruct
 from tracehouse.analytics.reconstruct.gaps import GapModel
 from tracehouse.store import INFERRED_LINK_SCHEMA, InferredLinkStore, StoreError
@@ -88,9 +88,8 @@ class Reconstructor:
         spans = call_spans_from_table(self.store.call_spans(start - self.pad_ns, end + self.pad_ns))
         result = reconstruct(spans, self.model, self.config, emit_from=start, emit_until=end)
         self.store.replace_inferred_links(start, end, links_table(result.links))
-        return RunReport(windows=1, spans=len(spans), orphans=sum(1 for s in spans if s.start >= start
-                                                                   and s.start < end and s.kind in ("SERVER", "CONSUMER")
-                                                                   and not s.parent_span_id),
+        orphans = sum(1 for s in spans if start <= s.start < end and s.kind in CALLEES and not s.parent_span_id)
+        return RunReport(windows=1, spans=len(spans), orphans=orphans,
                          linked=len(result.links), received_calls=result.received_calls,
                          confident=sum(1 for k in result.links if k.confidence >= 0.9),
                          seconds=time.perf_counter() - began)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -57,7 +58,7 @@ def score(links: Iterable[InferredLink], truth: Mapping[SpanKey, SpanKey | None]
     """`truth`: every orphan's true parent (None for spans with no traced caller); `request_of`:
     the request each orphan belongs to, for whole-trace accuracy."""
     inferred = {(k.child_trace_id, k.child_span_id): k for k in links}
-    bins = [[lo, hi, 0, 0] for lo, hi in zip(CONFIDENCE_BINS, CONFIDENCE_BINS[1:], strict=False)]
+    bins = [[lo, hi, 0, 0] for lo, hi in itertools.pairwise(CONFIDENCE_BINS)]
     true_links = correct = wrong = false_links = 0
     bad_requests: set[str] = set()
     requests: set[str] = set()

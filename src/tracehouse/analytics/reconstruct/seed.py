@@ -27,7 +27,7 @@ def _peak(values: list[float], span_ns: float) -> tuple[float, float, float] | N
     best: tuple[float, float, float] | None = None
     n = len(values)
     for width in WIDTHS_NS:
-        bins = Counter(int(math.floor(v / width)) for v in values)
+        bins = Counter(math.floor(v / width) for v in values)
         background = n * 3 * width / max(span_ns, 3 * width)
         for b in bins:
             count = bins[b - 1] + bins[b] + bins[b + 1]

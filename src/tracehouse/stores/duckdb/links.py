@@ -47,7 +47,7 @@ def replace_links(cur: duckdb.DuckDBPyConnection, start_unix_nano: int, end_unix
             raise
     finally:
         cur.unregister("new_links")
-    return links.num_rows
+    return int(links.num_rows)
 
 
 def links_of_traces(cur: duckdb.DuckDBPyConnection, trace_ids: Sequence[bytes]) -> pa.Table:

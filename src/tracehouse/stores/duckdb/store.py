@@ -22,8 +22,8 @@ from tracehouse.model import (
     TraceSummary,
 )
 from tracehouse.store import AnalysisFilter, CatalogTable, ExampleQuery, Selection, StoreError, WriteResult
-from tracehouse.stores.duckdb.analytics import DuckDBAnalytics
 from tracehouse.stores.duckdb import links as inferred
+from tracehouse.stores.duckdb.analytics import DuckDBAnalytics
 from tracehouse.stores.duckdb.connection import open_database, use_store
 from tracehouse.stores.duckdb.reader import DuckDBReader, trace_id_bytes
 from tracehouse.stores.duckdb.resources import split_resources
