@@ -87,6 +87,15 @@ class Settings:
         "TRACEHOUSE_SQL_MAX_ROWS", "--sql-max-rows", "Row cap of one SQL console result (truncation is flagged)."))
     retention_interval_seconds: float = field(default=60.0, metadata=_meta(
         "TRACEHOUSE_RETENTION_INTERVAL", None, "How often the background retention pass runs."))
+    reconstruct: bool = field(default=False, metadata=_meta(
+        "TRACEHOUSE_RECONSTRUCT", None,
+        "1 = rebuild cross-service links where propagation is broken, continuously (`tracehouse up "
+        "--reconstruct`; docs/reconstruction.md)."))
+    reconstruct_delay_seconds: float = field(default=30.0, metadata=_meta(
+        "TRACEHOUSE_RECONSTRUCT_DELAY", None,
+        "Continuous reconstruction waits this long for a request's spans to arrive before linking them."))
+    reconstruct_interval_seconds: float = field(default=10.0, metadata=_meta(
+        "TRACEHOUSE_RECONSTRUCT_INTERVAL", None, "How often continuous reconstruction runs."))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -130,6 +139,15 @@ def _convert(name: str, raw: str, source: str) -> Any:
             return raw
         if name in ("sql_timeout_seconds", "retention_interval_seconds"):
             return float(raw)
+        if name == "reconstruct":
+            if raw.strip().lower() not in ("0", "1", "true", "false", "yes", "no"):
+                raise ValueError("must be 1 or 0")
+            return raw.strip().lower() in ("1", "true", "yes")
+        if name in ("reconstruct_delay_seconds", "reconstruct_interval_seconds"):
+            value_f = float(raw)
+            if value_f <= 0:
+                raise ValueError("must be a positive number of seconds")
+            return value_f
         value = int(raw)
         if value < 0:
             raise ValueError("must not be negative")

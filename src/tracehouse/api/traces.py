@@ -3,6 +3,7 @@ upload, trace compare and the service map. Each is a thin shell over the query s
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -13,6 +14,7 @@ from tracehouse.api.responses import json_response
 from tracehouse.model import TraceSummary
 from tracehouse.query.service import QueryService, TraceNotFoundError
 from tracehouse.query.trace_files import TraceFileError
+from tracehouse.store import StoreError
 
 DEFAULT_MAP_LOOKBACK = "1h"
 
@@ -107,5 +109,27 @@ def router(service: QueryService) -> APIRouter:
         except params.ParamError as exc:
             return error(400, str(exc))
         return json_response({"start": start // 1000, "end": end // 1000, **service.service_map(start, end)})
+
+    @api.post("/api/reconstruct")
+    def reconstruct(request: Request) -> Response:
+        """Infer parent links where propagation is broken, for calls that started between start and
+        end (unix µs; default the last hour). Replaces that range's inferred links; spans are never
+        changed. The figures of the run come back."""
+        q = request.query_params
+        try:
+            end = params.integer(q["end"], "end", minimum=0) * 1000 if q.get("end") else params.now_ns()
+            if q.get("start"):
+                start = params.integer(q["start"], "start", minimum=0) * 1000
+            else:
+                start = end - params.lookback_ns(q.get("lookback") or DEFAULT_MAP_LOOKBACK)
+            if start >= end:
+                raise params.ParamError("start", "must be before end")
+        except params.ParamError as exc:
+            return error(400, str(exc))
+        try:
+            report = service.reconstruct(start, end)
+        except StoreError as exc:
+            return error(503, str(exc))
+        return json_response({"start": start // 1000, "end": end // 1000, **dataclasses.asdict(report)})
 
     return api

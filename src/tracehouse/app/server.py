@@ -83,6 +83,7 @@ class BackendServer:
                                    settings.retention_interval_seconds)
         # Imports write through the ingest pipeline's commit thread, the store's one writer.
         self.query_service = QueryService(store, settings, run_write=self.ingest.run_task)
+        self.reconstruction = self.query_service.continuous_reconstruction() if settings.reconstruct else None
         self._sockets: list[socket.socket] = []
         self._grpc: grpc.Server | None = None
         self._servers: list[_Server] = []
@@ -116,6 +117,8 @@ class BackendServer:
         self.ingest.start()
         self._grpc.start()
         self.retention.start()
+        if self.reconstruction is not None:
+            self.reconstruction.start()
         http_sock, query_sock = self._sockets
         self._servers = [
             _Server(uvicorn.Config(create_otlp_http_app(self.ingest, self.settings.max_body_bytes,
@@ -147,6 +150,8 @@ class BackendServer:
         if self._grpc is not None:
             self._grpc.stop(grace=10).wait(15)
         self.retention.stop()
+        if self.reconstruction is not None:
+            self.reconstruction.stop()
         self.ingest.close()
         self.store.close()
         for sock in self._sockets:

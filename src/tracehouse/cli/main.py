@@ -18,6 +18,7 @@ COMMANDS = {
     "export": "tracehouse.cli.export_cmd:export",
     "fbaas": "tracehouse.cli.fbaas_cmd:fbaas",
     "import": "tracehouse.cli.import_cmd:import_",
+    "reconstruct": "tracehouse.cli.reconstruct_cmd:reconstruct",
     "send": "tracehouse.cli.send_cmd:send",
     "sql": "tracehouse.cli.sql_cmd:sql",
     "up": "tracehouse.cli.up_cmd:up",

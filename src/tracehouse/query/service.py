@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from tracehouse.analytics.reconstruct.runner import ContinuousReconstruction, Reconstructor, RunReport
 from tracehouse.model import (
     DependencyLink,
     Operation,
@@ -72,6 +74,7 @@ class QueryService:
         self.store = store
         self.settings = settings
         self._run_write = run_write
+        self._reconstruct_lock = threading.Lock()
 
     def run_sql(self, sql: str, max_rows: int | None = None, timeout_seconds: float | None = None,
                 params: Sequence[object] = ()) -> SqlResult:
@@ -177,6 +180,21 @@ class QueryService:
             raise TraceNotFoundError(trace_id)
         spans = [s for t in joined.trace_ids for s in found.get(t, [])]
         return trace_view(with_inferred_parents(spans, joined), joined.inferred, joined.root_trace_id)
+
+    def reconstruct(self, start_unix_nano: int, end_unix_nano: int) -> RunReport:
+        """Infer parent links for the parentless calls that started in the range, replacing the
+        range's earlier links (`tracehouse reconstruct`, POST /api/reconstruct)."""
+        if not isinstance(self.store, InferredLinkStore):
+            raise StoreError("this store does not keep inferred links")
+        with self._reconstruct_lock:
+            return Reconstructor(self.store).run(start_unix_nano, end_unix_nano)
+
+    def continuous_reconstruction(self) -> ContinuousReconstruction:
+        """The backend's `--reconstruct` thread (not started)."""
+        if not isinstance(self.store, InferredLinkStore):
+            raise StoreError("this store does not keep inferred links")
+        return ContinuousReconstruction(self.store, self.settings.reconstruct_interval_seconds,
+                                        self.settings.reconstruct_delay_seconds)
 
     def reconstruction_of(self, trace_ids: Sequence[str]) -> dict[str, str]:
         """For each given trace that inferred links join with others: 'fragment' (its root was given
