@@ -35,7 +35,8 @@ def _window(since: str, start: str | None, end: str | None) -> tuple[int, int]:
 def _print(report: dict[str, Any]) -> None:
     linked, orphans = int(report["linked"]), int(report["orphans"])
     click.echo(f"{report['spans']:,} call spans read in {report['windows']} window(s), {report['seconds']:.2f}s")
-    click.echo(f"{report['received_calls']:,} calls arrived with their parent (propagation works there; left as they are)")
+    click.echo(f"{report['received_calls']:,} calls arrived with their parent "
+               "(propagation works there; left as they are)")
     click.echo(f"{orphans:,} SERVER/CONSUMER spans arrived without a parent")
     share = f" ({linked / orphans:.0%})" if orphans else ""
     click.echo(f"{linked:,} of them linked to a caller{share}, {report['confident']:,} with confidence >= 0.9")
