@@ -6,7 +6,8 @@ caused it, with a calibrated confidence, by one global min-cost assignment over 
 costs come from gap models learned from the data itself. See docs/reconstruction.md.
 
 - `calls`: the spans the engine looks at (`CallSpan`) and the attribute hints both sides carry.
-- `gaps`: the learned gap models (per edge: request offset and round-trip overhead), bounded memory.
+- `gaps`: the learned gap models (per edge: start offset and end gap, or queue delay), bounded memory.
+- `seed`: the first models of unlearned edges, from the peaks of their gap histograms.
 - `assign`: sparse min-cost assignment with private "no parent" options, and min-marginal margins.
 - `engine`: one window, end to end: candidates, iterative re-estimation, links with confidence;
   and the first-come-first-served baseline the benchmark compares against.

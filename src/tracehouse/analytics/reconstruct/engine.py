@@ -1,5 +1,8 @@
 """One window of reconstruction, end to end.
 
+Gaps (`gaps`): for a call, the offset (client start -> server start) and the end gap (server end
+-> client end); for an asynchronous hop, the queue delay.
+
 1. Calls whose propagation works (a SERVER span whose parent is a CLIENT span of another service)
    are ground truth: they teach the gap model (`gaps.GapModel`) and are never touched.
 2. Orphans are SERVER/CONSUMER spans with no parent at all. Candidates for each are CLIENT/PRODUCER
@@ -37,8 +40,10 @@ METHOD = "timing-assignment"
 
 @dataclass(frozen=True)
 class EngineConfig:
-    #: largest |callee start - caller start| considered: clock skew plus the request's network time.
+    #: largest |caller end - callee end| considered: clock skew plus the response's network time.
     max_offset_ns: int = 50 * MS
+    #: longest callee start - caller start considered (request network time plus server-side queueing).
+    max_call_ns: int = 10_000 * MS
     #: longest queue delay (consumer start - producer end) considered for an asynchronous hop.
     max_queue_ns: int = 10_000 * MS
     #: a callee may appear to outlast its caller by this much (clock granularity), not more.
@@ -81,8 +86,8 @@ class Reconstruction:
 
 @dataclass
 class _Index:
-    callers_by_start: list[CallSpan]
-    starts: list[int]
+    callers_by_end: list[CallSpan]
+    caller_ends: list[int]
     producers_by_end: list[CallSpan]
     ends: list[int]
 
@@ -108,18 +113,18 @@ def _index(spans: Sequence[CallSpan]) -> tuple[list[CallSpan], _Index, list[tupl
                     received.append((parent, s))
         elif s.kind in CALLERS and (s.trace_id, s.span_id) not in has_child:
             (sync_callers if s.kind == SYNC_CALLER else producers).append(s)
-    sync_callers.sort(key=lambda c: c.start)
+    sync_callers.sort(key=lambda c: c.end)
     producers.sort(key=lambda c: c.end)
     orphans.sort(key=lambda s: s.start)
-    index = _Index(sync_callers, [c.start for c in sync_callers], producers, [c.end for c in producers])
+    index = _Index(sync_callers, [c.end for c in sync_callers], producers, [c.end for c in producers])
     return orphans, index, received
 
 
 def _gaps_of(caller: CallSpan, callee: CallSpan) -> tuple[float, float]:
-    """(offset, overhead) of a pair; for an asynchronous hop the offset is the queue delay."""
+    """(offset, end gap) of a pair (see `gaps`); for an asynchronous hop the offset is the queue delay."""
     if callee.kind == ASYNC_CALLEE:
         return float(callee.start - caller.end), 0.0
-    return float(callee.start - caller.start), float((caller.end - caller.start) - (callee.end - callee.start))
+    return float(callee.start - caller.start), float(caller.end - callee.end)
 
 
 def _compatible(caller: CallSpan, callee: CallSpan) -> bool:
@@ -132,9 +137,9 @@ def _compatible(caller: CallSpan, callee: CallSpan) -> bool:
 
 def _candidates(s: CallSpan, index: _Index, config: EngineConfig,
                 window: tuple[float, float] | None = None) -> list[CallSpan]:
-    """Time-compatible callers of orphan `s`: offsets within `window` when the model has learned
-    the edges into its operation, else within the configured maximum (+-max_offset_ns, or the
-    queue delay for a CONSUMER)."""
+    """Time-compatible callers of orphan `s`: a CLIENT whose call contains the SERVER span up to
+    skew (end gap within `window` when the model has learned the edges into its operation, else
+    within +-max_offset_ns), or a PRODUCER that ended up to max_queue_ns before the CONSUMER."""
     out: list[CallSpan] = []
     if s.kind == ASYNC_CALLEE:
         lo_off, hi_off = window if window is not None else (-config.max_offset_ns, config.max_queue_ns)
@@ -146,13 +151,15 @@ def _candidates(s: CallSpan, index: _Index, config: EngineConfig,
             if _compatible(c, s):
                 out.append(c)
         return out
-    lo_off, hi_off = window if window is not None else (-config.max_offset_ns, config.max_offset_ns)
-    lo = bisect.bisect_left(index.starts, s.start - hi_off)
-    hi = bisect.bisect_right(index.starts, s.start - lo_off)
+    lo_gap, hi_gap = window if window is not None else (-config.max_offset_ns, config.max_offset_ns)
+    lo = bisect.bisect_left(index.caller_ends, s.end + lo_gap)
+    hi = bisect.bisect_right(index.caller_ends, s.end + hi_gap)
     duration = s.end - s.start
     for k in range(lo, hi):
-        c = index.callers_by_start[k]
-        if (c.end - c.start) - duration >= config.min_overhead_ns and _compatible(c, s):
+        c = index.callers_by_end[k]
+        offset = s.start - c.start
+        if (-config.max_offset_ns <= offset <= config.max_call_ns
+                and (c.end - c.start) - duration >= config.min_overhead_ns and _compatible(c, s)):
             out.append(c)
     return out
 
@@ -173,15 +180,14 @@ def _solve(orphans: list[CallSpan], index: _Index, model: GapModel,
         if wkey not in windows:
             windows[wkey] = model.window(s.service, s.name, asynchronous, k_scales)
         scored: list[tuple[float, int]] = []
-        s_duration = s.end - s.start
         for c in _candidates(s, index, config, windows[wkey]):
             mkey = (c.service, c.name, s.service, s.name)
             m = models.get(mkey)
             if m is None:
                 gaps = model.gaps(c.service, c.name, s.service, s.name, asynchronous)
                 o_med, o_scale = gaps.offset.median, gaps.offset.scale
-                g_med, g_scale = (gaps.overhead.median, gaps.overhead.scale) if gaps.overhead else (0.0, 1.0)
-                fixed = math.log(2 * o_scale) + (math.log(2 * g_scale) if gaps.overhead else 0.0)
+                g_med, g_scale = (gaps.end_gap.median, gaps.end_gap.scale) if gaps.end_gap else (0.0, 1.0)
+                fixed = math.log(2 * o_scale) + (math.log(2 * g_scale) if gaps.end_gap else 0.0)
                 m = models[mkey] = (o_med, o_scale, g_med, g_scale, fixed)
             o_med, o_scale, g_med, g_scale, fixed = m
             if asynchronous:
@@ -189,7 +195,7 @@ def _solve(orphans: list[CallSpan], index: _Index, model: GapModel,
                 d_g = 0.0
             else:
                 d_o = abs((s.start - c.start) - o_med) / o_scale
-                d_g = abs(((c.end - c.start) - s_duration) - g_med) / g_scale
+                d_g = abs((c.end - s.end) - g_med) / g_scale
             if d_o > k_scales or d_g > k_scales:
                 continue
             gkey = (c.service, c.name, c.target, s.service, s.name)
@@ -222,11 +228,11 @@ def _solve(orphans: list[CallSpan], index: _Index, model: GapModel,
 
 
 def _background(asynchronous: bool, config: EngineConfig) -> float:
-    """-log density of a pair placed by chance: offset uniform over the candidate window and, for
-    a synchronous call, overhead uniform over as wide a range."""
+    """-log density of a pair placed by chance: its gaps uniform over the ranges candidates are
+    searched in (queue delay; or end gap and offset)."""
     if asynchronous:
         return math.log(config.max_queue_ns + config.max_offset_ns)
-    return 2 * math.log(2 * config.max_offset_ns)
+    return math.log(2 * config.max_offset_ns) + math.log(config.max_call_ns + config.max_offset_ns)
 
 
 def confidence(margin: float) -> float:
@@ -238,8 +244,8 @@ def confidence(margin: float) -> float:
 
 def _learn(model: GapModel, pairs: list[tuple[CallSpan, CallSpan]]) -> None:
     for caller, callee in pairs:
-        offset, overhead = _gaps_of(caller, callee)
-        model.observe(caller.service, caller.name, callee.service, callee.name, offset, overhead, caller.target)
+        offset, end_gap = _gaps_of(caller, callee)
+        model.observe(caller.service, caller.name, callee.service, callee.name, offset, end_gap, caller.target)
 
 
 def _working_copy(model: GapModel) -> GapModel:
@@ -316,11 +322,11 @@ def _seed_from(model: GapModel, orphans: list[CallSpan], index: _Index, config: 
             continue  # already learned
         for c in _candidates(s, index, config):
             edge = (c.service, c.name, s.service, s.name)
-            offset, overhead = _gaps_of(c, s)
-            pairs.setdefault(edge, []).append((offset, overhead, c.target))
+            offset, end_gap = _gaps_of(c, s)
+            pairs.setdefault(edge, []).append((offset, end_gap, c.target))
             if s.kind == ASYNC_CALLEE:
                 asynchronous.add(edge)
-    seed(model, pairs, asynchronous, 2 * config.max_offset_ns, 2 * config.max_offset_ns)
+    seed(model, pairs, asynchronous, config.max_queue_ns, 2 * config.max_offset_ns)
 
 
 def _refit(model: GapModel, orphans: list[CallSpan], parents: list[CallSpan | None], margins: list[float],

@@ -1,12 +1,15 @@
 """Gap models learned from the data: how a callee's span sits inside its caller's call, per edge.
 
 For a synchronous call (CLIENT -> SERVER) two gaps describe the pair:
-- offset   = server start - client start: the request's network time plus the clock skew between
-             the two services (a constant per service pair, so it shows as a shifted median);
-- overhead = client duration - server duration: request plus response network time. Each duration
-             is measured on its own service's clock, so skew cancels out of it.
+- offset  = server start - client start ("request start -> handler start"): the request's network
+            time, any time it waited in the server's accept queue, plus the clock skew between the
+            two services (a constant per service pair, so it shows as a shifted median). Queueing
+            makes it wide under load;
+- end gap = client end - server end ("last work -> response end"): the response's network time
+            minus the skew. Nothing queues on the way back, so it stays tight at any load, and it
+            carries most of the evidence.
 For an asynchronous hop (PRODUCER -> CONSUMER) the gap is the queue delay: consumer start -
-producer end (plus skew).
+producer end (plus skew); the end gap does not apply.
 
 Each gap is modelled as a Laplace distribution (median, mean absolute deviation): heavier tails than a
 normal one, so a few slow calls do not make the model intolerant, and its negative log-likelihood
@@ -56,12 +59,12 @@ def fit(values: list[float], min_scale: float) -> Laplace:
 @dataclass(frozen=True)
 class EdgeGaps:
     offset: Laplace
-    overhead: Laplace | None     # None for asynchronous hops
+    end_gap: Laplace | None     # None for asynchronous hops
     samples: int
 
 
 # With nothing learned yet, a first pass uses wide priors: an offset of a few ms either way and a
-# small positive overhead. Its confident links then seed the learned models (engine, `passes`).
+# small positive end_gap. Its confident links then seed the learned models (engine, `passes`).
 BOOTSTRAP_SYNC = EdgeGaps(Laplace(0.0, 5 * MS), Laplace(0.0, 1 * MS), 0)
 BOOTSTRAP_ASYNC = EdgeGaps(Laplace(0.0, 50 * MS), None, 0)
 
@@ -82,7 +85,7 @@ class GapModel:
     _into: dict[tuple[str, str], set[EdgeKey]] = field(default_factory=dict)
 
     def observe(self, caller_service: str, caller_name: str, callee_service: str, callee_name: str,
-                offset: float, overhead: float, target: str | None = None) -> None:
+                offset: float, end_gap: float, target: str | None = None) -> None:
         """Record one call known (or confidently inferred) to be caller -> callee."""
         key = (caller_service, caller_name, callee_service, callee_name)
         pair = (caller_service, callee_service)
@@ -91,13 +94,13 @@ class GapModel:
             samples = self._edges[key] = deque(maxlen=self.max_samples)
             self._into.setdefault((callee_service, callee_name), set()).add(key)
         if samples is not None:
-            samples.append((offset, overhead))
+            samples.append((offset, end_gap))
             self._fitted.pop(key, None)
         pair_samples = self._pairs.get(pair)
         if pair_samples is None and len(self._pairs) < self.max_edges:
             pair_samples = self._pairs[pair] = deque(maxlen=self.max_samples)
         if pair_samples is not None:
-            pair_samples.append((offset, overhead))
+            pair_samples.append((offset, end_gap))
             self._fitted.pop(pair, None)
         callee = (callee_service, callee_name)
         if len(self._graph) < self.max_edges or (caller_service, caller_name) in self._graph:
@@ -121,8 +124,8 @@ class GapModel:
         gaps: EdgeGaps | None = None
         if samples is not None and len(samples) >= self.min_edge_samples:
             offset = fit([s[0] for s in samples], self.min_scale_ns)
-            overhead = None if asynchronous else fit([s[1] for s in samples], self.min_scale_ns)
-            gaps = EdgeGaps(offset, overhead, len(samples))
+            end_gap = None if asynchronous else fit([s[1] for s in samples], self.min_scale_ns)
+            gaps = EdgeGaps(offset, end_gap, len(samples))
         self._fitted[key] = gaps
         return gaps
 
@@ -139,13 +142,14 @@ class GapModel:
         return found
 
     def window(self, callee_service: str, callee_name: str, asynchronous: bool, k: float) -> tuple[float, float] | None:
-        """The offsets (`k` scales either side of each median) of every learned edge into this
-        callee operation, as one range; None when no edge into it is learned yet."""
+        """The gaps candidates are searched by (`k` scales either side of each median) of every
+        learned edge into this callee operation, as one range; None when no edge into it is learned
+        yet. The end gap for a synchronous call, the queue delay for an asynchronous one."""
         lo, hi = math.inf, -math.inf
         for key in self._into.get((callee_service, callee_name), ()):
             gaps = self._fit(key, self._edges.get(key), asynchronous)
             if gaps is not None:
-                a, b = gaps.offset.bounds(k)
+                a, b = (gaps.offset if gaps.end_gap is None else gaps.end_gap).bounds(k)
                 lo, hi = min(lo, a), max(hi, b)
         return (lo, hi) if lo <= hi else None
 

@@ -1,13 +1,13 @@
 """Seeding the gap models from fragments alone, whatever the load.
 
 Before anything is learned, the true pairs of an edge (caller operation -> callee operation) all
-have nearly the same offset and overhead, while the chance pairs in the same window spread evenly
+have nearly the same end gap (client end - server end: the response's way back), while the chance pairs in the same window spread evenly
 over it. So among all time-compatible pairs of an edge, the true ones form a sharp peak in the
 histogram of each gap on a flat background, at any concurrency: the mode is found before any
 assignment (which, with wide priors on a busy window, would mostly be wrong and teach the model
 nonsense). Bin widths from 25 us to 6.4 ms are tried and the most significant peak is kept, so the
-seed adapts to a LAN or to calls across continents. The pairs inside both peaks seed the edge's
-model; the assignment rounds then refine it.
+seed adapts to a LAN or to calls across continents. The pairs inside the peak seed the edge's model;
+the assignment rounds then refine it.
 """
 
 from __future__ import annotations
@@ -38,31 +38,29 @@ def _peak(values: list[float], span_ns: float) -> tuple[float, float, float] | N
 
 
 def seed(model: GapModel, pairs: dict[EdgeKey, list[tuple[float, float, str | None]]], asynchronous: set[EdgeKey],
-         offset_span_ns: float, overhead_span_ns: float) -> int:
+         offset_span_ns: float, end_span_ns: float) -> int:
     """Add the peak pairs of each edge to `model`; returns how many edges were seeded.
-    `pairs[edge]`: (offset, overhead, caller target) of every time-compatible pair of that edge."""
+    `pairs[edge]`: (offset, end gap, caller target) of every time-compatible pair of that edge. The
+    pairs inside the peak of the tight gap seed the model; the assignment rounds then fit the other
+    gap (wide where requests queue) from the links they make."""
     seeded = 0
     by_edge: dict[EdgeKey, list[tuple[float, float, str | None]]] = defaultdict(list)
     for edge, values in pairs.items():
         if len(values) < model.min_edge_samples:
             continue
-        is_async = edge in asynchronous
-        o_peak = _peak([v[0] for v in values], offset_span_ns)
-        if o_peak is None:
+        # the tight gap first: the end gap of a synchronous call, the queue delay of a hop
+        asynchronous_hop = edge in asynchronous
+        tight = [v[0] if asynchronous_hop else v[1] for v in values]
+        peak = _peak(tight, offset_span_ns if asynchronous_hop else end_span_ns)
+        if peak is None:
             continue
-        centre, half, _ = o_peak
-        inside = [v for v in values if abs(v[0] - centre) <= half]
-        if not is_async:
-            g_peak = _peak([v[1] for v in inside], overhead_span_ns)
-            if g_peak is None:
-                continue
-            g_centre, g_half, _ = g_peak
-            inside = [v for v in inside if abs(v[1] - g_centre) <= g_half]
+        centre, half, _ = peak
+        inside = [v for v, t in zip(values, tight, strict=True) if abs(t - centre) <= half]
         if len(inside) < model.min_edge_samples:
             continue
         by_edge[edge] = inside
         seeded += 1
     for (cs, cn, ss, sn), inside in by_edge.items():
-        for offset, overhead, target in inside:
-            model.observe(cs, cn, ss, sn, offset, overhead, target)
+        for offset, end_gap, target in inside:
+            model.observe(cs, cn, ss, sn, offset, end_gap, target)
     return seeded
