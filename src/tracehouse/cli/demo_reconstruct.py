@@ -23,7 +23,7 @@ from tracehouse.analytics.reconstruct.scoring import Score, score
 from tracehouse.cli.send_cmd import send_numbers
 
 LOAD_REQUESTS = 200
-LOAD_CONCURRENCY = 12
+LOAD_CONCURRENCY = 4
 FIRST_NUMBER = 1001
 DROPPED = ("fizzer", "buzzer")
 

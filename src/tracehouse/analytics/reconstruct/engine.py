@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from tracehouse.analytics.reconstruct.assign import Assignment
-from tracehouse.analytics.reconstruct.calls import ASYNC_CALLEE, CALLEES, CALLERS, SYNC_CALLER, CallSpan
+from tracehouse.analytics.reconstruct.calls import ASYNC_CALLEE, CALLEES, CALLERS, SYNC_CALLER, CallSpan, same_place
 from tracehouse.analytics.reconstruct.gaps import MS, GapModel
 from tracehouse.analytics.reconstruct.seed import seed
 
@@ -131,6 +131,8 @@ def _compatible(caller: CallSpan, callee: CallSpan) -> bool:
     if caller.trace_id == callee.trace_id:
         return False
     if caller.path is not None and callee.path is not None and caller.path != callee.path:
+        return False
+    if not same_place(caller.target, callee.target):
         return False
     return not (caller.size is not None and callee.size is not None and caller.size != callee.size)
 
@@ -316,29 +318,32 @@ def reconstruct(spans: Sequence[CallSpan], model: GapModel | None = None,
 def _seed_from(model: GapModel, orphans: list[CallSpan], index: _Index, config: EngineConfig) -> None:
     pairs: dict[tuple[str, str, str, str], list[tuple[float, float, str | None]]] = {}
     asynchronous: set[tuple[str, str, str, str]] = set()
+    orphans_on: dict[tuple[str, str, str, str], int] = {}
     step = max(1, len(orphans) // config.seed_orphans)
     for s in orphans[::step]:
         if model.window(s.service, s.name, s.kind == ASYNC_CALLEE, config.max_scales) is not None:
             continue  # already learned
+        edges_seen: set[tuple[str, str, str, str]] = set()
         for c in _candidates(s, index, config):
             edge = (c.service, c.name, s.service, s.name)
+            if edge not in edges_seen:
+                edges_seen.add(edge)
+                orphans_on[edge] = orphans_on.get(edge, 0) + 1
             offset, end_gap = _gaps_of(c, s)
             pairs.setdefault(edge, []).append((offset, end_gap, c.target))
             if s.kind == ASYNC_CALLEE:
                 asynchronous.add(edge)
-    seed(model, pairs, asynchronous, config.max_queue_ns, 2 * config.max_offset_ns)
+    seed(model, pairs, asynchronous, config.max_queue_ns, 2 * config.max_offset_ns, orphans_on)
 
 
 def _refit(model: GapModel, orphans: list[CallSpan], parents: list[CallSpan | None], margins: list[float],
            config: EngineConfig) -> GapModel:
     """The persistent model plus this round's confident links: the next round's model."""
     working = _working_copy(model)
-    confident = [(p, s) for s, p, m in zip(orphans, parents, margins, strict=True)
-                 if p is not None and confidence(m) >= config.learn_confidence]
-    if len(confident) < model.min_edge_samples:
-        # nothing stands out yet (a busy window and no prior): learn from every link once
-        confident = [(p, s) for s, p in zip(orphans, parents, strict=True) if p is not None]
-    _learn(working, confident)
+    # Every link of the round, not only the confident ones: refitting on those alone would keep
+    # the pairs that fit the current model and narrow it further, however wide the true gaps are.
+    # The robust fit (median, mean absolute deviation) absorbs the round's wrong links.
+    _learn(working, [(p, s) for s, p in zip(orphans, parents, strict=True) if p is not None])
     return working
 
 

@@ -19,11 +19,15 @@ from tracehouse.analytics.reconstruct.gaps import GapModel
 
 WIDTHS_NS = (25_000, 100_000, 400_000, 1_600_000, 6_400_000)
 MIN_PEAK_Z = 5.0
+# A peak must hold this share of the orphans that have candidates on the edge.
+PEAK_SHARE = 0.3
 EdgeKey = tuple[str, str, str, str]
 
 
-def _peak(values: list[float], span_ns: float) -> tuple[float, float, float] | None:
-    """(centre, half-width, z) of the most significant 3-bin peak, or None."""
+def _peak(values: list[float], span_ns: float, min_count: int) -> tuple[float, float, float] | None:
+    """(centre, half-width, z) of the most significant 3-bin peak holding at least `min_count`
+    values, or None. The count floor keeps a handful of chance coincidences in a very narrow bin
+    from passing for the edge's gap (the true pairs are one per orphan)."""
     best: tuple[float, float, float] | None = None
     n = len(values)
     for width in WIDTHS_NS:
@@ -31,6 +35,8 @@ def _peak(values: list[float], span_ns: float) -> tuple[float, float, float] | N
         background = n * 3 * width / max(span_ns, 3 * width)
         for b in bins:
             count = bins[b - 1] + bins[b] + bins[b + 1]
+            if count < min_count:
+                continue
             z = (count - background) / math.sqrt(background + 1)
             if best is None or z > best[2]:
                 best = ((b + 0.5) * width, 1.5 * width, z)
@@ -38,7 +44,7 @@ def _peak(values: list[float], span_ns: float) -> tuple[float, float, float] | N
 
 
 def seed(model: GapModel, pairs: dict[EdgeKey, list[tuple[float, float, str | None]]], asynchronous: set[EdgeKey],
-         offset_span_ns: float, end_span_ns: float) -> int:
+         offset_span_ns: float, end_span_ns: float, orphans: dict[EdgeKey, int]) -> int:
     """Add the peak pairs of each edge to `model`; returns how many edges were seeded.
     `pairs[edge]`: (offset, end gap, caller target) of every time-compatible pair of that edge. The
     pairs inside the peak of the tight gap seed the model; the assignment rounds then fit the other
@@ -51,7 +57,8 @@ def seed(model: GapModel, pairs: dict[EdgeKey, list[tuple[float, float, str | No
         # the tight gap first: the end gap of a synchronous call, the queue delay of a hop
         asynchronous_hop = edge in asynchronous
         tight = [v[0] if asynchronous_hop else v[1] for v in values]
-        peak = _peak(tight, offset_span_ns if asynchronous_hop else end_span_ns)
+        floor = max(model.min_edge_samples, int(PEAK_SHARE * orphans.get(edge, 0)))
+        peak = _peak(tight, offset_span_ns if asynchronous_hop else end_span_ns, floor)
         if peak is None:
             continue
         centre, half, _ = peak
