@@ -19,6 +19,7 @@ BENCHES = {
     "fbaas": "bench.fbaas_bench",
     "query": "bench.query_bench",
     "analytics": "bench.analytics_bench",
+    "reconstruct": "bench.reconstruct_bench",
 }
 
 
