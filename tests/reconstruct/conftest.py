@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from bench.reconstruct_data import Generated, generate
+
 from tracehouse.stores.duckdb import DuckDBStore
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from bench.reconstruct_data import Generated, generate
 from playwright.sync_api import expect, sync_playwright
 
-from bench.reconstruct_data import Generated, generate
 from tracehouse.stores.duckdb import DuckDBStore
 
 from .conftest import window

@@ -9,8 +9,8 @@ import math
 import random
 
 import pytest
-
 from bench.reconstruct_data import generate
+
 from tracehouse.analytics.reconstruct import GapModel, fcfs_baseline, reconstruct
 from tracehouse.analytics.reconstruct.assign import Assignment
 from tracehouse.analytics.reconstruct.scoring import score

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
-
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-
 from bench.ports import free_ports
 
 try:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow as pa
-
 from bench.reconstruct_data import Generated
+
 from tracehouse.analytics.reconstruct.runner import Reconstructor
 from tracehouse.store import INFERRED_LINK_SCHEMA, InferredLinkStore
 from tracehouse.stores.duckdb import DuckDBStore
