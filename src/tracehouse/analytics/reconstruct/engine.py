@@ -54,7 +54,7 @@ class EngineConfig:
     #: the cost of leaving an orphan unlinked, in nats on top of the background density (a pair is
     #: linked only where its gap model explains it better than chance placement in the window does).
     no_parent_nats: float = 0.0
-    passes: int = 3
+    passes: int = 2
     #: orphans in round 0, the wide search that discovers edges (a contiguous slice of the window).
     bootstrap_orphans: int = 1500
     #: orphans whose candidate pairs seed the histograms of unlearned edges (`seed`).
