@@ -58,9 +58,10 @@ def hints(kind: str, attrs: dict[str, Any]) -> tuple[str | None, str | None, int
 
     A caller's target is where it sent the call (address:port, or the messaging destination): the
     engine learns which callee each target reaches. A callee's target is where it was reached;
-    when both ends name a port (or a destination) and they differ, the pair is ruled out. Both sides' path is the concrete request path
-    (never a route template: '/users/{id}' cannot be compared with '/users/7'), and the size the
-    request body's bytes; when both sides carry one and they differ, the pair is ruled out.
+    when both ends name a port (or a destination) and they differ, the pair is ruled out. Both
+    sides' path is the concrete request path (never a route template: '/users/{id}' cannot be
+    compared with '/users/7'), and the size the request body's bytes; when both sides carry one
+    and they differ, the pair is ruled out.
     """
     target: str | None = None
     path: str | None = None
@@ -106,8 +107,8 @@ def same_place(caller_target: str | None, callee_target: str | None) -> bool:
     different names (messaging destinations)."""
     if caller_target is None or callee_target is None:
         return True
-    a_host, a_sep, a_port = caller_target.rpartition(":")
-    b_host, b_sep, b_port = callee_target.rpartition(":")
+    _, a_sep, a_port = caller_target.rpartition(":")
+    _, b_sep, b_port = callee_target.rpartition(":")
     if a_sep and b_sep and a_port.isdigit() and b_port.isdigit():
         return a_port == b_port
     if not a_sep and not b_sep:

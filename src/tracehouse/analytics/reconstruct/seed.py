@@ -1,13 +1,13 @@
 """Seeding the gap models from fragments alone, whatever the load.
 
 Before anything is learned, the true pairs of an edge (caller operation -> callee operation) all
-have nearly the same end gap (client end - server end: the response's way back), while the chance pairs in the same window spread evenly
-over it. So among all time-compatible pairs of an edge, the true ones form a sharp peak in the
-histogram of each gap on a flat background, at any concurrency: the mode is found before any
-assignment (which, with wide priors on a busy window, would mostly be wrong and teach the model
-nonsense). Bin widths from 25 us to 6.4 ms are tried and the most significant peak is kept, so the
-seed adapts to a LAN or to calls across continents. The pairs inside the peak seed the edge's model;
-the assignment rounds then refine it.
+have nearly the same end gap (client end - server end: the response's way back), while the chance
+pairs in the same window spread evenly over it. So among all time-compatible pairs of an edge, the
+true ones form a sharp peak in the histogram of each gap on a flat background, at any concurrency:
+the mode is found before any assignment (which, with wide priors on a busy window, would mostly be
+wrong and teach the model nonsense). Bin widths from 25 us to 6.4 ms are tried and the most
+significant peak is kept, so the seed adapts to a LAN or to calls across continents. The pairs
+inside the peak seed the edge's model; the assignment rounds then refine it.
 """
 
 from __future__ import annotations
