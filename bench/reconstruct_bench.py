@@ -42,18 +42,25 @@ def _one(topology: str, load: float, seed: int, measure_memory: bool) -> dict[st
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
     ours = score(result.links, data.truth, data.request_of)
-    fcfs = score(fcfs_baseline(spans), data.truth, data.request_of)
+    fcfs_links = fcfs_baseline(spans)
+    fcfs = score(fcfs_links, data.truth, data.request_of)
+    ours_eq = score(result.links, data.truth, data.request_of, data.interchangeable)
+    fcfs_eq = score(fcfs_links, data.truth, data.request_of, data.interchangeable)
     return {"concurrency": data.concurrency, "spans": len(data.rows), "seconds": seconds, "peak_bytes": peak,
             "link": ours.link_accuracy, "trace": ours.trace_accuracy, "fcfs_link": fcfs.link_accuracy,
             "fcfs_trace": fcfs.trace_accuracy, "false_links": ours.false_links,
+            "link_eq": ours_eq.link_accuracy, "trace_eq": ours_eq.trace_accuracy,
+            "fcfs_trace_eq": fcfs_eq.trace_accuracy,
             "bins": [(b.links, b.correct) for b in ours.calibration]}
 
 
 def run() -> dict[str, Any]:
     print(f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}; "
           f"{REQUESTS} requests per run, seeds {SEEDS}; medians over seeds")
+    print("link/trace: strict; ~: a link to an interchangeable sibling call (same parent span, same endpoint)\n"
+          "counts as right. conc: measured mean overlapping requests per service.")
     print(f"{'topology':10} {'load':>5} {'conc':>5} {'link':>7} {'trace':>7} {'fcfs link':>9} {'fcfs trace':>10} "
-          f"{'spans/s':>8} {'peak MiB':>8}")
+          f"{'link~':>7} {'trace~':>7} {'fcfs tr~':>8} {'spans/s':>8} {'peak MiB':>8}")
     results: dict[str, Any] = {}
     bins_total = [[0, 0] for _ in CONFIDENCE_BINS[:-1]]
     bins_top = [[0, 0] for _ in CONFIDENCE_BINS[:-1]]
@@ -61,11 +68,13 @@ def run() -> dict[str, Any]:
         for load in LOADS:
             runs = [_one(topology, load, seed, seed == SEEDS[0]) for seed in SEEDS]
             med = {k: statistics.median(r[k] for r in runs) for k in
-                   ("concurrency", "link", "trace", "fcfs_link", "fcfs_trace", "seconds", "spans")}
+                   ("concurrency", "link", "trace", "fcfs_link", "fcfs_trace", "seconds", "spans",
+                    "link_eq", "trace_eq", "fcfs_trace_eq")}
             med["peak_bytes"] = runs[0]["peak_bytes"]
             rate = statistics.median(r["spans"] / r["seconds"] for r in runs)
             print(f"{topology:10} {load:5.1f} {med['concurrency']:5.1f} {med['link']:7.1%} {med['trace']:7.1%} "
-                  f"{med['fcfs_link']:9.1%} {med['fcfs_trace']:10.1%} {rate:8.0f} {med['peak_bytes'] / 2**20:8.1f}",
+                  f"{med['fcfs_link']:9.1%} {med['fcfs_trace']:10.1%} {med['link_eq']:7.1%} {med['trace_eq']:7.1%} "
+                  f"{med['fcfs_trace_eq']:8.1%} {rate:8.0f} {med['peak_bytes'] / 2**20:8.1f}",
                   flush=True)
             results[f"{topology}@{load}"] = {**med, "spans_per_second": rate}
             for r in runs:

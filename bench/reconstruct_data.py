@@ -109,6 +109,7 @@ class Generated:
     request_of: dict[tuple[str, str], str]
     requests: int
     concurrency: float                                  # mean overlapping requests per service
+    interchangeable: dict[tuple[str, str], str] = field(default_factory=dict)  # caller span -> class
 
     def call_spans(self) -> list[CallSpan]:
         return [to_call_span(r) for r in self.rows if r["kind"] in ("SERVER", "CLIENT", "PRODUCER", "CONSUMER")]
@@ -161,6 +162,8 @@ class _Run:
         self.request_of: dict[tuple[str, str], str] = {}
         self.busy: dict[str, float] = {}
         self.ports = {s: 7000 + i for i, s in enumerate(sorted(topo.skew_ms))}
+        # sibling calls from one span to one endpoint: same class (see scoring.score)
+        self.interchangeable: dict[tuple[str, str], str] = {}
 
     def _id(self, bits: int) -> str:
         return f"{self.rng.getrandbits(bits):0{bits // 4}x}"
@@ -222,6 +225,7 @@ class _Run:
             self._emit(trace, self._id(64), parent, caller.service, "GET", "CLIENT", start, failed, attrs, error=True)
             start = failed + int(2 * MS)
         span = self._id(64)
+        self.interchangeable[(trace, span)] = f"{parent}/{target.service}/{target.name}"
         child_trace, child_parent = (self._id(128), None) if cut else (trace, span)
         if call.asynchronous:
             end = start + int(0.3 * MS * rng.lognormvariate(0, 0.3))
@@ -255,4 +259,4 @@ def generate(topology: str, requests: int, concurrency: float, seed: int = 1, pr
     span_ns = max(int(r["end"]) for r in run.rows) - T0  # type: ignore[call-overload]
     measured = sum(run.busy.values()) / len(run.busy) / span_ns
     run.rows.sort(key=lambda r: int(r["start"]))  # type: ignore[call-overload]
-    return Generated(run.rows, run.truth, run.request_of, requests, measured)
+    return Generated(run.rows, run.truth, run.request_of, requests, measured, run.interchangeable)

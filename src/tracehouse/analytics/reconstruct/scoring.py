@@ -54,9 +54,17 @@ class Score:
 
 
 def score(links: Iterable[InferredLink], truth: Mapping[SpanKey, SpanKey | None],
-          request_of: Mapping[SpanKey, str]) -> Score:
+          request_of: Mapping[SpanKey, str], interchangeable: Mapping[SpanKey, str] | None = None) -> Score:
     """`truth`: every orphan's true parent (None for spans with no traced caller); `request_of`:
-    the request each orphan belongs to, for whole-trace accuracy."""
+    the request each orphan belongs to, for whole-trace accuracy. With `interchangeable` (caller
+    span -> class), a link to another caller of the same class counts as right: sibling calls
+    from one span to one endpoint, which nothing but their order tells apart and which give the
+    rebuilt trace the same shape either way."""
+    classes = interchangeable or {}
+
+    def same(a: SpanKey, b: SpanKey) -> bool:
+        return a == b or (a in classes and classes.get(a) == classes.get(b))
+
     inferred = {(k.child_trace_id, k.child_span_id): k for k in links}
     bins = [[lo, hi, 0, 0] for lo, hi in itertools.pairwise(CONFIDENCE_BINS)]
     true_links = correct = wrong = false_links = 0
@@ -72,14 +80,14 @@ def score(links: Iterable[InferredLink], truth: Mapping[SpanKey, SpanKey | None]
         else:
             requests.add(request)
             true_links += 1
-            if link is not None and (link.parent_trace_id, link.parent_span_id) == parent:
+            if link is not None and same((link.parent_trace_id, link.parent_span_id), parent):
                 correct += 1
             else:
                 bad_requests.add(request)
                 if link is not None:
                     wrong += 1
         if link is not None:
-            right = parent is not None and (link.parent_trace_id, link.parent_span_id) == parent
+            right = parent is not None and same((link.parent_trace_id, link.parent_span_id), parent)
             for b in bins:
                 if b[0] <= link.confidence < b[1]:
                     b[2] += 1
