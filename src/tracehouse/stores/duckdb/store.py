@@ -158,7 +158,7 @@ class DuckDBStore:
             if row and row[0]:
                 cur.execute(sql("write/after_delete_trace_summary"), params).fetchall()
                 cur.execute(sql("write/delete_orphan_resources"))
-                cur.execute(sql("links/delete_before"), params)
+                cur.execute(sql("links/delete_before"), {"cutoff": cutoff_unix_nano})
             cur.execute("COMMIT")
         except BaseException:
             cur.execute("ROLLBACK")
