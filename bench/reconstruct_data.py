@@ -149,7 +149,7 @@ def to_table(rows: list[dict[str, object]]) -> pa.Table:
         cols["links"].append(None)
         cols["scope_name"].append("reconstruct-bench")
         cols["scope_version"].append(None)
-        for name, values in cols.items():  # columns this generator has nothing for (e.g. flags)
+        for values in cols.values():  # columns this generator has nothing for (e.g. flags)
             if len(values) < len(cols["trace_id"]):
                 values.append(None)
     return pa.table(cols, schema=SPAN_BATCH_SCHEMA)
