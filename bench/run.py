@@ -22,6 +22,7 @@ BENCHES = {
     "sampling": "bench.sampling_bench",
     "hostile": "bench.hostile_bench",
     "doctor": "bench.doctor_bench",
+    "reconstruct": "bench.reconstruct_bench",
 }
 
 

@@ -118,6 +118,15 @@ class Settings:
     span_links_max: int = field(default=1024, metadata=_meta(
         "TRACEHOUSE_SPAN_LINKS_MAX", "--span-links-max",
         "Links kept per span; the rest are dropped and counted (dropped_links_count, tracehouse.dropped_links)."))
+    reconstruct: bool = field(default=False, metadata=_meta(
+        "TRACEHOUSE_RECONSTRUCT", None,
+        "1 = rebuild cross-service links where propagation is broken, continuously (`tracehouse up "
+        "--reconstruct`; docs/reconstruction.md)."))
+    reconstruct_delay_seconds: float = field(default=30.0, metadata=_meta(
+        "TRACEHOUSE_RECONSTRUCT_DELAY", None,
+        "Continuous reconstruction waits this long for a request's spans to arrive before linking them."))
+    reconstruct_interval_seconds: float = field(default=10.0, metadata=_meta(
+        "TRACEHOUSE_RECONSTRUCT_INTERVAL", None, "How often continuous reconstruction runs."))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -162,6 +171,15 @@ def _convert(name: str, raw: str, source: str) -> Any:
             return raw
         if name in ("sql_timeout_seconds", "retention_interval_seconds", "shutdown_timeout_seconds"):
             return float(raw)
+        if name == "reconstruct":
+            if raw.strip().lower() not in ("0", "1", "true", "false", "yes", "no"):
+                raise ValueError("must be 1 or 0")
+            return raw.strip().lower() in ("1", "true", "yes")
+        if name in ("reconstruct_delay_seconds", "reconstruct_interval_seconds"):
+            value_f = float(raw)
+            if value_f <= 0:
+                raise ValueError("must be a positive number of seconds")
+            return value_f
         value = int(raw)
         if value < 0:
             raise ValueError("must not be negative")

@@ -3,6 +3,7 @@ upload, trace compare and the service map. Each is a thin shell over the query s
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -13,6 +14,7 @@ from tracehouse.api.responses import json_response
 from tracehouse.model import TraceSummary
 from tracehouse.query.service import QueryService, TraceNotFoundError
 from tracehouse.query.trace_files import TraceFileError
+from tracehouse.store import StoreError
 
 DEFAULT_MAP_LOOKBACK = "1h"
 
@@ -45,13 +47,25 @@ def router(service: QueryService) -> APIRouter:
             query = params.v1_trace_query(q, q.getlist("tag"))
         except params.ParamError as exc:
             return error(400, str(exc))
-        return json_response({"traces": [summary_json(s) for s in service.find_traces(query)],
-                              "sort": query.sort.value, "durationScope": query.duration_scope.value})
+        mode = q.get("reconstructed", "include")
+        if mode not in ("include", "exclude", "only"):
+            return error(400, "reconstructed: must be include, exclude or only")
+        found = service.find_traces(query)
+        roles = service.reconstruction_of([s.trace_id for s in found])
+        if mode == "exclude":
+            found = [s for s in found if s.trace_id not in roles]
+        elif mode == "only":
+            found = [s for s in found if s.trace_id in roles]
+        return json_response({"traces": [{**summary_json(s), "reconstructed": roles.get(s.trace_id)} for s in found],
+                              "sort": query.sort.value, "durationScope": query.duration_scope.value,
+                              "reconstructed": mode})
 
     @api.get("/api/view/traces/{trace_id}")
-    def trace_view(trace_id: str) -> Response:
+    def trace_view(trace_id: str, request: Request) -> Response:
+        """?reconstructed=0 shows the trace as received, without fragments joined by inferred links."""
+        reconstructed = request.query_params.get("reconstructed", "1") not in ("0", "false", "no")
         try:
-            return json_response(service.trace_view(params.trace_id(trace_id, "traceID")))
+            return json_response(service.trace_view(params.trace_id(trace_id, "traceID"), reconstructed))
         except params.ParamError as exc:
             return error(400, str(exc))
         except TraceNotFoundError as exc:
@@ -108,5 +122,27 @@ def router(service: QueryService) -> APIRouter:
         except params.ParamError as exc:
             return error(400, str(exc))
         return json_response({"start": start // 1000, "end": end // 1000, **service.service_map(start, end)})
+
+    @api.post("/api/reconstruct")
+    def reconstruct(request: Request) -> Response:
+        """Infer parent links where propagation is broken, for calls that started between start and
+        end (unix µs; default the last hour). Replaces that range's inferred links; spans are never
+        changed. The figures of the run come back."""
+        q = request.query_params
+        try:
+            end = params.integer(q["end"], "end", minimum=0) * 1000 if q.get("end") else params.now_ns()
+            if q.get("start"):
+                start = params.integer(q["start"], "start", minimum=0) * 1000
+            else:
+                start = end - params.lookback_ns(q.get("lookback") or DEFAULT_MAP_LOOKBACK)
+            if start >= end:
+                raise params.ParamError("start", "must be before end")
+        except params.ParamError as exc:
+            return error(400, str(exc))
+        try:
+            report = service.reconstruct(start, end)
+        except StoreError as exc:
+            return error(503, str(exc))
+        return json_response({"start": start // 1000, "end": end // 1000, **dataclasses.asdict(report)})
 
     return api

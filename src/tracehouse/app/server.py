@@ -104,6 +104,7 @@ class BackendServer:
                                    settings.retention_interval_seconds)
         # Imports write through the ingest pipeline's commit thread, the store's one writer.
         self.query_service = QueryService(store, settings, run_write=self.ingest.run_task)
+        self.reconstruction = self.query_service.continuous_reconstruction() if settings.reconstruct else None
         self._sockets: list[socket.socket] = []
         self._grpc: grpc.Server | None = None
         self._servers: list[_Server] = []
@@ -140,6 +141,8 @@ class BackendServer:
         self.retention.start()
         if self.sampler is not None:
             self.sampler.start(self.ingest)
+        if self.reconstruction is not None:
+            self.reconstruction.start()
         http_sock, query_sock = self._sockets
         self._servers = [
             _Server(uvicorn.Config(create_otlp_http_app(self.ingest, self.settings.max_body_bytes,
@@ -173,6 +176,8 @@ class BackendServer:
         self.retention.stop()
         if self.sampler is not None:
             self.sampler.stop()
+        if self.reconstruction is not None:
+            self.reconstruction.stop()
         self.ingest.close(self.settings.shutdown_timeout_seconds)
         self.store.close()
         for sock in self._sockets:

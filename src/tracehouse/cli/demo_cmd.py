@@ -267,14 +267,18 @@ def port_option(flag: str, default: int, what: str) -> Callable[[Callable[..., A
 @click.option("--sampling", is_flag=True,
               help="Then run a load twice, stored whole and through a tail-sampling policy (errors, slow, 5%), "
                    "and show what was kept and whether the doctor's answer changed.")
+@click.option("--no-propagation", is_flag=True,
+              help="The hub drops traceparent towards fizzer and buzzer (FBAAS_NO_PROPAGATION); the demo sends "
+                   "concurrent load, rebuilds the traces and scores the rebuilt links (docs/reconstruction.md).")
 @port_option("--hub-port", 6000, "the hub")
 @port_option("--fizzer-port", 6001, "fizzer")
 @port_option("--buzzer-port", 6002, "buzzer")
 @port_option("--otlp-grpc-port", _DEFAULTS.otlp_grpc_port, "the backend's OTLP/gRPC receiver")
 @port_option("--otlp-http-port", _DEFAULTS.otlp_http_port, "the backend's OTLP/HTTP receiver")
 @port_option("--query-port", _DEFAULTS.query_port, "the backend's query API and UI")
-def demo(data_dir: Path | None, delay_ms: float, calls: str, no_wait: bool, sampling: bool, hub_port: int,
-         fizzer_port: int, buzzer_port: int, otlp_grpc_port: int, otlp_http_port: int, query_port: int) -> None:
+def demo(data_dir: Path | None, delay_ms: float, calls: str, no_wait: bool, sampling: bool, no_propagation: bool,
+         hub_port: int, fizzer_port: int, buzzer_port: int, otlp_grpc_port: int, otlp_http_port: int,
+         query_port: int) -> None:
     """Start the backend and FBaaS, send 1..15, and report where the time went.
 
     FBaaS (FizzBuzz as a Service) is the example system of "Implementing Distributed Tracing"
@@ -290,7 +294,7 @@ def demo(data_dir: Path | None, delay_ms: float, calls: str, no_wait: bool, samp
     children: list[Child] = []
     with sigterm_as_interrupt():
         try:
-            _run(console, plan, data, logs, delay_ms, calls, no_wait, children, sampling)
+            _run(console, plan, data, logs, delay_ms, calls, no_wait, children, sampling, no_propagation)
         except KeyboardInterrupt:
             console.print()
         finally:
@@ -303,7 +307,8 @@ def demo(data_dir: Path | None, delay_ms: float, calls: str, no_wait: bool, samp
 
 
 def _run(console: Console, plan: PortPlan, data: Path, logs: Path, delay_ms: float, calls: str, no_wait: bool,
-         children: list[Child], sampling: bool = False) -> None:
+         children: list[Child], sampling: bool = False,
+         no_propagation: bool = False) -> None:
     query_url = f"http://127.0.0.1:{plan.query}"
     python = [sys.executable, "-m", "tracehouse"]
 
@@ -323,6 +328,7 @@ def _run(console: Console, plan: PortPlan, data: Path, logs: Path, delay_ms: flo
         "BUZZER_URL": f"http://127.0.0.1:{plan.buzzer}",
         "FIZZER_DELAY_MS": f"{delay_ms:g}",
         "FBAAS_CALLS": calls,
+        **({"FBAAS_NO_PROPAGATION": "fizzer,buzzer"} if no_propagation else {}),
     })
     services = [("fizzer", plan.fizzer), ("buzzer", plan.buzzer), ("hub", plan.hub)]
     console.print("Starting FBaaS: " + ", ".join(f"{name} on :{port}" for name, port in services) +
@@ -334,6 +340,13 @@ def _run(console: Console, plan: PortPlan, data: Path, logs: Path, delay_ms: flo
         wait_healthy(child, f"http://127.0.0.1:{port}/healthz", timeout=30)
 
     hub_url = f"http://127.0.0.1:{plan.hub}"
+    if no_propagation:
+        from tracehouse.cli.demo_reconstruct import run_reconstruction_demo
+        with httpx.Client(timeout=30.0) as client:
+            if run_reconstruction_demo(console, client, query_url, hub_url, sql_rows) is None:
+                raise DemoError(f"the reconstruction demo had nothing to score; see the logs in {logs}")
+        _serve_ui(console, query_url, hub_url, children, no_wait)
+        return
     console.print(f"\nSending {DEMO_NUMBERS.start}..{DEMO_NUMBERS.stop - 1} to the hub, as the talk's loop does "
                   f"(traffic.type={DEMO_TRAFFIC}):")
     start_ns = time.time_ns()
@@ -364,6 +377,10 @@ def _run(console: Console, plan: PortPlan, data: Path, logs: Path, delay_ms: flo
         from tracehouse.cli.demo_sampling import run_sampling_demo
         run_sampling_demo(console, children, backend, up_args, data, logs, hub_url, query_url)
 
+    _serve_ui(console, query_url, hub_url, children, no_wait)
+
+
+def _serve_ui(console: Console, query_url: str, hub_url: str, children: list[Child], no_wait: bool) -> None:
     console.print(f"\nThe traces are in the UI: [bold]{query_url}/[/]")
     if no_wait:
         return

@@ -19,6 +19,7 @@ COMMANDS = {
     "fbaas": "tracehouse.cli.fbaas_cmd:fbaas",
     "import": "tracehouse.cli.import_cmd:import_",
     "sampling": "tracehouse.cli.sampling_cmd:sampling",
+    "reconstruct": "tracehouse.cli.reconstruct_cmd:reconstruct",
     "send": "tracehouse.cli.send_cmd:send",
     "sql": "tracehouse.cli.sql_cmd:sql",
     "store": "tracehouse.cli.store_cmd:store",

@@ -34,8 +34,11 @@ def _settings_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 @click.command()
 @_settings_options
+@click.option("--reconstruct", "reconstruct", is_flag=True, default=None,
+              help="Rebuild cross-service links where trace propagation is broken, continuously "
+                   "(docs/reconstruction.md) [env TRACEHOUSE_RECONSTRUCT].")
 @click.pass_context
-def up(ctx: click.Context, /, **options: str | None) -> None:
+def up(ctx: click.Context, /, **options: str | bool | None) -> None:
     """Run the backend: OTLP in on gRPC and HTTP, the store, the query API and the UI.
 
     Every port binds to 127.0.0.1 unless --host says otherwise; port 0 picks a free one. Stops

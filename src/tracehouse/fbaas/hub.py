@@ -7,6 +7,7 @@ CLIENT span per downstream call, injecting traceparent, tracestate and baggage i
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -29,6 +30,43 @@ from tracehouse.fbaas.validation import InvalidRequest, parse_number_request
 DEFAULT_PORT = 6000
 DEFAULT_TIMEOUT_MS = 2000
 CALL_MODES = ("parallel", "sequential")
+DOWNSTREAMS = ("fizzer", "buzzer")
+PROPAGATION_HEADERS = ("traceparent", "tracestate", "baggage")
+
+
+class DroppingTransport(httpx.AsyncBaseTransport):
+    """Sits under the httpx instrumentation: the instrumentation makes the CLIENT span and injects
+    the context into the headers, then this transport removes it on the way out for the services in
+    `dropped` (by host:port), as a proxy that strips headers would. So that the demo can score the
+    reconstruction, the CLIENT span records what was dropped: `fbaas.would_propagate` (the
+    traceparent), `fbaas.downstream` and `fizzbuzz.number`. Reconstruction never reads fbaas.* or
+    fizzbuzz.* attributes."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, dropped: Mapping[str, str]) -> None:
+        self.inner = inner
+        self.dropped = dropped  # "host:port" -> service name
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        service = self.dropped.get(f"{request.url.host}:{request.url.port}")
+        if service is not None:
+            span = trace.get_current_span()
+            would = request.headers.get("traceparent")
+            for header in PROPAGATION_HEADERS:
+                request.headers.pop(header, None)
+            if span.is_recording():
+                span.set_attribute("fbaas.downstream", service)
+                if would:
+                    span.set_attribute("fbaas.would_propagate", would)
+                try:
+                    number = json.loads(request.content).get("number")
+                except (ValueError, AttributeError):
+                    number = None
+                if isinstance(number, int):
+                    span.set_attribute("fizzbuzz.number", number)
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
 
 @dataclass(frozen=True)
@@ -37,10 +75,14 @@ class HubConfig:
     buzzer_url: str = "http://localhost:6002"
     timeout_seconds: float = DEFAULT_TIMEOUT_MS / 1000
     sequential: bool = False
+    # Services the hub calls without propagating its context (no traceparent/tracestate/baggage):
+    # what a service behind an old library, a proxy or a queue sees. For the reconstruction demo.
+    no_propagation: frozenset[str] = frozenset()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> HubConfig:
-        """FIZZER_URL, BUZZER_URL, FBAAS_TIMEOUT_MS and FBAAS_CALLS (parallel | sequential)."""
+        """FIZZER_URL, BUZZER_URL, FBAAS_TIMEOUT_MS, FBAAS_CALLS (parallel | sequential) and
+        FBAAS_NO_PROPAGATION (comma-separated services among fizzer, buzzer; or `all`)."""
         env = os.environ if environ is None else environ
         raw_timeout = env.get("FBAAS_TIMEOUT_MS", "").strip() or str(DEFAULT_TIMEOUT_MS)
         try:
@@ -52,7 +94,14 @@ class HubConfig:
         calls = env.get("FBAAS_CALLS", "").strip().lower() or "parallel"
         if calls not in CALL_MODES:
             raise ValueError(f"FBAAS_CALLS must be one of {', '.join(CALL_MODES)}, got {calls!r}")
+        raw_dropped = env.get("FBAAS_NO_PROPAGATION", "").strip().lower()
+        dropped = set(DOWNSTREAMS) if raw_dropped == "all" else {p.strip() for p in raw_dropped.split(",") if p.strip()}
+        unknown = dropped - set(DOWNSTREAMS)
+        if unknown:
+            raise ValueError(f"FBAAS_NO_PROPAGATION names unknown services {', '.join(sorted(unknown))}; "
+                             f"use {', '.join(DOWNSTREAMS)} or all")
         return cls(
+            no_propagation=frozenset(dropped),
             fizzer_url=env.get("FIZZER_URL", "").strip() or cls.fizzer_url,
             buzzer_url=env.get("BUZZER_URL", "").strip() or cls.buzzer_url,
             timeout_seconds=timeout_ms / 1000,
@@ -121,10 +170,14 @@ def create_app(config: HubConfig) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # One pooled client for the process: connections to fizzer and buzzer are reused.
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+        dropped = {f"{httpx.URL(d.url).host}:{httpx.URL(d.url).port}": d.service
+                   for d in (fizzer, buzzer) if d.service in config.no_propagation}
         client = httpx.AsyncClient(
             timeout=httpx.Timeout(config.timeout_seconds),
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            limits=limits,
             headers={"User-Agent": f"fbaas-hub/{package_version()}"},
+            transport=DroppingTransport(httpx.AsyncHTTPTransport(limits=limits), dropped) if dropped else None,
         )
         HTTPXClientInstrumentor.instrument_client(client)
         app.state.client = client

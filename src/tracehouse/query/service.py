@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from tracehouse.analytics.reconstruct.runner import ContinuousReconstruction, Reconstructor, RunReport
 from tracehouse.model import (
     DependencyLink,
     Operation,
@@ -20,6 +22,7 @@ from tracehouse.model import (
 from tracehouse.query.compare import compare_traces
 from tracehouse.query.deep_dependencies import ddg_payload
 from tracehouse.query.importer import read_trace_file
+from tracehouse.query.reconstructed import joined_traces, with_inferred_parents
 from tracehouse.query.span_metrics import MetricKind, metric_family
 from tracehouse.query.spans import Span, by_trace, spans_from_rows
 from tracehouse.query.trace_files import spans_from_file
@@ -27,7 +30,15 @@ from tracehouse.query.trace_summaries import v3_summaries
 from tracehouse.query.trace_view import full_value as trace_view_full_value
 from tracehouse.query.trace_view import trace_view
 from tracehouse.settings import Settings
-from tracehouse.store import AnalysisFilter, AnalyticsReader, SpanWriter, Store, StoreError, WriteResult
+from tracehouse.store import (
+    AnalysisFilter,
+    AnalyticsReader,
+    InferredLinkStore,
+    SpanWriter,
+    Store,
+    StoreError,
+    WriteResult,
+)
 
 # Traces the Deep Dependency Graph's paths are drawn from: a fixed sample, as the analyses use.
 DDG_MAX_TRACES = 2000
@@ -64,6 +75,7 @@ class QueryService:
         self.store = store
         self.settings = settings
         self._run_write = run_write
+        self._reconstruct_lock = threading.Lock()
 
     def run_sql(self, sql: str, max_rows: int | None = None, timeout_seconds: float | None = None,
                 params: Sequence[object] = ()) -> SqlResult:
@@ -156,8 +168,48 @@ class QueryService:
 
     # ---- the UI's views
 
-    def trace_view(self, trace_id: str) -> dict[str, Any]:
-        return trace_view(self.trace(trace_id))
+    def trace_view(self, trace_id: str, reconstructed: bool = True) -> dict[str, Any]:
+        """The UI's view of a trace. With `reconstructed` (the default), a trace that inferred links
+        tie to others is shown whole: the fragments joined, their inferred links marked."""
+        if not reconstructed:
+            return trace_view(self.trace(trace_id))
+        joined = joined_traces(self.store, trace_id.lower().rjust(32, "0"))
+        if len(joined.trace_ids) == 1:
+            return trace_view(self.trace(trace_id))
+        found = self.traces(joined.trace_ids)
+        if not found.get(trace_id.lower().rjust(32, "0")):
+            raise TraceNotFoundError(trace_id)
+        spans = [s for t in joined.trace_ids for s in found.get(t, [])]
+        return trace_view(with_inferred_parents(spans, joined), joined.inferred, joined.root_trace_id)
+
+    def reconstruct(self, start_unix_nano: int, end_unix_nano: int) -> RunReport:
+        """Infer parent links for the parentless calls that started in the range, replacing the
+        range's earlier links (`tracehouse reconstruct`, POST /api/reconstruct)."""
+        if not isinstance(self.store, InferredLinkStore):
+            raise StoreError("this store does not keep inferred links")
+        with self._reconstruct_lock:
+            return Reconstructor(self.store).run(start_unix_nano, end_unix_nano)
+
+    def continuous_reconstruction(self) -> ContinuousReconstruction:
+        """The backend's `--reconstruct` thread (not started)."""
+        if not isinstance(self.store, InferredLinkStore):
+            raise StoreError("this store does not keep inferred links")
+        return ContinuousReconstruction(self.store, self.settings.reconstruct_interval_seconds,
+                                        self.settings.reconstruct_delay_seconds)
+
+    def reconstruction_of(self, trace_ids: Sequence[str]) -> dict[str, str]:
+        """For each given trace that inferred links join with others: 'fragment' (its root was given
+        an inferred parent) or 'root' (fragments were joined to it). Others are absent."""
+        if not isinstance(self.store, InferredLinkStore) or not trace_ids:
+            return {}
+        roles: dict[str, str] = {}
+        wanted = set(trace_ids)
+        for row in self.store.inferred_links(list(trace_ids)).to_pylist():
+            if row["parent_trace_id"] in wanted:
+                roles.setdefault(row["parent_trace_id"], "root")
+            if row["child_trace_id"] in wanted:
+                roles[row["child_trace_id"]] = "fragment"
+        return roles
 
     def full_value(self, trace_id: str, span_id: str, key: str, where: str) -> Any:
         """The full value of an attribute the trace view cut (see trace_view.full_value)."""

@@ -8,12 +8,13 @@ about 104 days); the absolute start travels once, as a string.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
 
 from tracehouse.analytics.critical_path import SpanTiming, critical_path
+from tracehouse.query.reconstructed import Inferred
 from tracehouse.query.spans import Span, trace_bounds
 
 # String values longer than this are cut in the view's payload, with their full length in the span's
@@ -93,9 +94,15 @@ def tree_order(spans: Sequence[Span]) -> tuple[list[int], list[int], list[bool]]
     return order, depth, orphan
 
 
-def trace_view(spans: Sequence[Span], cut_values: bool = True) -> dict[str, Any]:
-    """The view of a stored trace; `cut_values`: cut long values (full_value fetches them)."""
+def trace_view(spans: Sequence[Span], inferred: Mapping[str, Inferred] | None = None,
+               trace_id: str | None = None, cut_values: bool = True) -> dict[str, Any]:
+    """The view of one trace. With `inferred` (a reconstructed trace: spans of several received
+    traces, fragments' roots already given their inferred parents), each such span carries
+    `inferred` {confidence, trace: the trace it was received in, method}, and `reconstructed`
+    sums the links up; `trace_id` names the trace shown (the root's). `cut_values`: cut long values
+    (full_value fetches them)."""
     limit = VIEW_VALUE_CHARS if cut_values else None
+    inferred = inferred or {}
     start, end = trace_bounds(spans)
     order, depth, orphan = tree_order(spans)
     position = {i: p for p, i in enumerate(order)}
@@ -144,6 +151,10 @@ def trace_view(spans: Sequence[Span], cut_values: bool = True) -> dict[str, Any]
             "scope": s.scope_name,
             "scopeVersion": s.scope_version,
         })
+        link = inferred.get(s.span_id)
+        if link is not None and s.parent_span_id == link.parent_span_id:
+            out[-1]["inferred"] = {"confidence": round(link.confidence, 4), "trace": link.received_trace_id,
+                                   "method": link.method}
     # Index just past each span's subtree: the next span at the same or a smaller depth.
     ends = [len(out)] * len(out)
     open_spans: list[int] = []
@@ -159,8 +170,11 @@ def trace_view(spans: Sequence[Span], cut_values: bool = True) -> dict[str, Any]
         for s in spans
     ])
     by_id = {s.span_id: position[i] for i, s in enumerate(spans)}
+    shown = [v["inferred"]["confidence"] for v in out if "inferred" in v]
     return {
-        "traceId": spans[0].trace_id if spans else "",
+        "traceId": trace_id or (spans[0].trace_id if spans else ""),
+        "reconstructed": {"links": len(shown), "minConfidence": min(shown),
+                          "traces": sorted({s.trace_id for s in spans})} if shown else None,
         "startUnixNano": str(start),
         "duration": end - start,
         "services": list(services),

@@ -21,9 +21,12 @@ from tracehouse.store.contract import (
     StoreUnavailableError,
     WriteResult,
 )
+from tracehouse.store.links_contract import CALL_SPAN_SCHEMA, INFERRED_LINK_SCHEMA, InferredLinkStore
 from tracehouse.store.sampling_contract import DecidedTrace, PolicyMinute, PriorDecision, SamplingStore
 
 __all__ = [
+    "CALL_SPAN_SCHEMA",
+    "INFERRED_LINK_SCHEMA",
     "AnalysisFilter",
     "AnalyticsReader",
     "CatalogColumn",
@@ -31,6 +34,7 @@ __all__ = [
     "DecidedTrace",
     "ExampleQuery",
     "IncompatibleStoreError",
+    "InferredLinkStore",
     "PolicyMinute",
     "PriorDecision",
     "SamplingStore",

@@ -78,6 +78,8 @@ def open_database(path: Path, memory_limit: str, read_only: bool, row_group_size
         use_store(con)
         _lock_down(con)
         _check_or_create_schema(con, path, read_only)
+        if not read_only:
+            con.execute(sql("links/schema"))  # additive, no version change (docs/reconstruction.md)
     except duckdb.IOException as exc:
         con.close()
         raise StoreError(f"cannot open the store at {path}: {exc}") from exc

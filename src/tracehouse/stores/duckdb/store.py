@@ -33,6 +33,7 @@ from tracehouse.store import (
     WriteResult,
 )
 from tracehouse.store.sampling_contract import DecidedTrace, PolicyMinute, PriorDecision
+from tracehouse.stores.duckdb import links as inferred
 from tracehouse.stores.duckdb import sampling
 from tracehouse.stores.duckdb.analytics import DuckDBAnalytics
 from tracehouse.stores.duckdb.connection import open_database, use_store
@@ -225,6 +226,7 @@ class DuckDBStore:
             if row and row[0]:
                 cur.execute(sql("write/after_delete_trace_summary"), params).fetchall()
                 cur.execute(sql("write/delete_orphan_resources"))
+                cur.execute(sql("links/delete_before"), {"cutoff": cutoff_unix_nano})
             cur.execute("COMMIT")
         except BaseException as exc:
             _roll_back(cur)
@@ -402,6 +404,22 @@ class DuckDBStore:
 
     def weighted_span_counts(self, start_unix_nano: int, end_unix_nano: int) -> pa.Table:
         return sampling.weighted_span_counts(self._cursor(), start_unix_nano, end_unix_nano)
+
+    # ---- InferredLinkStore (tracehouse.store.links_contract)
+    def call_spans(self, start_unix_nano: int, end_unix_nano: int) -> pa.Table:
+        return inferred.call_spans(self._cursor(), start_unix_nano, end_unix_nano)
+
+    def replace_inferred_links(self, start_unix_nano: int, end_unix_nano: int, links: pa.Table) -> int:
+        if self.read_only:
+            raise StoreError("the store was opened read-only")
+        return inferred.replace_links(self._cursor(), start_unix_nano, end_unix_nano, links)
+
+    def inferred_links(self, trace_ids: Sequence[str]) -> pa.Table:
+        raw = [b for b in (trace_id_bytes(t) for t in trace_ids) if b is not None]
+        return inferred.links_of_traces(self._cursor(), raw)
+
+    def inferred_link_stats(self) -> tuple[int, float | None]:
+        return inferred.link_stats(self._cursor())
 
     def checkpoint(self) -> None:
         self._write_cursor.execute("CHECKPOINT")

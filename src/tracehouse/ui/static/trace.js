@@ -70,6 +70,11 @@ function render(view, source) {
     h("span", { id: "span-total", text: `${spans.length} spans` }),
     h("span", { text: `${services.length} services` }),
     errorCount ? h("span", { class: "error-badge", text: `${errorCount} errors` }) : null,
+    // Joined from fragments by inferred links (reconstruction): say so, with the weakest link.
+    view.reconstructed ? h("span", { class: "chip inferred-chip", id: "reconstructed-chip",
+      title: "Propagation was broken: the dashed links were inferred from timing, not received",
+      text: `reconstructed: ${view.reconstructed.links} inferred link${view.reconstructed.links === 1 ? "" : "s"}, ` +
+        `${view.reconstructed.traces.length} traces, lowest confidence ${Math.round(view.reconstructed.minConfidence * 100)}%` }) : null,
     source.fileName ? h("span", { class: "chip", text: `from file ${source.fileName}` }) : null);
 
   const find = h("input", { type: "search", id: "trace-find", placeholder: "Find in trace (name, service, attribute…)" });
@@ -158,6 +163,8 @@ function render(view, source) {
         text: collapsed ? "▸" : "▾", onclick: (e) => { e.stopPropagation(); toggleSpan(pos); } })
       : h("span", { class: "twist-space" });
     const name = h("div", { class: "name" }, toggle,
+      sp.inferred ? h("span", { class: "inferred-link", title: `parent inferred from timing (${sp.inferred.method}), ` +
+        `not received; received in trace ${sp.inferred.trace}`, text: `⇢ ${Math.round(sp.inferred.confidence * 100)}%` }) : null,
       h("span", { class: "svc", text: service }), h("span", { class: "op", text: sp.name }),
       collapsed ? h("span", { class: "hidden-count", text: `+${sp.end - pos - 1}` }) : null,
       sp.status === "ERROR" ? h("span", { class: "err-mark", title: "status ERROR", text: "!" }) : null);
@@ -181,6 +188,7 @@ function render(view, source) {
       }
     }
     const classes = ["row"];
+    if (sp.inferred) classes.push("inferred");
     if (pos === state.selected) classes.push("selected");
     if (state.matches.has(pos)) classes.push("match");
     if (state.critical && critical.has(pos)) classes.push("on-cp");
@@ -343,6 +351,9 @@ function showDetails(panel, view, pos) {
     h("dl", { class: "facts-list" },
       h("dt", { text: "Span ID" }), h("dd", { text: sp.id }),
       h("dt", { text: "Parent" }), h("dd", { text: sp.parent || "none (root)" }),
+      sp.inferred ? [h("dt", { text: "Inferred" }), h("dd", { id: "span-inferred",
+        text: `this parent was inferred from timing (${sp.inferred.method}), confidence ` +
+          `${(sp.inferred.confidence * 100).toFixed(1)}%; the span arrived without a parent, in trace ${sp.inferred.trace}` })] : null,
       h("dt", { text: "Status" }), h("dd", { class: sp.status === "ERROR" ? "error" : "", id: "span-status",
         text: sp.msg ? `${sp.status}: ${sp.msg}` : sp.status }),
       sp.scope ? [h("dt", { text: "Scope" }), h("dd", { text: `${sp.scope} ${sp.scopeVersion || ""}` })] : null,

@@ -1,0 +1,207 @@
+"""Sparse min-cost assignment of rows (orphan callee spans) to columns (candidate caller spans).
+
+Every row is assigned exactly once: to one of its candidate columns, or to its own private "no
+parent" column, so a column (a call) is given to at most one row and calls that reached nobody
+traced (cache hits, failed connects) simply stay free. Shortest augmenting paths with dual
+potentials (the Jonker-Volgenant scheme, as in scipy's linear_sum_assignment) on adjacency lists:
+each row's search touches only the rows and columns its candidates compete with, so a window of
+100k spans costs about as much as its busiest neighbourhoods, and no dense matrix is ever built.
+Pure Python on purpose: the backend process runs it, and numpy is kept out of that process (ADR 8).
+
+`margins` then gives, for each assigned row, how much the optimal total cost rises when that one
+pair is forbidden (its min-marginal): the log-likelihood ratio between the chosen assignment and the
+best one without that link, which the engine turns into a confidence.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+
+INF = math.inf
+
+
+class Assignment:
+    """`adjacency[r]`: (column, cost) pairs; `no_parent[r]`: the cost of leaving row r unlinked.
+    Costs may be any finite numbers; each row is shifted to be non-negative (a constant per row
+    changes no optimum)."""
+
+    def __init__(self, adjacency: list[list[tuple[int, float]]], no_parent: list[float], n_columns: int) -> None:
+        self.n_rows = len(adjacency)
+        self.n_columns = n_columns
+        self.adj: list[list[tuple[int, float]]] = []
+        for r, edges in enumerate(adjacency):
+            low = min([c for _, c in edges] + [no_parent[r]])
+            row = [(j, c - low) for j, c in edges]
+            row.append((n_columns + r, no_parent[r] - low))  # the row's private "no parent" column
+            self.adj.append(row)
+        self.u = [0.0] * self.n_rows
+        self.v: dict[int, float] = {}
+        self.row_of: dict[int, int] = {}
+        self.col_of: list[int] = [-1] * self.n_rows
+        self._reverse: dict[int, list[tuple[int, float]]] | None = None
+        for r in range(self.n_rows):
+            self._augment(r)
+
+    def _search(self, start: int,
+                forbidden: int = -1) -> tuple[int, float, dict[int, float], dict[int, int], list[int]]:
+        """Dijkstra over alternating paths from the unassigned row `start`, on reduced costs
+        (non-negative by dual feasibility). Returns the sink (a free column), its value (distance
+        plus its dual), the settled columns' distances, the predecessors and the scanned rows.
+
+        With `forbidden` (a column `start` may not take, freed for the min-marginal) the search
+        goes on past the first free column: the freed column's dual may make it cheaper."""
+        u, v, row_of, adj = self.u, self.v, self.row_of, self.adj
+        dist: dict[int, float] = {}
+        pred: dict[int, int] = {}
+        settled: dict[int, float] = {}
+        scanned: list[int] = []
+        heap: list[tuple[float, int, int]] = []
+        best_sink, best_value = -1, INF
+        lowest_dual = min(0.0, v.get(forbidden, 0.0)) if forbidden >= 0 else 0.0
+
+        def scan(row: int, base: float) -> None:
+            scanned.append(row)
+            ur = u[row]
+            for j, c in adj[row]:
+                if j in settled or (row == start and j == forbidden):
+                    continue
+                d = base + c - ur - v.get(j, 0.0)
+                if d < dist.get(j, INF):
+                    dist[j] = d
+                    pred[j] = row
+                    heapq.heappush(heap, (d, 0 if j not in row_of else 1, j))  # free columns first on ties
+
+        scan(start, 0.0)
+        while heap:
+            d, _, j = heapq.heappop(heap)
+            if j in settled or d > dist[j]:
+                continue
+            if d + lowest_dual >= best_value:
+                break
+            settled[j] = d
+            owner = row_of.get(j)
+            if owner is None:
+                value = d + v.get(j, 0.0)
+                if value < best_value:
+                    best_sink, best_value = j, value
+                if forbidden < 0:
+                    break
+            else:
+                scan(owner, d)
+        return best_sink, best_value, settled, pred, scanned
+
+    def _augment(self, start: int) -> None:
+        sink, _, settled, pred, scanned = self._search(start)
+        u, v = self.u, self.v
+        low = settled[sink]
+        u[start] += low
+        for r in scanned:
+            if r != start:
+                u[r] += low - settled[self.col_of[r]]
+        for j, d in settled.items():
+            if d < low:
+                v[j] = v.get(j, 0.0) - (low - d)
+        j = sink
+        while True:
+            r = pred[j]
+            self.row_of[j] = r
+            previous = self.col_of[r]
+            self.col_of[r] = j
+            if r == start:
+                break
+            j = previous
+
+    def parent(self, row: int) -> int:
+        """The column assigned to `row`, or -1 when it is left without a parent."""
+        j = self.col_of[row]
+        return j if j < self.n_columns else -1
+
+    def cost(self, row: int, column: int) -> float:
+        for j, c in self.adj[row]:
+            if j == column:
+                return c
+        return INF
+
+    def _reduced(self, row: int, column: int, cost: float) -> float:
+        return cost - self.u[row] - self.v.get(column, 0.0)
+
+    def margin(self, row: int) -> float:
+        """How much the optimal total cost rises if `row` may not take its assigned column j.
+
+        In the residual graph of the assignment (with a sink that every free column reaches and
+        that reaches every taken column), that is the shortest path from `row` to j not using the
+        arc row -> j: either a chain of reassignments ending at j itself, or one ending at a free
+        column plus a second chain in which some row takes j and its column is given up. With
+        the final duals every arc's reduced cost is non-negative (the sink's potential is 0, free
+        columns' duals are 0 and taken ones' at most 0), so both legs are Dijkstra searches, and
+        the reduced length of such a cycle is exactly its change in total cost."""
+        j = self.col_of[row]
+        if self._reverse is None:
+            self._reverse = {}
+            for r, edges in enumerate(self.adj):
+                for col, c in edges:
+                    self._reverse.setdefault(col, []).append((r, c))
+        sink_to_j = self._from_sink(row, j, self._reverse)
+        return self._forward(row, j, sink_to_j)
+
+    def _from_sink(self, row: int, j: int, reverse: dict[int, list[tuple[int, float]]]) -> float:
+        """Shortest path sink -> j: give up some taken column, then reassign rows until one takes j
+        (searched backwards from j)."""
+        v, col_of = self.v, self.col_of
+        dist: dict[int, float] = {j: 0.0}
+        done: set[int] = set()
+        heap: list[tuple[float, int]] = [(0.0, j)]
+        best = INF
+        while heap:
+            d, y = heapq.heappop(heap)
+            if y in done or d > dist[y]:
+                continue
+            if d >= best:
+                break
+            done.add(y)
+            best = min(best, d - v.get(y, 0.0))     # sink -> y costs -v(y) >= 0 (y is taken)
+            for x, c in reverse.get(y, ()):
+                if x == row or col_of[x] == y:
+                    continue  # `row` is the cycle's start; x -> y must be an arc x does not use yet
+                z = col_of[x]
+                nd = d + self._reduced(x, y, c)
+                if nd < dist.get(z, INF):
+                    dist[z] = nd
+                    heapq.heappush(heap, (nd, z))
+        return best
+
+    def _forward(self, start: int, j: int, sink_to_j: float) -> float:
+        u, v, row_of, adj = self.u, self.v, self.row_of, self.adj
+        dist: dict[int, float] = {}
+        settled: set[int] = set()
+        heap: list[tuple[float, int]] = []
+        best = INF
+
+        def scan(row: int, base: float) -> None:
+            ur = u[row]
+            for col, c in adj[row]:
+                if col in settled or (row == start and col == j):
+                    continue
+                d = base + c - ur - v.get(col, 0.0)
+                if d < dist.get(col, INF):
+                    dist[col] = d
+                    heapq.heappush(heap, (d, col))
+
+        scan(start, 0.0)
+        while heap:
+            d, col = heapq.heappop(heap)
+            if col in settled or d > dist[col]:
+                continue
+            if d >= best:
+                break
+            settled.add(col)
+            if col == j:
+                best = min(best, d)
+                continue
+            owner = row_of.get(col)
+            if owner is None:
+                best = min(best, d + sink_to_j)
+            elif owner != start:
+                scan(owner, d)
+        return max(0.0, best)

@@ -1,0 +1,116 @@
+"""The spans reconstruction looks at, and the attribute hints both ends of a call may carry."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+SYNC_CALLER, SYNC_CALLEE = "CLIENT", "SERVER"
+ASYNC_CALLER, ASYNC_CALLEE = "PRODUCER", "CONSUMER"
+CALLERS = (SYNC_CALLER, ASYNC_CALLER)
+CALLEES = (SYNC_CALLEE, ASYNC_CALLEE)
+
+
+@dataclass(slots=True)
+class CallSpan:
+    """One SERVER/CLIENT/PRODUCER/CONSUMER span. Ids are lowercase hex; times in ns, each on its own
+    service's clock. `target` (a caller: where the call went; a callee: the address it was reached
+    at) and `path`/`size` (both sides) are hints taken from the span's attributes; None when the
+    span does not carry them."""
+
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None
+    service: str
+    name: str
+    kind: str
+    start: int
+    end: int
+    target: str | None = None
+    path: str | None = None
+    size: int | None = None
+
+
+# Attribute names, new semantic conventions first, then the older ones SDKs still send.
+_ADDRESS = ("server.address", "net.peer.name", "net.peer.ip", "messaging.destination.name", "peer.service")
+_PORT = ("server.port", "net.peer.port")
+# What a callee records about where it was reached (client.* and net.peer.* are the caller's side).
+_OWN_ADDRESS = ("server.address", "net.host.name", "http.host", "messaging.destination.name")
+_OWN_PORT = ("server.port", "net.host.port")
+_URL = ("url.full", "http.url")
+_PATH = ("url.path", "http.target")
+_SIZE = ("http.request.body.size", "http.request_content_length", "messaging.message.body.size",
+         "rpc.message.uncompressed_size")
+
+
+def _first(attrs: dict[str, Any], names: tuple[str, ...]) -> Any:
+    for name in names:
+        value = attrs.get(name)
+        if value is not None and value != "":
+            return value
+    return None
+
+
+def hints(kind: str, attrs: dict[str, Any]) -> tuple[str | None, str | None, int | None]:
+    """(target, path, size) of a span from its attributes.
+
+    A caller's target is where it sent the call (address:port, or the messaging destination): the
+    engine learns which callee each target reaches. A callee's target is where it was reached;
+    when both ends name a port (or a destination) and they differ, the pair is ruled out. Both
+    sides' path is the concrete request path (never a route template: '/users/{id}' cannot be
+    compared with '/users/7'), and the size the request body's bytes; when both sides carry one
+    and they differ, the pair is ruled out.
+    """
+    target: str | None = None
+    path: str | None = None
+    url = _first(attrs, _URL)
+    if kind in CALLERS:
+        address, port = _first(attrs, _ADDRESS), _first(attrs, _PORT)
+        parts = None
+        if url is not None:
+            try:
+                parts = urlsplit(str(url))
+            except ValueError:
+                parts = None
+        if address is None and parts is not None and parts.hostname:
+            address = parts.hostname
+            with contextlib.suppress(ValueError):  # a port that is not a number
+                port = port if port is not None else parts.port
+        if address is not None:
+            target = f"{address}:{port}" if port is not None else str(address)
+        if parts is not None and parts.path:
+            path = parts.path
+    else:
+        address, port = _first(attrs, _OWN_ADDRESS), _first(attrs, _OWN_PORT)
+        if address is not None:
+            host = str(address)
+            if ":" in host and host.rpartition(":")[2].isdigit():  # http.host, net.host.name may carry it
+                host, _, own = host.rpartition(":")
+                port = port if port is not None else own
+            target = f"{host}:{port}" if port is not None else host
+    raw_path = _first(attrs, _PATH)
+    if path is None and raw_path is not None:
+        path = str(raw_path).split("?", 1)[0]
+    raw_size = _first(attrs, _SIZE)
+    size: int | None = None
+    numeric = isinstance(raw_size, int | float) and not isinstance(raw_size, bool)
+    if numeric or (isinstance(raw_size, str) and raw_size.isdigit()):
+        size = int(raw_size)
+    return target, path, size
+
+
+def same_place(caller_target: str | None, callee_target: str | None) -> bool:
+    """False only when both ends say where the call went and they disagree: different ports (host
+    names are not compared: one side's localhost is the other's 127.0.0.1), or, without ports,
+    different names (messaging destinations)."""
+    if caller_target is None or callee_target is None:
+        return True
+    _, a_sep, a_port = caller_target.rpartition(":")
+    _, b_sep, b_port = callee_target.rpartition(":")
+    if a_sep and b_sep and a_port.isdigit() and b_port.isdigit():
+        return a_port == b_port
+    if not a_sep and not b_sep:
+        return caller_target == callee_target
+    return True

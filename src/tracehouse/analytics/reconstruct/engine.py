@@ -1,0 +1,386 @@
+"""One window of reconstruction, end to end.
+
+Gaps (`gaps`): for a call, the offset (client start -> server start) and the end gap (server end
+-> client end); for an asynchronous hop, the queue delay.
+
+1. Calls whose propagation works (a SERVER span whose parent is a CLIENT span of another service)
+   are ground truth: they teach the gap model (`gaps.GapModel`) and are never touched.
+2. Orphans are SERVER/CONSUMER spans with no parent at all. Candidates for each are CLIENT/PRODUCER
+   spans of another trace that have no child of their own (their callee never learned their id),
+   within `max_offset_ns` of it (`max_queue_ns` after a PRODUCER for a CONSUMER), whose request
+   path and body size, where both sides carry them, agree.
+3. Each pair costs its negative log-likelihood under the edge's gap model, plus -log P(callee
+   operation | caller operation and target) from the learned call graph. Each orphan may also stay
+   unlinked, at a cost `no_parent_nats` above its best pair's baseline: true roots and spans called
+   by an untraced client have no parent to find.
+4. One global min-cost assignment (`assign.Assignment`): each call is given to at most one orphan.
+5. `passes` rounds of re-estimation: the confident links of a round refit the gap models (and the
+   call graph) for the next, starting from wide priors when nothing is known. The last round's
+   confident links feed the persistent model the next window starts from.
+6. Confidence: the min-marginal margin of each link (how many nats the best assignment without it
+   is worse), as a probability: 1 / (1 + exp(-margin)). That is the posterior of the chosen link
+   against the best alternative under the model, and the benchmark's calibration table checks it.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from tracehouse.analytics.reconstruct.assign import Assignment
+from tracehouse.analytics.reconstruct.calls import ASYNC_CALLEE, CALLEES, CALLERS, SYNC_CALLER, CallSpan, same_place
+from tracehouse.analytics.reconstruct.gaps import MS, GapModel
+from tracehouse.analytics.reconstruct.seed import seed
+
+METHOD = "timing-assignment"
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    #: largest |caller end - callee end| considered: clock skew plus the response's network time.
+    max_offset_ns: int = 50 * MS
+    #: longest callee start - caller start considered (request network time plus server-side queueing).
+    max_call_ns: int = 10_000 * MS
+    #: longest queue delay (consumer start - producer end) considered for an asynchronous hop.
+    max_queue_ns: int = 10_000 * MS
+    #: a callee may appear to outlast its caller by this much (clock granularity), not more.
+    min_overhead_ns: int = -200_000
+    #: candidates kept per orphan (the cheapest), and how many learned scales a pair may deviate.
+    candidates_per_span: int = 8
+    max_scales: float = 8.0
+    #: the cost of leaving an orphan unlinked, in nats on top of the background density (a pair is
+    #: linked only where its gap model explains it better than chance placement in the window does).
+    no_parent_nats: float = 0.0
+    passes: int = 2
+    #: orphans in round 0, the wide search that discovers edges (a contiguous slice of the window).
+    bootstrap_orphans: int = 1500
+    #: orphans whose candidate pairs seed the histograms of unlearned edges (`seed`).
+    seed_orphans: int = 400
+    #: links at least this confident teach the gap model.
+    learn_confidence: float = 0.9
+
+
+@dataclass(frozen=True)
+class InferredLink:
+    child_trace_id: str
+    child_span_id: str
+    parent_trace_id: str
+    parent_span_id: str
+    confidence: float
+    child_service: str
+    parent_service: str
+    child_start: int
+
+
+@dataclass
+class Reconstruction:
+    links: list[InferredLink]
+    orphans: int                  # SERVER/CONSUMER spans without a parent in the window
+    with_candidates: int          # of those, how many were linked (in the padded window)
+    received_calls: int           # cross-service calls whose propagation worked (used to learn)
+    stats: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class _Index:
+    callers_by_end: list[CallSpan]
+    caller_ends: list[int]
+    producers_by_end: list[CallSpan]
+    ends: list[int]
+
+
+def _index(spans: Sequence[CallSpan]) -> tuple[list[CallSpan], _Index, list[tuple[CallSpan, CallSpan]]]:
+    by_id: dict[tuple[str, str], CallSpan] = {}
+    has_child: set[tuple[str, str]] = set()
+    for s in spans:
+        by_id[(s.trace_id, s.span_id)] = s
+        if s.parent_span_id:
+            has_child.add((s.trace_id, s.parent_span_id))
+    orphans: list[CallSpan] = []
+    received: list[tuple[CallSpan, CallSpan]] = []
+    sync_callers: list[CallSpan] = []
+    producers: list[CallSpan] = []
+    for s in spans:
+        if s.kind in CALLEES:
+            if not s.parent_span_id:
+                orphans.append(s)
+            else:
+                parent = by_id.get((s.trace_id, s.parent_span_id))
+                if parent is not None and parent.kind in CALLERS and parent.service != s.service:
+                    received.append((parent, s))
+        elif s.kind in CALLERS and (s.trace_id, s.span_id) not in has_child:
+            (sync_callers if s.kind == SYNC_CALLER else producers).append(s)
+    sync_callers.sort(key=lambda c: c.end)
+    producers.sort(key=lambda c: c.end)
+    orphans.sort(key=lambda s: s.start)
+    index = _Index(sync_callers, [c.end for c in sync_callers], producers, [c.end for c in producers])
+    return orphans, index, received
+
+
+def _gaps_of(caller: CallSpan, callee: CallSpan) -> tuple[float, float]:
+    """(offset, end gap) of a pair (see `gaps`); for an asynchronous hop the offset is the queue delay."""
+    if callee.kind == ASYNC_CALLEE:
+        return float(callee.start - caller.end), 0.0
+    return float(callee.start - caller.start), float(caller.end - callee.end)
+
+
+def _compatible(caller: CallSpan, callee: CallSpan) -> bool:
+    if caller.trace_id == callee.trace_id:
+        return False
+    if caller.path is not None and callee.path is not None and caller.path != callee.path:
+        return False
+    if not same_place(caller.target, callee.target):
+        return False
+    return not (caller.size is not None and callee.size is not None and caller.size != callee.size)
+
+
+def _candidates(s: CallSpan, index: _Index, config: EngineConfig,
+                window: tuple[float, float] | None = None) -> list[CallSpan]:
+    """Time-compatible callers of orphan `s`: a CLIENT whose call contains the SERVER span up to
+    skew (end gap within `window` when the model has learned the edges into its operation, else
+    within +-max_offset_ns), or a PRODUCER that ended up to max_queue_ns before the CONSUMER."""
+    out: list[CallSpan] = []
+    if s.kind == ASYNC_CALLEE:
+        lo_off, hi_off = window if window is not None else (-config.max_offset_ns, config.max_queue_ns)
+        hi = bisect.bisect_right(index.ends, s.start - lo_off)
+        lo = bisect.bisect_left(index.ends, s.start - hi_off)
+        # nearest first, and not unboundedly many: queue delays are short next to the window
+        for k in range(hi - 1, max(lo, hi - 8 * config.candidates_per_span) - 1, -1):
+            c = index.producers_by_end[k]
+            if _compatible(c, s):
+                out.append(c)
+        return out
+    lo_gap, hi_gap = window if window is not None else (-config.max_offset_ns, config.max_offset_ns)
+    lo = bisect.bisect_left(index.caller_ends, s.end + lo_gap)
+    hi = bisect.bisect_right(index.caller_ends, s.end + hi_gap)
+    duration = s.end - s.start
+    for k in range(lo, hi):
+        c = index.callers_by_end[k]
+        offset = s.start - c.start
+        if (-config.max_offset_ns <= offset <= config.max_call_ns
+                and (c.end - c.start) - duration >= config.min_overhead_ns and _compatible(c, s)):
+            out.append(c)
+    return out
+
+
+def _solve(orphans: list[CallSpan], index: _Index, model: GapModel,
+           config: EngineConfig) -> tuple[list[CallSpan | None], list[float]]:
+    adjacency: list[list[tuple[int, float]]] = []
+    no_parent: list[float] = []
+    columns: dict[tuple[str, str], int] = {}
+    column_spans: list[CallSpan] = []
+    windows: dict[tuple[str, str, bool], tuple[float, float] | None] = {}
+    models: dict[tuple[str, str, str, str], tuple[float, float, float, float, float]] = {}
+    graph_costs: dict[tuple[str, str, str | None, str, str], float] = {}
+    k_scales = config.max_scales
+    for s in orphans:
+        asynchronous = s.kind == ASYNC_CALLEE
+        wkey = (s.service, s.name, asynchronous)
+        if wkey not in windows:
+            windows[wkey] = model.window(s.service, s.name, asynchronous, k_scales)
+        scored: list[tuple[float, int]] = []
+        for c in _candidates(s, index, config, windows[wkey]):
+            mkey = (c.service, c.name, s.service, s.name)
+            m = models.get(mkey)
+            if m is None:
+                gaps = model.gaps(c.service, c.name, s.service, s.name, asynchronous)
+                o_med, o_scale = gaps.offset.median, gaps.offset.scale
+                g_med, g_scale = (gaps.end_gap.median, gaps.end_gap.scale) if gaps.end_gap else (0.0, 1.0)
+                fixed = math.log(2 * o_scale) + (math.log(2 * g_scale) if gaps.end_gap else 0.0)
+                m = models[mkey] = (o_med, o_scale, g_med, g_scale, fixed)
+            o_med, o_scale, g_med, g_scale, fixed = m
+            if asynchronous:
+                d_o = abs((s.start - c.end) - o_med) / o_scale
+                d_g = 0.0
+            else:
+                d_o = abs((s.start - c.start) - o_med) / o_scale
+                d_g = abs((c.end - s.end) - g_med) / g_scale
+            if d_o > k_scales or d_g > k_scales:
+                continue
+            gkey = (c.service, c.name, c.target, s.service, s.name)
+            graph = graph_costs.get(gkey)
+            if graph is None:
+                graph = graph_costs[gkey] = model.graph_cost(*gkey)
+            cost = d_o + d_g + fixed + graph
+            key = (c.trace_id, c.span_id)
+            col = columns.get(key)
+            if col is None:
+                col = columns[key] = len(column_spans)
+                column_spans.append(c)
+            scored.append((cost, col))
+        kept = heapq.nsmallest(config.candidates_per_span, scored) if len(scored) > config.candidates_per_span \
+            else scored
+        adjacency.append([(col, cost) for cost, col in kept])
+        no_parent.append(_background(asynchronous, config) + config.no_parent_nats)
+    solved = Assignment(adjacency, no_parent, len(column_spans))
+    parents: list[CallSpan | None] = []
+    margins: list[float] = []
+    for r in range(len(orphans)):
+        col = solved.parent(r)
+        if col < 0:
+            parents.append(None)
+            margins.append(0.0)
+        else:
+            parents.append(column_spans[col])
+            margins.append(solved.margin(r))
+    return parents, margins
+
+
+def _background(asynchronous: bool, config: EngineConfig) -> float:
+    """-log density of a pair placed by chance: its gaps uniform over the ranges candidates are
+    searched in (queue delay; or end gap and offset)."""
+    if asynchronous:
+        return math.log(config.max_queue_ns + config.max_offset_ns)
+    return math.log(2 * config.max_offset_ns) + math.log(config.max_call_ns + config.max_offset_ns)
+
+
+def confidence(margin: float) -> float:
+    """The posterior of a link against the best assignment without it, from their cost margin."""
+    if margin > 50:
+        return 1.0
+    return 1.0 / (1.0 + math.exp(-margin))
+
+
+def _learn(model: GapModel, pairs: list[tuple[CallSpan, CallSpan]]) -> None:
+    for caller, callee in pairs:
+        offset, end_gap = _gaps_of(caller, callee)
+        model.observe(caller.service, caller.name, callee.service, callee.name, offset, end_gap, caller.target)
+
+
+def _working_copy(model: GapModel) -> GapModel:
+    copy = GapModel(max_samples=model.max_samples, max_edges=model.max_edges,
+                    min_edge_samples=model.min_edge_samples, min_scale_ns=model.min_scale_ns)
+    for key, samples in model._edges.items():
+        copy._edges[key] = type(samples)(samples, maxlen=samples.maxlen)
+    for pair, samples in model._pairs.items():
+        copy._pairs[pair] = type(samples)(samples, maxlen=samples.maxlen)
+    for gkey, counts in model._graph.items():
+        copy._graph[gkey] = counts.copy()
+    for tkey, counts in model._targets.items():
+        copy._targets[tkey] = counts.copy()
+    for callee, keys in model._into.items():
+        copy._into[callee] = set(keys)
+    return copy
+
+
+def reconstruct(spans: Sequence[CallSpan], model: GapModel | None = None,
+                config: EngineConfig | None = None, emit_from: int | None = None,
+                emit_until: int | None = None) -> Reconstruction:
+    """Infer parent links for the orphans among `spans`. `model` (updated in place) carries what
+    earlier windows learned; links are returned only for orphans starting in [emit_from,
+    emit_until), so a caller can read a padded window and keep each orphan in exactly one window.
+
+    Round 0 runs on a contiguous slice of at most `bootstrap_orphans` orphans with wide candidate
+    windows, so that edges the model has not seen yet are found; later rounds run on every orphan
+    with the windows the model has learned."""
+    config = config or EngineConfig()
+    model = model if model is not None else GapModel()
+    orphans, index, received = _index(spans)
+    _learn(model, received)
+    working = model
+    if config.passes > 1 and orphans:
+        middle = len(orphans) // 2
+        half = config.bootstrap_orphans // 2
+        sample = orphans[max(0, middle - half): middle + half]
+        # Edges the model has not learned yet are seeded from the peaks of their gap histograms
+        # (`seed`), then the slice is assigned and its confident links refit the model.
+        working = _working_copy(model)
+        _seed_from(working, sample, index, config)
+        working = _refit(model, sample, *_solve(sample, index, working, config), config)
+    parents: list[CallSpan | None] = [None] * len(orphans)
+    margins: list[float] = [0.0] * len(orphans)
+    for round_ in range(1, max(2, config.passes)):
+        parents, margins = _solve(orphans, index, working, config)
+        if round_ < config.passes - 1:
+            working = _refit(model, orphans, parents, margins, config)
+    links: list[InferredLink] = []
+    for s, p, m in zip(orphans, parents, margins, strict=True):
+        if p is None:
+            continue
+        if emit_from is not None and s.start < emit_from:
+            continue
+        if emit_until is not None and s.start >= emit_until:
+            continue
+        links.append(InferredLink(s.trace_id, s.span_id, p.trace_id, p.span_id, confidence(m),
+                                  s.service, p.service, s.start))
+    links = _without_cycles(links)
+    model.decay()
+    _learn(model, [(p, s) for s, p, m in zip(orphans, parents, margins, strict=True)
+                   if p is not None and confidence(m) >= config.learn_confidence])
+    return Reconstruction(links=links, orphans=len(orphans),
+                          with_candidates=sum(1 for p in parents if p is not None),
+                          received_calls=len(received))
+
+
+def _seed_from(model: GapModel, orphans: list[CallSpan], index: _Index, config: EngineConfig) -> None:
+    pairs: dict[tuple[str, str, str, str], list[tuple[float, float, str | None]]] = {}
+    asynchronous: set[tuple[str, str, str, str]] = set()
+    orphans_on: dict[tuple[str, str, str, str], int] = {}
+    step = max(1, len(orphans) // config.seed_orphans)
+    for s in orphans[::step]:
+        if model.window(s.service, s.name, s.kind == ASYNC_CALLEE, config.max_scales) is not None:
+            continue  # already learned
+        edges_seen: set[tuple[str, str, str, str]] = set()
+        for c in _candidates(s, index, config):
+            edge = (c.service, c.name, s.service, s.name)
+            if edge not in edges_seen:
+                edges_seen.add(edge)
+                orphans_on[edge] = orphans_on.get(edge, 0) + 1
+            offset, end_gap = _gaps_of(c, s)
+            pairs.setdefault(edge, []).append((offset, end_gap, c.target))
+            if s.kind == ASYNC_CALLEE:
+                asynchronous.add(edge)
+    seed(model, pairs, asynchronous, config.max_queue_ns, 2 * config.max_offset_ns, orphans_on)
+
+
+def _refit(model: GapModel, orphans: list[CallSpan], parents: list[CallSpan | None], margins: list[float],
+           config: EngineConfig) -> GapModel:
+    """The persistent model plus this round's confident links: the next round's model."""
+    working = _working_copy(model)
+    # Every link of the round, not only the confident ones: refitting on those alone would keep
+    # the pairs that fit the current model and narrow it further, however wide the true gaps are.
+    # The robust fit (median, mean absolute deviation) absorbs the round's wrong links.
+    _learn(working, [(p, s) for s, p in zip(orphans, parents, strict=True) if p is not None])
+    return working
+
+
+def _without_cycles(links: list[InferredLink]) -> list[InferredLink]:
+    """Drop the least confident link of any cycle of fragments (a trace cannot be its own ancestor)."""
+    root: dict[str, str] = {}
+
+    def find(t: str) -> str:
+        while root.get(t, t) != t:
+            root[t] = root.get(root[t], root[t])
+            t = root[t]
+        return t
+
+    kept: list[InferredLink] = []
+    for link in sorted(links, key=lambda k: -k.confidence):
+        a, b = find(link.child_trace_id), find(link.parent_trace_id)
+        if a == b:
+            continue
+        root[a] = b
+        kept.append(link)
+    kept.sort(key=lambda k: k.child_start)
+    return kept
+
+
+def fcfs_baseline(spans: Sequence[CallSpan], config: EngineConfig | None = None) -> list[InferredLink]:
+    """First come, first served: each orphan, in start order, takes the earliest-started free call
+    that could have caused it. What a timing-only tool without a global view does."""
+    config = config or EngineConfig()
+    orphans, index, _ = _index(spans)
+    taken: set[tuple[str, str]] = set()
+    links: list[InferredLink] = []
+    for s in orphans:
+        cands = _candidates(s, index, config)
+        free = [c for c in cands if (c.trace_id, c.span_id) not in taken]
+        if not free:
+            continue
+        c = min(free, key=lambda x: x.start)
+        taken.add((c.trace_id, c.span_id))
+        links.append(InferredLink(s.trace_id, s.span_id, c.trace_id, c.span_id, 1.0, s.service, c.service, s.start))
+    return links

@@ -1,0 +1,1 @@
+SELECT count(*), avg(confidence) FROM inferred_link_data;
