@@ -52,11 +52,12 @@ def test_a_trace_of_1_mb_values_opens_and_shows_a_value_in_full(browser: Browser
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     try:
-        payloads: list[int] = []
-        page.on("response", lambda r: payloads.append(len(r.body())) if "/api/view/traces/" in r.url else None)
-        page.goto(f"/trace/{TRACE}")
+        # Waited for explicitly: a "response" listener may run after the page is drawn on a loaded machine.
+        with page.expect_response(lambda r: "/api/view/traces/" in r.url, timeout=30_000) as view:
+            page.goto(f"/trace/{TRACE}")
         page.wait_for_selector("body[data-trace-drawn='true']", timeout=30_000)
-        assert payloads and payloads[0] < 500_000, payloads   # not the 30 MB of values
+        payload = len(view.value.body())
+        assert payload < 500_000, payload   # not the 30 MB of values
         page.locator(f".row[data-span-id='{'03' * 8}']").click()
         attributes = page.locator("#span-attributes")
         expect(attributes).to_contain_text("SELECT ccc")
