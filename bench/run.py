@@ -1,6 +1,6 @@
 """`make bench`: every benchmark, one after the other, printing its figures as measured.
 
-    python -m bench.run [ingest] [fbaas] [query] [analytics] [sampling]   (default: all)
+    python -m bench.run [ingest] [fbaas] [query] [analytics] [sampling] [security]   (default: all)
 
 Figures from a shared 2-core machine are noisy; each benchmark reports medians where it repeats.
 """
@@ -20,6 +20,7 @@ BENCHES = {
     "query": "bench.query_bench",
     "analytics": "bench.analytics_bench",
     "sampling": "bench.sampling_bench",
+    "security": "bench.security_bench",
 }
 
 

@@ -91,6 +91,35 @@ class Settings:
         "TRACEHOUSE_SAMPLING", "--sampling",
         "A YAML policy file: turns tail sampling on (off by default) and sets the strategies served "
         "to SDKs at /api/sampling. See docs/sampling.md."))
+    # ---- Access control (docs/security.md). Tokens never appear in repr() or logs.
+    ingest_token: str = field(default="", repr=False, metadata=_meta(
+        "TRACEHOUSE_INGEST_TOKEN", "--ingest-token",
+        "Bearer token OTLP clients must send (HTTP `Authorization: Bearer ...`, gRPC metadata `authorization`). "
+        "Empty = no token. Prefer --ingest-token-file: flags are visible to other local users."))
+    ingest_token_file: str = field(default="", metadata=_meta(
+        "TRACEHOUSE_INGEST_TOKEN_FILE", "--ingest-token-file",
+        "File holding ingest tokens, one per line (any one is accepted; # starts a comment)."))
+    query_token: str = field(default="", repr=False, metadata=_meta(
+        "TRACEHOUSE_QUERY_TOKEN", "--query-token",
+        "Bearer token for the query API and UI (the UI asks for it once and keeps a cookie). Also what "
+        "`tracehouse sql/export/doctor/analyze --url` and `tracehouse.connect` send. Empty = no token."))
+    query_token_file: str = field(default="", metadata=_meta(
+        "TRACEHOUSE_QUERY_TOKEN_FILE", "--query-token-file",
+        "File holding query tokens, one per line (any one is accepted; # starts a comment)."))
+    tls_cert_file: str = field(default="", metadata=_meta(
+        "TRACEHOUSE_TLS_CERT", "--tls-cert",
+        "PEM certificate (chain) served on all three ports; with --tls-key turns on TLS. For clients, the "
+        "certificate to trust when it is self-signed."))
+    tls_key_file: str = field(default="", metadata=_meta(
+        "TRACEHOUSE_TLS_KEY", "--tls-key", "PEM private key of --tls-cert."))
+    allowed_hosts: str = field(default="", metadata=_meta(
+        "TRACEHOUSE_ALLOWED_HOSTS", "--allowed-hosts",
+        "Extra names accepted in the HTTP Host header of a port without a token, comma-separated (loopback "
+        "names, IP addresses and the bound name always are); `*` turns the DNS-rebinding check off."))
+    insecure: bool = field(default=False, metadata=_meta(
+        "TRACEHOUSE_INSECURE", "--insecure",
+        "Allow a non-loopback --host without both tokens. Anyone who reaches the ports can then send, "
+        "read and query traces."))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -134,6 +163,10 @@ def _convert(name: str, raw: str, source: str) -> Any:
             return raw
         if name in ("sql_timeout_seconds", "retention_interval_seconds"):
             return float(raw)
+        if name in _TEXT_SETTINGS:
+            return raw.strip()
+        if name == "insecure":
+            return _boolean(raw)
         value = int(raw)
         if value < 0:
             raise ValueError("must not be negative")
@@ -143,6 +176,19 @@ def _convert(name: str, raw: str, source: str) -> Any:
         return value
     except (ValueError, SettingError) as exc:
         raise SettingError(f"{source}: {exc}") from exc
+
+
+_TEXT_SETTINGS = ("ingest_token", "ingest_token_file", "query_token", "query_token_file", "tls_cert_file",
+                  "tls_key_file", "allowed_hosts")
+
+
+def _boolean(raw: str) -> bool:
+    text = raw.strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"not a boolean: {raw!r} (use true or false)")
 
 
 def documented_settings() -> list[tuple[str, str | None, str]]:
