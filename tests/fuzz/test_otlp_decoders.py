@@ -88,7 +88,9 @@ def test_decoders_refuse_cleanly_and_lose_nothing(drawn: tuple[ExportTraceServic
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureBackend]:
     factory = SecureBackendFactory(tmp_path_factory.mktemp("fuzz"))
     try:
-        backend = factory("--max-body", str(CAP))
+        # --retention 0: the drawn start times span 2000-2100, and `decode` (the expectation) applies no
+        # retention window; with one, old spans would be refused by validation (partial success).
+        backend = factory("--max-body", str(CAP), "--retention", "0")
         expected: list[str] = []
         backend.info["expected"] = expected
         yield backend
