@@ -10,7 +10,7 @@ APT_PACKAGES := chromium fonts-dejavu-core nodejs
 # The OpenTelemetry JS remote sampler the remote-sampling test drives (tests/sampling/js, locked).
 JS_DIR := tests/sampling/js
 
-.PHONY: install demo test lint typecheck unit bench apt js clean lock
+.PHONY: install demo test lint typecheck unit bench apt js clean lock fuzz
 
 install: $(STAMP)
 
@@ -52,6 +52,13 @@ test: lint typecheck unit
 
 bench: install
 	$(PY) -m bench.run $(ARGS)
+
+# The OTLP decoder fuzzing of tests/fuzz, long: FUZZ_SCALE times the examples `make test` runs, newly
+# drawn each time (a failure prints the example and a @reproduce_failure line to replay it).
+FUZZ_SCALE ?= 50
+fuzz: install
+	TRACEHOUSE_FUZZ_SCALE=$(FUZZ_SCALE) TRACEHOUSE_FUZZ_RANDOM=1 $(VENV)/bin/pytest -q -p no:cacheprovider \
+	  --timeout=0 tests/fuzz $(PYTEST_ARGS)
 
 # Refresh constraints.txt (the lock) from a clean resolve of pyproject's ranges.
 lock:

@@ -15,8 +15,10 @@ import httpx
 
 
 class Backend:
-    def __init__(self, data_dir: Path, *extra_args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, data_dir: Path, *extra_args: str, env: dict[str, str] | None = None,
+                 http_options: dict[str, Any] | None = None) -> None:
         self.data_dir = data_dir
+        self.http_options = http_options or {}  # httpx options for the query API: token header, TLS trust
         cmd = [sys.executable, "-m", "tracehouse", "up", "--data", str(data_dir), "--otlp-grpc-port", "0",
                "--otlp-http-port", "0", "--query-port", "0", *extra_args]
         self.proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
@@ -32,7 +34,8 @@ class Backend:
             if run_file.exists():
                 info: dict[str, Any] = json.loads(run_file.read_text())
                 try:
-                    if httpx.get(f"{info['query_url']}/healthz", timeout=2).status_code == 200:
+                    if httpx.get(f"{info['query_url']}/healthz", timeout=2,
+                                 **self.http_options).status_code == 200:
                         return info
                 except httpx.HTTPError:
                     pass
@@ -44,7 +47,7 @@ class Backend:
         return str(self.info["query_url"])
 
     def sql(self, query: str) -> list[list[Any]]:
-        r = httpx.post(f"{self.query_url}/api/sql", json={"sql": query}, timeout=120)
+        r = httpx.post(f"{self.query_url}/api/sql", json={"sql": query}, timeout=120, **self.http_options)
         if r.is_error:
             raise RuntimeError(f"{query!r} failed: HTTP {r.status_code} {r.text}")
         rows: list[list[Any]] = r.json()["rows"]

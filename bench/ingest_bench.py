@@ -48,15 +48,18 @@ def naive_walk_rate(bodies: list[bytes]) -> float:
     return rows / (time.perf_counter() - started)
 
 
-def run_protocol(protocol: str, duration: float, bodies: int) -> dict[str, Any]:
+def run_protocol(protocol: str, duration: float, bodies: int, backend_args: tuple[str, ...] = (),
+                 load_args: tuple[str, ...] = (), http_options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One load run against a fresh backend. `backend_args`, `load_args` and `http_options` (for its
+    query API) are how the security benchmark turns tokens and TLS on."""
     with tempfile.TemporaryDirectory(prefix=f"th-bench-{protocol}-") as tmp:
-        backend = Backend(Path(tmp) / "data")
+        backend = Backend(Path(tmp) / "data", *backend_args, http_options=http_options)
         try:
             target = backend.info["otlp_grpc"] if protocol == "grpc" else backend.info["otlp_http"]
             load = subprocess.Popen(
                 [sys.executable, "-m", "bench.otlp_load", "--protocol", protocol, "--target", target,
                  "--duration", str(duration), "--senders", str(SENDERS), "--spans", str(SPANS_PER_REQUEST),
-                 "--bodies", str(bodies)],
+                 "--bodies", str(bodies), *load_args],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
             assert load.stdout and load.stdin
             load.stdout.readline()  # ready: every body is built

@@ -1,6 +1,6 @@
 """`make bench`: every benchmark, one after the other, printing its figures as measured.
 
-    python -m bench.run [ingest] [fbaas] [query] [analytics] [sampling] [hostile] [doctor]   (default: all)
+    python -m bench.run [NAME ...]   (default: all; NAME is a key of BENCHES below)
 
 Figures from a shared 2-core machine are noisy; each benchmark reports medians where it repeats.
 """
@@ -23,6 +23,7 @@ BENCHES = {
     "hostile": "bench.hostile_bench",
     "doctor": "bench.doctor_bench",
     "reconstruct": "bench.reconstruct_bench",
+    "security": "bench.security_bench",
 }
 
 

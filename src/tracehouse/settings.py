@@ -119,7 +119,7 @@ class Settings:
         "TRACEHOUSE_SPAN_LINKS_MAX", "--span-links-max",
         "Links kept per span; the rest are dropped and counted (dropped_links_count, tracehouse.dropped_links)."))
     reconstruct: bool = field(default=False, metadata=_meta(
-        "TRACEHOUSE_RECONSTRUCT", None,
+        "TRACEHOUSE_RECONSTRUCT", "--reconstruct",
         "1 = rebuild cross-service links where propagation is broken, continuously (`tracehouse up "
         "--reconstruct`; docs/reconstruction.md)."))
     reconstruct_delay_seconds: float = field(default=30.0, metadata=_meta(
@@ -127,6 +127,35 @@ class Settings:
         "Continuous reconstruction waits this long for a request's spans to arrive before linking them."))
     reconstruct_interval_seconds: float = field(default=10.0, metadata=_meta(
         "TRACEHOUSE_RECONSTRUCT_INTERVAL", None, "How often continuous reconstruction runs."))
+    # ---- Access control (docs/security.md). Tokens never appear in repr() or logs.
+    ingest_token: str = field(default="", repr=False, metadata=_meta(
+        "TRACEHOUSE_INGEST_TOKEN", "--ingest-token",
+        "Bearer token OTLP clients must send (HTTP `Authorization: Bearer ...`, gRPC metadata `authorization`). "
+        "Empty = no token. Prefer --ingest-token-file: flags are visible to other local users."))
+    ingest_token_file: str = field(default="", metadata=_meta(
+        "TRACEHOUSE_INGEST_TOKEN_FILE", "--ingest-token-file",
+        "File holding ingest tokens, one per line (any one is accepted; # starts a comment)."))
+    query_token: str = field(default="", repr=False, metadata=_meta(
+        "TRACEHOUSE_QUERY_TOKEN", "--query-token",
+        "Bearer token for the query API and UI (the UI asks for it once and keeps a cookie). Also what "
+        "`tracehouse sql/export/doctor/analyze --url` and `tracehouse.connect` send. Empty = no token."))
+    query_token_file: str = field(default="", metadata=_meta(
+        "TRACEHOUSE_QUERY_TOKEN_FILE", "--query-token-file",
+        "File holding query tokens, one per line (any one is accepted; # starts a comment)."))
+    tls_cert_file: str = field(default="", metadata=_meta(
+        "TRACEHOUSE_TLS_CERT", "--tls-cert",
+        "PEM certificate (chain) served on all three ports; with --tls-key turns on TLS. For clients, the "
+        "certificate to trust when it is self-signed."))
+    tls_key_file: str = field(default="", metadata=_meta(
+        "TRACEHOUSE_TLS_KEY", "--tls-key", "PEM private key of --tls-cert."))
+    allowed_hosts: str = field(default="", metadata=_meta(
+        "TRACEHOUSE_ALLOWED_HOSTS", "--allowed-hosts",
+        "Extra names accepted in the HTTP Host header of a port without a token, comma-separated (loopback "
+        "names, IP addresses and the bound name always are); `*` turns the DNS-rebinding check off."))
+    insecure: bool = field(default=False, metadata=_meta(
+        "TRACEHOUSE_INSECURE", "--insecure",
+        "Allow a non-loopback --host without both tokens. Anyone who reaches the ports can then send, "
+        "read and query traces."))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -171,15 +200,15 @@ def _convert(name: str, raw: str, source: str) -> Any:
             return raw
         if name in ("sql_timeout_seconds", "retention_interval_seconds", "shutdown_timeout_seconds"):
             return float(raw)
-        if name == "reconstruct":
-            if raw.strip().lower() not in ("0", "1", "true", "false", "yes", "no"):
-                raise ValueError("must be 1 or 0")
-            return raw.strip().lower() in ("1", "true", "yes")
+        if name in ("reconstruct", "insecure"):
+            return _boolean(raw)
         if name in ("reconstruct_delay_seconds", "reconstruct_interval_seconds"):
             value_f = float(raw)
             if value_f <= 0:
                 raise ValueError("must be a positive number of seconds")
             return value_f
+        if name in _TEXT_SETTINGS:
+            return raw.strip()
         value = int(raw)
         if value < 0:
             raise ValueError("must not be negative")
@@ -189,6 +218,19 @@ def _convert(name: str, raw: str, source: str) -> Any:
         return value
     except (ValueError, SettingError) as exc:
         raise SettingError(f"{source}: {exc}") from exc
+
+
+_TEXT_SETTINGS = ("ingest_token", "ingest_token_file", "query_token", "query_token_file", "tls_cert_file",
+                  "tls_key_file", "allowed_hosts")
+
+
+def _boolean(raw: str) -> bool:
+    text = raw.strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"not a boolean: {raw!r} (use true or false)")
 
 
 def documented_settings() -> list[tuple[str, str | None, str]]:

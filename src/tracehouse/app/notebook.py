@@ -2,6 +2,7 @@
 
     th = tracehouse.connect(".tracehouse")            # the store itself (read-only)
     th = tracehouse.connect("http://127.0.0.1:16686")  # a running backend
+    th = tracehouse.connect("https://traces.example:16686", token="...")  # one with a query token
     th.sql("SELECT * FROM traces LIMIT 5").df()        # pandas; .pl() polars; .arrow() Arrow
     th.analyze("latency", what_if="fizzer=-50%")       # any analysis, as a Report
     th.spans(since="1h").arrow()                       # the spans of a window
@@ -21,6 +22,7 @@ import pyarrow as pa
 from tracehouse.analytics.causes import Diagnosis
 from tracehouse.analytics.report import Report
 from tracehouse.app.wiring import open_store
+from tracehouse.cli.target import http_options
 from tracehouse.query.analyses import Analyses, Params
 from tracehouse.query.service import QueryService
 from tracehouse.query.values import json_value
@@ -102,9 +104,13 @@ class LocalConnection:
 class RemoteConnection:
     """Talks to a running backend's HTTP API (the same endpoints as the UI)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, token: str | None = None) -> None:
         self.url = url.rstrip("/")
-        self._http = httpx.Client(base_url=self.url, timeout=300.0)
+        # The token and certificate the CLI would use (TRACEHOUSE_QUERY_TOKEN[_FILE], TRACEHOUSE_TLS_CERT).
+        options = http_options()
+        if token:
+            options["headers"] = {"Authorization": f"Bearer {token}"}
+        self._http = httpx.Client(base_url=self.url, timeout=300.0, **options)
 
     def _check(self, response: httpx.Response) -> httpx.Response:
         if response.status_code != 200:
@@ -145,9 +151,10 @@ def _query(kwargs: dict[str, Any]) -> list[tuple[str, str | int | float | bool |
     return [(k, v) for k, vs in _params(kwargs).items() for v in ([vs] if isinstance(vs, str) else vs)]
 
 
-def connect(data_dir_or_url: str | Path) -> LocalConnection | RemoteConnection:
-    """Open a data directory (read-only) or connect to a backend at an http(s):// URL."""
+def connect(data_dir_or_url: str | Path, token: str | None = None) -> LocalConnection | RemoteConnection:
+    """Open a data directory (read-only) or connect to a backend at an http(s):// URL, with its query
+    token if it has one (`token=`, else TRACEHOUSE_QUERY_TOKEN or TRACEHOUSE_QUERY_TOKEN_FILE)."""
     text = str(data_dir_or_url)
     if text.startswith(("http://", "https://")):
-        return RemoteConnection(text)
+        return RemoteConnection(text, token)
     return LocalConnection(Path(text))

@@ -19,10 +19,13 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import grpc
 import uvicorn
 
+from tracehouse.access import host_check, load_tokens
 from tracehouse.api.app import create_app
 from tracehouse.otlp.limits import SpanLimits
 from tracehouse.query.service import QueryService
@@ -124,9 +127,10 @@ class BackendServer:
         if s.otlp_grpc_port:
             # Probe the port first: grpc reports a port in use with a log line of its own on stderr.
             bind_socket(s.host, s.otlp_grpc_port, "OTLP/gRPC", "--otlp-grpc-port").close()
-        self._grpc = create_grpc_server(self.ingest, s.max_body_bytes, retention_seconds=s.retention_seconds)
+        self._grpc = create_grpc_server(self.ingest, s.max_body_bytes, retention_seconds=s.retention_seconds,
+                                        tokens=_ingest_tokens(s))
         try:
-            grpc_port = self._grpc.add_insecure_port(f"{s.host}:{s.otlp_grpc_port}")
+            grpc_port = _add_grpc_port(self._grpc, s)
         except RuntimeError as exc:
             raise PortInUseError("OTLP/gRPC", s.host, s.otlp_grpc_port, "--otlp-grpc-port") from exc
         if grpc_port == 0:
@@ -146,10 +150,15 @@ class BackendServer:
         http_sock, query_sock = self._sockets
         self._servers = [
             _Server(uvicorn.Config(create_otlp_http_app(self.ingest, self.settings.max_body_bytes,
-                                                        retention_seconds=self.settings.retention_seconds),
-                                   log_level="warning", access_log=False, timeout_graceful_shutdown=10)),
+                                                        retention_seconds=self.settings.retention_seconds,
+                                                        tokens=_ingest_tokens(self.settings),
+                                                        hosts=host_check(self.settings.host,
+                                                                         self.settings.allowed_hosts,
+                                                                         bool(_ingest_tokens(self.settings)))),
+                                   log_level="warning", access_log=False, timeout_graceful_shutdown=10,
+                                   **_tls(self.settings))),
             _Server(uvicorn.Config(create_app(self.query_service), log_level="warning", access_log=False,
-                                   timeout_graceful_shutdown=5)),
+                                   timeout_graceful_shutdown=5, **_tls(self.settings))),
         ]
         self._write_run_file(ports)
         try:
@@ -188,13 +197,17 @@ class BackendServer:
     def _write_run_file(self, ports: BoundPorts) -> None:
         host = self.settings.host
         url_host = f"[{host}]" if ":" in host else host
+        scheme = _scheme(self.settings)
         info = {
             "pid": os.getpid(),
             "started": time.time(),
-            "query_url": f"http://{url_host}:{ports.query}",
+            "query_url": f"{scheme}://{url_host}:{ports.query}",
             "otlp_grpc": f"{url_host}:{ports.otlp_grpc}",
-            "otlp_http": f"http://{url_host}:{ports.otlp_http}",
+            "otlp_http": f"{scheme}://{url_host}:{ports.otlp_http}",
             "data_dir": str(self.settings.data_dir.resolve()),
+            # Where local CLIs find what they need to talk to this backend (paths, never secrets).
+            "tls_cert_file": _absolute(self.settings.tls_cert_file),
+            "query_token_file": _absolute(self.settings.query_token_file),
         }
         path = run_file(self.settings.data_dir)
         tmp = path.with_suffix(".tmp")
@@ -203,12 +216,43 @@ class BackendServer:
 
     def announce(self, ports: BoundPorts) -> None:
         host = self.settings.host
+        scheme = _scheme(self.settings)
         print(
             f"tracehouse is up (pid {os.getpid()})\n"
-            f"  OTLP/gRPC   {host}:{ports.otlp_grpc}\n"
-            f"  OTLP/HTTP   http://{host}:{ports.otlp_http}/v1/traces\n"
-            f"  UI and API  http://{host}:{ports.query}/\n"
+            f"  OTLP/gRPC   {host}:{ports.otlp_grpc}{' (TLS)' if scheme == 'https' else ''}\n"
+            f"  OTLP/HTTP   {scheme}://{host}:{ports.otlp_http}/v1/traces\n"
+            f"  UI and API  {scheme}://{host}:{ports.query}/\n"
             f"  data        {self.settings.data_dir.resolve()}\n"
             "Press Ctrl-C to stop.",
             file=sys.stderr, flush=True,
         )
+
+
+# ---- Access control and TLS (docs/security.md). `tracehouse up` has checked the files before we get here.
+
+def _ingest_tokens(s: Settings) -> tuple[str, ...]:
+    return load_tokens(s.ingest_token, s.ingest_token_file, "--ingest-token", "--ingest-token-file")
+
+
+def _scheme(s: Settings) -> str:
+    return "https" if s.tls_cert_file else "http"
+
+
+def _absolute(path: str) -> str | None:
+    return str(Path(path).expanduser().resolve()) if path else None
+
+
+def _tls(s: Settings) -> dict[str, Any]:
+    """uvicorn's TLS options: the same certificate on both HTTP ports."""
+    if not s.tls_cert_file:
+        return {}
+    return {"ssl_certfile": s.tls_cert_file, "ssl_keyfile": s.tls_key_file or None}
+
+
+def _add_grpc_port(server: grpc.Server, s: Settings) -> int:
+    address = f"{s.host}:{s.otlp_grpc_port}"
+    if not s.tls_cert_file:
+        return server.add_insecure_port(address)
+    key = Path(s.tls_key_file or s.tls_cert_file).expanduser().read_bytes()
+    chain = Path(s.tls_cert_file).expanduser().read_bytes()
+    return server.add_secure_port(address, grpc.ssl_server_credentials([(key, chain)]))

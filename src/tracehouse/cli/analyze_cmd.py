@@ -18,7 +18,7 @@ import httpx
 
 from tracehouse.analytics.report import Report, render_text
 from tracehouse.cli.runtime import runtime
-from tracehouse.cli.target import resolve_target
+from tracehouse.cli.target import http_options, resolve_target
 from tracehouse.query.analyses import Analyses, AnalysisError, Params
 from tracehouse.store import StoreError
 
@@ -31,7 +31,7 @@ def fetch_report(ctx: click.Context | None, name: str, params: Params, data: Pat
         params = {**params, **ctx.meta["baseline"]}
     target = resolve_target(data, url)
     if target.url:
-        return fetch_remote(target.url, name, params)
+        return fetch_remote(target.url, name, params, target.http)
     if ctx is None:
         raise click.ClickException("no backend is running for this data directory")
     service = runtime(ctx).open_query_service(target.settings, read_only=True)
@@ -43,11 +43,12 @@ def fetch_report(ctx: click.Context | None, name: str, params: Params, data: Pat
         service.close()
 
 
-def fetch_remote(url: str, name: str, params: Params) -> Report:
+def fetch_remote(url: str, name: str, params: Params, http: dict[str, Any] | None = None) -> Report:
     query: list[tuple[str, str | int | float | bool | None]] = [
         (k, v) for k, vs in params.items() for v in ([vs] if isinstance(vs, str) else vs)]
     try:
-        response = httpx.get(f"{url.rstrip('/')}/api/analyze/{name}", params=query, timeout=300.0)
+        response = httpx.get(f"{url.rstrip('/')}/api/analyze/{name}", params=query, timeout=300.0,
+                             **(http_options() if http is None else http))
     except httpx.HTTPError as exc:
         raise click.ClickException(f"cannot reach the backend at {url}: {exc}") from exc
     body: dict[str, Any] = response.json()

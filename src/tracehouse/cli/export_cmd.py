@@ -28,7 +28,7 @@ def span_batches(ctx: click.Context, params: Params, data: Path | None, url: str
         query: list[tuple[str, str | int | float | bool | None]] = [
             (k, v) for k, vs in params.items() for v in ([vs] if isinstance(vs, str) else vs)]
         try:
-            response = httpx.get(f"{target.url}/api/export/spans", params=query, timeout=600.0)
+            response = httpx.get(f"{target.url}/api/export/spans", params=query, timeout=600.0, **target.http)
         except httpx.HTTPError as exc:
             raise click.ClickException(f"cannot reach the backend at {target.url}: {exc}") from exc
         if response.status_code != 200:

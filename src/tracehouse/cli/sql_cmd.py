@@ -20,12 +20,12 @@ from tracehouse.query.values import json_value
 from tracehouse.store import StoreError
 
 
-def _fetch_remote(url: str, query: str, max_rows: int | None) -> dict[str, Any]:
+def _fetch_remote(url: str, query: str, max_rows: int | None, http: dict[str, Any]) -> dict[str, Any]:
     payload: dict[str, Any] = {"sql": query}
     if max_rows:
         payload["max_rows"] = max_rows
     try:
-        response = httpx.post(f"{url}/api/sql", json=payload, timeout=120.0)
+        response = httpx.post(f"{url}/api/sql", json=payload, timeout=120.0, **http)
     except httpx.HTTPError as exc:
         raise click.ClickException(f"cannot reach the backend at {url}: {exc}") from exc
     body: dict[str, Any] = response.json() if response.headers.get("content-type", "").startswith(
@@ -99,6 +99,6 @@ def sql(ctx: click.Context, query: str, data: Path | None, url: str | None, fmt:
     if query == "-":
         query = sys.stdin.read()
     target = resolve_target(data, url)
-    result = (_fetch_remote(target.url, query, max_rows) if target.url
+    result = (_fetch_remote(target.url, query, max_rows, target.http) if target.url
               else _fetch_local(ctx, target.settings, query, max_rows))
     _print(result, fmt)

@@ -3,18 +3,26 @@
 A running backend holds DuckDB's lock on its file, so commands given `--data DIR` look for the
 backend serving DIR (its run file, then /healthz) and go through its API; with no backend running
 they open the store read-only. `--url` always goes to that backend.
+
+A backend with a query token or TLS (docs/security.md) is reached with the token of
+TRACEHOUSE_QUERY_TOKEN or TRACEHOUSE_QUERY_TOKEN_FILE, trusting the certificate of TRACEHOUSE_TLS_CERT
+(for a self-signed one); for a backend found through its run file, the token file and certificate
+it was started with are used when this user can read them.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+import ssl
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import click
 import httpx
 
+from tracehouse.access import AccessConfigError, load_tokens
 from tracehouse.settings import Settings, run_file
 
 
@@ -22,6 +30,7 @@ from tracehouse.settings import Settings, run_file
 class Target:
     url: str | None          # a running backend's query API
     settings: Settings       # data_dir is used when url is None
+    http: dict[str, Any] = field(default_factory=dict)  # httpx options: the token header, the TLS trust
 
 
 def _pid_alive(pid: int) -> bool:
@@ -34,22 +43,53 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def running_backend_url(data_dir: Path) -> str | None:
-    """The query URL of the backend serving `data_dir`, if one is running and answering."""
-    path = run_file(data_dir)
+def _run_info(data_dir: Path) -> dict[str, Any] | None:
     try:
-        info = json.loads(path.read_text())
-        url = str(info["query_url"])
+        info = json.loads(run_file(data_dir).read_text())
+        str(info["query_url"])
         pid = int(info["pid"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if not _pid_alive(pid):
+    return info if isinstance(info, dict) and _pid_alive(pid) else None
+
+
+def running_backend_url(data_dir: Path) -> str | None:
+    """The query URL of the backend serving `data_dir`, if one is running and answering."""
+    info = _run_info(data_dir)
+    if info is None:
         return None
+    url = str(info["query_url"])
     try:
-        response = httpx.get(f"{url}/healthz", timeout=2.0)
+        response = httpx.get(f"{url}/healthz", timeout=2.0, **http_options(Settings.from_env(), info))
     except httpx.HTTPError:
         return None
     return url if response.status_code == 200 else None
+
+
+def http_options(settings: Settings | None = None, run_info: dict[str, Any] | None = None) -> dict[str, Any]:
+    """httpx keyword arguments for talking to a backend: `headers` with the query token, `verify`
+    trusting the configured certificate. The environment's settings win over the run file's paths."""
+    settings = settings or Settings.from_env()
+    info = run_info or {}
+    token_file = settings.query_token_file or (str(info.get("query_token_file") or "") if not
+                                               settings.query_token else "")
+    try:
+        tokens = load_tokens(settings.query_token, token_file, "TRACEHOUSE_QUERY_TOKEN",
+                             "TRACEHOUSE_QUERY_TOKEN_FILE")
+    except AccessConfigError as exc:
+        if settings.query_token_file:
+            raise click.ClickException(str(exc)) from exc
+        tokens = ()  # the backend's own file, unreadable to this user: go without
+    options: dict[str, Any] = {}
+    if tokens:
+        options["headers"] = {"Authorization": f"Bearer {tokens[0]}"}
+    cert = settings.tls_cert_file or str(info.get("tls_cert_file") or "")
+    if cert:
+        try:
+            options["verify"] = ssl.create_default_context(cafile=str(Path(cert).expanduser()))
+        except (OSError, ssl.SSLError) as exc:
+            raise click.ClickException(f"TRACEHOUSE_TLS_CERT {cert}: cannot be used: {exc}") from exc
+    return options
 
 
 def resolve_target(data: Path | None, url: str | None) -> Target:
@@ -57,8 +97,10 @@ def resolve_target(data: Path | None, url: str | None) -> Target:
     if data is not None:
         settings = settings.with_overrides(data_dir=data)
     if url:
-        return Target(url=url.rstrip("/"), settings=settings)
-    return Target(url=running_backend_url(settings.data_dir), settings=settings)
+        return Target(url=url.rstrip("/"), settings=settings, http=http_options(settings))
+    info = _run_info(settings.data_dir)
+    return Target(url=running_backend_url(settings.data_dir), settings=settings,
+                  http=http_options(settings, info))
 
 
 def data_option() -> click.Option:

@@ -17,6 +17,7 @@ from google.protobuf import duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from tracehouse.access import TokenCheck
 from tracehouse.otlp.errors import DecodeError
 from tracehouse.otlp.prepare import prepare_protobuf
 from tracehouse.otlp.responses import export_response
@@ -44,8 +45,19 @@ def _unavailable(message: str, retry_after_seconds: int) -> grpc.Status:
     ))
 
 
-def _export_handler(ingest: Ingest, retention_seconds: int = 0) -> Callable[[bytes, grpc.ServicerContext], bytes]:
+def _authorization(context: grpc.ServicerContext) -> str | None:
+    for key, value in context.invocation_metadata():
+        if key == "authorization":
+            return value if isinstance(value, str) else value.decode("latin-1")
+    return None
+
+
+def _export_handler(ingest: Ingest, token_check: TokenCheck,
+                    retention_seconds: int = 0) -> Callable[[bytes, grpc.ServicerContext], bytes]:
     def export(body: bytes, context: grpc.ServicerContext) -> bytes:
+        if not token_check.accepts_authorization(_authorization(context)):
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token: send the metadata "
+                          "`authorization: Bearer <ingest token>` (OTEL_EXPORTER_OTLP_HEADERS)")
         if ingest.is_full():
             context.abort_with_status(_unavailable(str(QueueFullError(1)), 1))
         try:
@@ -72,10 +84,12 @@ def _export_handler(ingest: Ingest, retention_seconds: int = 0) -> Callable[[byt
 
 
 def create_grpc_server(ingest: Ingest, max_body_bytes: int, workers: int = 8,
-                       retention_seconds: int = 0) -> grpc.Server:
-    """A grpc server with the TraceService registered; the caller adds a port and starts it."""
+                       retention_seconds: int = 0, tokens: tuple[str, ...] = ()) -> grpc.Server:
+    """A grpc server with the TraceService registered; the caller adds a port and starts it. With
+    `tokens`, a call must carry the metadata `authorization: Bearer <one of them>` (UNAUTHENTICATED
+    otherwise, before the request is decoded)."""
     handler = grpc.method_handlers_generic_handler(SERVICE, {
-        "Export": grpc.unary_unary_rpc_method_handler(_export_handler(ingest, retention_seconds)),
+        "Export": grpc.unary_unary_rpc_method_handler(_export_handler(ingest, TokenCheck(tokens), retention_seconds)),
     })
     options: list[tuple[str, Any]] = [
         ("grpc.max_receive_message_length", max_body_bytes),

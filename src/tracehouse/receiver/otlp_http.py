@@ -6,10 +6,12 @@ import asyncio
 
 import anyio
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tracehouse.access import GuardMiddleware, HostCheck, TokenCheck
 from tracehouse.otlp.compression import decompress
 from tracehouse.otlp.errors import BodyTooLargeError, DecodeError
 from tracehouse.otlp.prepare import PreparedExport, prepare
@@ -20,6 +22,7 @@ from tracehouse.receiver.ingest import Ingest, IngestClosedError, QueueFullError
 _INVALID_ARGUMENT = 3
 _RESOURCE_EXHAUSTED = 8
 _UNAVAILABLE = 14
+_UNAUTHENTICATED = 16
 _CONTENT_TYPES = (PROTOBUF, JSON)
 
 
@@ -30,12 +33,21 @@ def _error(http_status: int, grpc_code: int, message: str, content_type: str,
 
 
 def create_otlp_http_app(ingest: Ingest, max_body_bytes: int, decode_threads: int = 2,
-                         retention_seconds: int = 0) -> Starlette:
+                         retention_seconds: int = 0, tokens: tuple[str, ...] = (),
+                         hosts: HostCheck | None = None) -> Starlette:
+    """The OTLP/HTTP app. With `tokens`, a request must carry `Authorization: Bearer <one of them>`
+    (401 otherwise, before its body is read); `hosts` is the DNS-rebinding check (loopback by default)."""
     # Decoding holds the GIL; more threads than cores would only queue bodies in memory.
     limiter = anyio.CapacityLimiter(decode_threads)
+    token_check = TokenCheck(tokens)
 
     async def export(request: Request) -> Response:
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if not token_check.accepts_authorization(request.headers.get("authorization")):
+            return _error(401, _UNAUTHENTICATED, "missing or wrong bearer token: send the header "
+                          "`Authorization: Bearer <ingest token>` (OTEL_EXPORTER_OTLP_HEADERS)",
+                          content_type if content_type in _CONTENT_TYPES else JSON,
+                          {"WWW-Authenticate": 'Bearer realm="tracehouse-otlp"'})
         if content_type not in _CONTENT_TYPES:
             return _error(415, _INVALID_ARGUMENT,
                           f"unsupported Content-Type {content_type or '(none)'!r}; OTLP/HTTP takes "
@@ -92,4 +104,4 @@ def create_otlp_http_app(ingest: Ingest, max_body_bytes: int, decode_threads: in
     return Starlette(routes=[
         Route("/v1/traces", export, methods=["POST"]),
         Route("/v1/traces", method_not_allowed, methods=["GET", "PUT", "DELETE", "PATCH"]),
-    ])
+    ], middleware=[Middleware(GuardMiddleware, hosts=hosts or HostCheck("127.0.0.1"))])
