@@ -84,7 +84,8 @@ def _route_table(tmp: Path) -> list[tuple[str, str]]:
         service.close()
 
 
-_EXAMPLES = {"trace_id": "0123456789abcdef0123456789abcdef", "name": "latency", "file": "console.js"}
+_EXAMPLES = {"trace_id": "0123456789abcdef0123456789abcdef", "span_id": "0123456789abcdef", "name": "latency",
+             "file": "console.js"}
 
 
 def test_every_route_sends_the_security_headers(plain: SecureBackend, tmp_path: Path) -> None:
