@@ -18,6 +18,7 @@ from tracehouse.otlp.json import decode_json
 from tracehouse.otlp.protobuf import decode_protobuf
 from tracehouse.query.jaeger import JaegerFormatError, spans_from_jaeger
 from tracehouse.query.otlp_json import traces_data
+from tracehouse.query.trace_files import otlp_document
 from tracehouse.settings import parse_retention
 
 # File names `tracehouse import DIR` picks up.
@@ -45,16 +46,6 @@ class ImportBatch:
     format: str                # "otlp-json", "otlp-protobuf" or "jaeger-json"
 
 
-def _otlp(doc: Any) -> dict[str, Any] | None:
-    if isinstance(doc, dict):
-        if "resourceSpans" in doc or "resource_spans" in doc:
-            return doc
-        result = doc.get("result")
-        if isinstance(result, dict) and ("resourceSpans" in result or "resource_spans" in result):
-            return result
-    return None
-
-
 def _json_documents(body: bytes) -> list[Any]:
     try:
         return [orjson.loads(body)]
@@ -77,7 +68,7 @@ def read_trace_file(body: bytes) -> ImportBatch:
         rejected, messages, fmt = 0, [], "otlp-json"
         try:
             for doc in _json_documents(body):
-                otlp = _otlp(doc)
+                otlp = otlp_document(doc)
                 if otlp is None:
                     fmt = "jaeger-json"
                     otlp = traces_data(spans_from_jaeger(doc))

@@ -17,7 +17,8 @@ class TraceFileError(ValueError):
     """The file is neither OTLP-JSON nor Jaeger JSON; the message says why."""
 
 
-def _otlp_document(doc: Any) -> dict[str, Any] | None:
+def otlp_document(doc: Any) -> dict[str, Any] | None:
+    """The TracesData in a parsed JSON document: the document itself, or /api/v3's {"result": ...}."""
     if isinstance(doc, dict):
         if "resourceSpans" in doc or "resource_spans" in doc:
             return doc
@@ -34,7 +35,7 @@ def otlp_spans(body: bytes) -> list[Span]:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise TraceFileError(f"the body is not JSON: {exc}") from exc
-    otlp = _otlp_document(doc)
+    otlp = otlp_document(doc)
     if otlp is None:
         raise TraceFileError('not OTLP-JSON trace data: expected {"resourceSpans": [...]}')
     try:
@@ -50,7 +51,7 @@ def spans_from_file(body: bytes) -> list[Span]:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise TraceFileError(f"the file is not JSON: {exc}") from exc
-    otlp = _otlp_document(doc)
+    otlp = otlp_document(doc)
     try:
         spans = spans_from_batch(decode_json(orjson.dumps(otlp)).table) if otlp else spans_from_jaeger(doc)
     except (DecodeError, JaegerFormatError) as exc:
