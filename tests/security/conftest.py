@@ -12,14 +12,14 @@ import os
 import signal
 import subprocess
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from bench.certificates import Certificate, make_certificate
-from tests.backend.conftest import PYTHON, START_TIMEOUT, clean_env, wait_for
+from tests.backend.conftest import PYTHON, START_TIMEOUT, Backend, clean_env, wait_for
 from tests.backend.otlp_requests import PROTOBUF, Built
 
 INGEST_TOKEN = "ingest-" + "a1b2c3d4" * 4
@@ -27,36 +27,17 @@ QUERY_TOKEN = "query-" + "e5f6a7b8" * 4
 
 
 @dataclass
-class SecureBackend:
-    proc: subprocess.Popen[bytes]
-    data_dir: Path
-    log_path: Path
-    certificate: Certificate | None
-    ingest_token: str | None
-    query_token: str | None
-    info: dict[str, Any] = field(default_factory=dict)
+class SecureBackend(Backend):
+    """A backend (tests/backend's, for its URLs, log and liveness) that also knows its tokens and
+    the certificate to trust."""
 
-    @property
-    def query_url(self) -> str:
-        return str(self.info["query_url"])
-
-    @property
-    def traces_url(self) -> str:
-        return f"{self.info['otlp_http']}/v1/traces"
-
-    @property
-    def otlp_grpc(self) -> str:
-        return str(self.info["otlp_grpc"])
+    certificate: Certificate | None = None
+    ingest_token: str | None = None
+    query_token: str | None = None
 
     @property
     def verify(self) -> Any:
         return self.certificate.context() if self.certificate else True
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
 
     def query_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.query_token}"} if self.query_token else {}
@@ -149,7 +130,8 @@ class SecureBackendFactory:
                                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                     env=clean_env(env), start_new_session=True)
         self._procs.append(proc)
-        backend = SecureBackend(proc, data_dir, log_path, self.certificate() if tls else None, ingest, query)
+        backend = SecureBackend(proc, data_dir, log_path, certificate=self.certificate() if tls else None,
+                                ingest_token=ingest, query_token=query)
 
         def ready() -> bool:
             if proc.poll() is not None:
