@@ -32,6 +32,15 @@ def parse_size(text: str) -> int:
     return int(float(m.group(1)) * _SIZE_UNITS[m.group(2).upper()])
 
 
+def format_size(size: int) -> str:
+    """The shortest exact spelling parse_size reads back: '10GB', '128MiB', or a number of bytes."""
+    for unit in ("TB", "TiB", "GB", "GiB", "MB", "MiB", "KB", "KiB"):
+        scale = _SIZE_UNITS[unit.upper()]
+        if size and size % scale == 0:
+            return f"{size // scale}{unit}"
+    return str(size)
+
+
 def parse_retention(text: str) -> int:
     """Parse '7d', '12h', '30m', '2w' or a number of seconds. '0' means keep forever."""
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", text)
@@ -184,6 +193,11 @@ class Settings:
         return self.data_dir / "tracehouse.duckdb"
 
 
+# Settings given as sizes ('10GB', '128MiB'): parsed by parse_size, shown by format_size.
+SIZE_SETTINGS = ("max_size_bytes", "disk_reserve_bytes", "queue_max_bytes", "attribute_value_max_bytes",
+                 "span_max_bytes")
+
+
 def _convert(name: str, raw: str, source: str) -> Any:
     try:
         if name in ("data_dir", "sampling_file"):
@@ -192,8 +206,7 @@ def _convert(name: str, raw: str, source: str) -> Any:
             return raw
         if name == "retention_seconds":
             return parse_retention(raw)
-        if name in ("max_size_bytes", "disk_reserve_bytes", "queue_max_bytes", "attribute_value_max_bytes",
-                    "span_max_bytes"):
+        if name in SIZE_SETTINGS:
             return parse_size(raw)
         if name == "store_memory_limit":
             parse_size(raw)

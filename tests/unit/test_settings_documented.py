@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tracehouse.settings import SettingError, Settings, parse_retention, parse_size
+from tracehouse.settings import SIZE_SETTINGS, SettingError, Settings, format_size, parse_retention, parse_size
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
@@ -58,3 +58,13 @@ def test_units() -> None:
     assert parse_size("1.5GB") == 1_500_000_000
     assert parse_retention("2w") == 14 * 86400
     assert parse_retention("90") == 90
+
+
+def test_size_defaults_are_shown_in_a_spelling_that_parses_back_to_them() -> None:
+    # `tracehouse up --help` shows size defaults through format_size; a spelling that read back to
+    # another value would document the wrong default.
+    defaults = Settings()
+    for name in SIZE_SETTINGS:
+        value = getattr(defaults, name)
+        assert parse_size(format_size(value)) == value, name
+    assert [format_size(v) for v in (10 * 10**9, 128 * 2**20, 1500, 0)] == ["10GB", "128MiB", "1500", "0"]

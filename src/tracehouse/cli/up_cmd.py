@@ -12,16 +12,15 @@ import click
 
 from tracehouse.access import AccessConfigError, exposure_problem, is_loopback, load_tokens
 from tracehouse.cli.runtime import runtime
-from tracehouse.settings import SettingError, Settings
+from tracehouse.settings import SIZE_SETTINGS, SettingError, Settings, format_size
 
 _DEFAULTS = Settings()
 
 
 def _default_text(name: str) -> str:
-    shown = {"retention_seconds": "7d", "max_size_bytes": "10GB", "max_body_bytes": "64MiB",
-             "sampling_file": "off",
-             "disk_reserve_bytes": "128MiB", "queue_max_bytes": "128MiB", "attribute_value_max_bytes": "1MiB",
-             "span_max_bytes": "4MiB"}
+    if name in SIZE_SETTINGS:
+        return format_size(getattr(_DEFAULTS, name))
+    shown = {"retention_seconds": "7d", "max_body_bytes": "64MiB", "sampling_file": "off"}
     return shown.get(name, str(getattr(_DEFAULTS, name))) or "none"
 
 
