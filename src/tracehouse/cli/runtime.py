@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING, Protocol
 
 import click
 
-from tracehouse.query.service import QueryService
+from tracehouse.settings import Settings
 
 if TYPE_CHECKING:
+    # Not at run time: `tracehouse up` loads the query layer only after its receivers serve.
+    from tracehouse.query.service import QueryService
     from tracehouse.receiver.maintenance import StoreHealth
-from tracehouse.settings import Settings
 
 
 class Runtime(Protocol):

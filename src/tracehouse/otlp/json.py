@@ -11,14 +11,16 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from tracehouse.otlp.columns import DecodedBatch, to_columns
 from tracehouse.otlp.errors import DecodeError
+
+if TYPE_CHECKING:
+    from tracehouse.otlp.columns import DecodedBatch
 
 _ID_FIELDS = (("traceId", "trace_id"), ("spanId", "span_id"), ("parentSpanId", "parent_span_id"))
 
@@ -100,5 +102,7 @@ def request_from_json(body: bytes) -> tuple[ExportTraceServiceRequest, dict[str,
 
 
 def decode_json(body: bytes) -> DecodedBatch:
+    from tracehouse.otlp.columns import to_columns  # pyarrow: not on the receivers' start-up path
+
     request, rejected = request_from_json(body)
     return to_columns(request, rejected)

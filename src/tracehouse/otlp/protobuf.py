@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from google.protobuf.message import DecodeError as ProtobufDecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from tracehouse.otlp.columns import DecodedBatch, to_columns
 from tracehouse.otlp.errors import DecodeError
+
+if TYPE_CHECKING:
+    from tracehouse.otlp.columns import DecodedBatch
 
 
 def parse_request(body: bytes) -> ExportTraceServiceRequest:
@@ -17,4 +21,8 @@ def parse_request(body: bytes) -> ExportTraceServiceRequest:
 
 
 def decode_protobuf(body: bytes) -> DecodedBatch:
+    # Imported here: columns needs pyarrow, which the receivers (parse_request) must not wait for
+    # at start-up (ADR 12: the ports acknowledge before the store and pyarrow are loaded).
+    from tracehouse.otlp.columns import to_columns
+
     return to_columns(parse_request(body))

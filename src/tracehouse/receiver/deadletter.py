@@ -21,8 +21,10 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 DIRECTORY_NAME = "deadletter"
 
@@ -71,6 +73,8 @@ class DeadLetter:
         return path
 
     def put_spans(self, table: pa.Table, reason: str) -> Path:
+        import pyarrow as pa  # not at module level: the receivers load this module before pyarrow
+
         sink = pa.BufferOutputStream()
         with pa.ipc.new_file(sink, table.schema) as writer:
             writer.write_table(table)
@@ -95,6 +99,8 @@ class DeadLetter:
 
     @staticmethod
     def read_spans(entry: DeadLetterEntry) -> pa.Table:
+        import pyarrow as pa
+
         with pa.memory_map(str(entry.path)) as source:
             return pa.ipc.open_file(source).read_all()
 

@@ -44,16 +44,21 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-
-import pyarrow as pa
-import pyarrow.compute as pc
+from typing import TYPE_CHECKING
 
 from tracehouse.otlp.limits import SpanLimits
 from tracehouse.otlp.prepare import PreparedExport
 from tracehouse.receiver.deadletter import DeadLetter
-from tracehouse.receiver.decoder import BatchDecoder
 from tracehouse.receiver.spool import Position, Spool
-from tracehouse.store import SpanWriter, StoreUnavailableError
+
+# pyarrow (~0.2-0.7 s to import) and the decoder (which imports it) are loaded when a store is
+# attached, not with this module: the receivers import it and must acknowledge at once after a
+# start, before the store is open (ADR 12, "acknowledge before the store").
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from tracehouse.receiver.decoder import BatchDecoder
+    from tracehouse.store import SpanWriter
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +145,9 @@ def _rows(batch: _Batch) -> int:
 
 def row_sizes(table: pa.Table) -> list[int]:
     """Bytes of each row's variable-size values (plus a fixed share): what a commit holds."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     total: pa.Array | None = None
     for name in _VALUE_COLUMNS:
         if name not in table.column_names:
@@ -158,6 +166,8 @@ def take_rows(parts: deque[_Batch], limit: int, window_bytes: int = COMMIT_WINDO
     (their table, the spool end of the last part taken whole or None, the submitted spans and spool
     bytes of the parts taken whole, the rows' sizes). A part cut in two stays at the front with its
     remaining rows."""
+    import pyarrow as pa
+
     tables: list[pa.Table] = []
     sizes: list[int] = []
     rows = 0
@@ -203,6 +213,8 @@ def take_rows(parts: deque[_Batch], limit: int, window_bytes: int = COMMIT_WINDO
 
 
 def _concat(tables: list[pa.Table]) -> pa.Table | None:
+    import pyarrow as pa
+
     tables = [t for t in tables if t is not None and t.num_rows]
     if not tables:
         return None
@@ -210,26 +222,22 @@ def _concat(tables: list[pa.Table]) -> pa.Table | None:
 
 
 class Ingest:
-    def __init__(self, store: SpanWriter, spool: Spool, max_pending_spans: int, max_batch_spans: int,
+    def __init__(self, store: SpanWriter | None, spool: Spool, max_pending_spans: int, max_batch_spans: int,
                  decode_workers: int = 1, max_pending_bytes: int = 0, limits: SpanLimits | None = None,
                  dead_letter: DeadLetter | None = None) -> None:
-        self._store = store
-        self._decoder = BatchDecoder(decode_workers)
+        """`store` None: attach one later (`attach`); until then `start_receiving` acknowledges
+        requests into the spool, and they are stored once a store is attached and `start` runs."""
+        self._store: SpanWriter | None = None
+        self._decoder: BatchDecoder | None = None
+        self._decode_workers = decode_workers
+        self._max_batch_spans = max_batch_spans
         self._spool = spool
         #: The byte caps receivers apply to each span before acknowledging it (otlp/limits.py).
         self.limits = limits or SpanLimits()
         self.dead_letter = dead_letter or DeadLetter(spool.directory.parent / "deadletter")
         self._max_pending = max(1, max_pending_spans)
         self._max_pending_bytes = max_pending_bytes   # 0: no byte cap
-        # 0: the store's preferred size. Batches fill only while enough spans wait, so a queue
-        # smaller than a batch would never fill one: cap the batch at the queue.
-        preferred = max_batch_spans or store.preferred_batch_spans or DECODE_CHUNK_SPANS
-        self._max_batch = max(1, min(preferred, self._max_pending))
-        self._decode_chunk = min(self._max_batch, DECODE_CHUNK_SPANS)
-        # Decoded spans are what costs memory (Arrow columns, ~400 bytes a span), not acknowledged
-        # ones (spool positions). The decode thread stays at most this far ahead of the store: the
-        # batch being written and the next one, filling while it is.
-        self._max_decoded = 2 * self._max_batch
+        self._max_batch = self._decode_chunk = self._max_decoded = 1   # sized by `attach`
         self._max_decoded_bytes = 2 * COMMIT_MAX_BYTES
         self._decoded_rows = 0       # decoded and not yet written to the store
         self._decoded_bytes = 0
@@ -250,8 +258,27 @@ class Ingest:
         self._decoded: queue.Queue[_Batch | None] = queue.Queue()
         self.stats = IngestStats()
         self._threads: list[threading.Thread] = []
+        self._receiving = False
+        if store is not None:
+            self.attach(store)
 
     # ---- lifecycle
+    def attach(self, store: SpanWriter) -> None:
+        """The store to write to, and the decode worker; call once, before `start`."""
+        from tracehouse.receiver.decoder import BatchDecoder
+
+        # 0: the store's preferred size. Batches fill only while enough spans wait, so a queue
+        # smaller than a batch would never fill one: cap the batch at the queue.
+        preferred = self._max_batch_spans or store.preferred_batch_spans or DECODE_CHUNK_SPANS
+        self._max_batch = max(1, min(preferred, self._max_pending))
+        self._decode_chunk = min(self._max_batch, DECODE_CHUNK_SPANS)
+        # Decoded spans are what costs memory (Arrow columns, ~400 bytes a span), not acknowledged
+        # ones (spool positions). The decode thread stays at most this far ahead of the store: the
+        # batch being written and the next one, filling while it is.
+        self._max_decoded = 2 * self._max_batch
+        self._decoder = BatchDecoder(self._decode_workers)
+        self._store = store
+
     def recover(self) -> int:
         """Open the spool for appending, and queue what it holds that may not be in the store yet
         (acknowledged before a crash) for replay. Call before `start`; the replay runs in the
@@ -270,11 +297,25 @@ class Ingest:
         with self._lock:
             return self._backlog is not None
 
+    def start_receiving(self) -> None:
+        """Start the spool's sync thread: `submit` acknowledges once a request is durable in the
+        spool, whether or not a store is attached yet."""
+        if not self._receiving:
+            self._receiving = True
+            self._start_thread("sync", self._sync_loop)
+
     def start(self) -> None:
-        for name, target in (("sync", self._sync_loop), ("decode", self._decode_loop), ("commit", self._commit_loop)):
-            thread = threading.Thread(target=target, name=f"tracehouse-{name}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        """Receive (if not yet), and decode and commit into the attached store."""
+        if self._store is None:
+            raise RuntimeError("Ingest.start needs a store: call attach(store) first")
+        self.start_receiving()
+        self._start_thread("decode", self._decode_loop)
+        self._start_thread("commit", self._commit_loop)
+
+    def _start_thread(self, name: str, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, name=f"tracehouse-{name}", daemon=True)
+        thread.start()
+        self._threads.append(thread)
 
     def close(self, timeout: float = CLOSE_SECONDS) -> None:
         """Stop accepting; sync, decode and commit everything already submitted, for up to `timeout`
@@ -290,7 +331,13 @@ class Ingest:
         if any(thread.is_alive() for thread in self._threads):
             log.error("shutdown: acknowledged spans not yet stored stay in the spool; the next start stores them")
         self._spool.close()
-        self._decoder.close()
+        if self._decoder is not None:
+            self._decoder.close()
+
+    @property
+    def _writer(self) -> SpanWriter:
+        assert self._store is not None  # attached before the commit thread starts
+        return self._store
 
     def _giving_up(self) -> bool:
         return time.monotonic() >= self._give_up_at
@@ -391,6 +438,7 @@ class Ingest:
                 a.future.set_result(None)
 
     def _decode(self, payloads: list[bytes]) -> pa.Table | None:
+        assert self._decoder is not None  # attached before the decode thread starts
         table, rejected, message = self._decoder.decode(payloads)
         if rejected:
             log.error("%d acknowledged span(s) could not be converted: %s", rejected, message)
@@ -550,7 +598,7 @@ class Ingest:
     def _run_task(self, batch: _Batch) -> None:
         assert batch.task is not None and batch.done is not None
         try:
-            batch.task(self._store)
+            batch.task(self._writer)
             batch.done.set_result(None)
         except Exception as exc:
             log.exception("store maintenance task failed")
@@ -567,8 +615,10 @@ class Ingest:
     def _write_or_set_aside(self, table: pa.Table) -> None:
         """Write `table`; if the store refuses it for a reason other than a lack of disk, write its
         halves, down to single spans, and set aside (dead-letter) each span that still fails."""
+        from tracehouse.store import StoreUnavailableError  # the store contract imports pyarrow
+
         try:
-            self._store.write_spans(table)
+            self._writer.write_spans(table)
             return
         except StoreUnavailableError:
             raise
@@ -583,7 +633,7 @@ class Ingest:
         # One span, refused: once more after a pause (memory may have been short for a moment).
         time.sleep(RETRY_SECONDS)
         try:
-            self._store.write_spans(table)
+            self._writer.write_spans(table)
             return
         except StoreUnavailableError:
             raise

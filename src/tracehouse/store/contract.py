@@ -32,6 +32,12 @@ class IncompatibleStoreError(StoreError):
     """The data directory was written by an incompatible schema version. It is refused, never changed."""
 
 
+class StoreBusyError(StoreError):
+    """The store is held by another process (a file lock): opening it may succeed once that process
+    lets go. `tracehouse up` waits for it, acknowledging into its spool meanwhile. A store without
+    such locks never raises it."""
+
+
 class StoreUnavailableError(StoreError):
     """The store cannot write for now (its disk is full, an I/O error): nothing of the batch was
     stored, and the same batch may succeed later. Writers retry it rather than set it aside."""

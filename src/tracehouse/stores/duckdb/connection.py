@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 
-from tracehouse.store import IncompatibleStoreError, StoreError
+from tracehouse.store import IncompatibleStoreError, StoreBusyError, StoreError
 from tracehouse.stores.duckdb.sql_files import sql
 
 SCHEMA_VERSION = "3"
@@ -82,6 +82,8 @@ def open_database(path: Path, memory_limit: str, read_only: bool, row_group_size
             con.execute(sql("links/schema"))  # additive, no version change (docs/reconstruction.md)
     except duckdb.IOException as exc:
         con.close()
+        if "Could not set lock" in str(exc):  # DuckDB's message for a file another process holds
+            raise StoreBusyError(f"the store at {path} is held by another process: {exc}") from exc
         raise StoreError(f"cannot open the store at {path}: {exc}") from exc
     except duckdb.Error as exc:
         con.close()
