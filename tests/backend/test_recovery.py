@@ -9,6 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import grpc
 import httpx
 from bench.fbaas_shape import RequestFactory
 
@@ -31,56 +32,84 @@ def _spool_backlog(data_dir: Path, distinct_requests: int, copies: int) -> int:
     return distinct_requests * 500
 
 
-def _first_answer(backend: BackendFactory, data_dir: Path) -> tuple[float, int, Backend]:
-    """Start a backend on `data_dir`; seconds from its start to the first answer to an export, the
-    answer's status, and the backend (ready)."""
-    from .otlp_requests import fbaas_request
-    started = time.monotonic()
-    proc = subprocess.Popen(backend.command(data_dir, []), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env=clean_env(), start_new_session=True)
+EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+
+
+def _start(backend: BackendFactory, data_dir: Path, log_path: Path) -> Backend:
+    """Start a backend on `data_dir` without waiting for it to be ready; returns once its run file
+    (written as soon as the ports are bound) names it."""
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(backend.command(data_dir, []), stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, env=clean_env(), start_new_session=True)
     backend._procs.append(proc)
     run_file = data_dir / "server.json"
 
-    def answered() -> tuple[int, dict[str, str]] | None:
-        assert proc.poll() is None, "the backend exited while starting"
+    def started() -> dict[str, str] | None:
+        assert proc.poll() is None, f"the backend exited while starting: {log_path.read_text()[-2000:]}"
         try:
-            info = json.loads(run_file.read_text())
-            if info.get("pid") != proc.pid:
-                return None
-            response = httpx.post(f"{info['otlp_http']}/v1/traces", content=fbaas_request(1).protobuf(),
-                                  headers={"Content-Type": "application/x-protobuf"}, timeout=30)
-        except (OSError, ValueError, httpx.HTTPError):
+            info: dict[str, str] = json.loads(run_file.read_text())
+        except (OSError, ValueError):
             return None
-        return response.status_code, info
+        return info if info.get("pid") == proc.pid else None
 
-    status, info = wait_for(answered, 60, "the first answer", interval=0.01)
-    took = time.monotonic() - started
-    ready = Backend(proc=proc, data_dir=data_dir, log_path=data_dir / "none.log", info=info)
-    return took, status, ready
+    info = wait_for(started, 60, "the run file", interval=0.01)
+    return Backend(proc=proc, data_dir=data_dir, log_path=log_path, info=info)
 
 
-def test_a_restart_with_a_full_spool_answers_within_a_second_of_an_empty_one(backend: BackendFactory,
-                                                                             tmp_path: Path) -> None:
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    baseline, status, first = _first_answer(backend, empty)
-    assert status == 200
+def test_after_a_crash_with_a_full_spool_the_receivers_acknowledge_before_the_store_opens(
+        backend: BackendFactory, tmp_path: Path) -> None:
+    """Ordering, not timing (the 1 s figure is `make bench hostile`'s): this test holds the store's
+    file, so the restarted backend cannot open it. Its receivers must still acknowledge, durably (in
+    the spool), on HTTP and gRPC, while the query port answers a retryable 503 "starting"; once the
+    store is free, the backlog and everything acknowledged meanwhile is stored exactly once.
+    Before, the ports opened only after the store, the decode worker and the whole query layer had
+    loaded (first 200 at 3.8 s after kill -9 on a loaded machine), and a held store stopped the start."""
+    from tracehouse.stores.duckdb import DuckDBStore
+
+    from .otlp_requests import fbaas_request
+    data = tmp_path / "data"
+    first = backend(data_dir=data)
     assert first.stop() == 0
+    # What kill -9 leaves with a full queue: 100,000 acknowledged spans (25,000 distinct) in the spool.
+    spans = _spool_backlog(data, 50, 4)
+    held = DuckDBStore(data / "tracehouse.duckdb")   # another process holds the store (DuckDB's file lock)
+    try:
+        restarted = _start(backend, data, tmp_path / "restarted.log")
+        sent = [fbaas_request(3) for _ in range(4)]
 
-    full = tmp_path / "full"
-    full.mkdir()
-    # 100,000 acknowledged spans in the spool (25,000 distinct): replayed before the ports opened,
-    # they kept clients out for seconds.
-    spans = _spool_backlog(full, 50, 4)
-    took, status, second = _first_answer(backend, full)
-    # Retryable while the replayed backlog fills the queue, accepted otherwise: never a refused connection.
-    assert status in (200, 503)
-    assert took < baseline + 1.0, f"first answer after {took:.2f} s; with an empty data directory {baseline:.2f} s"
-    print(f"first answer {took:.2f} s after start with a full spool, {baseline:.2f} s with an empty one")
-    expected = spans + (5 if status == 200 else 0)
-    wait_for(lambda: second.span_count() >= expected, 120, "the backlog to be replayed", interval=0.5)
-    assert second.span_count() == expected
-    assert second.stop() == 0
+        def acknowledged() -> bool:
+            try:
+                return restarted.post(sent[0].protobuf(), timeout=30).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(acknowledged, 60, "the first acknowledged export", interval=0.01)
+        restarted.send(sent[1])
+        with grpc.insecure_channel(restarted.otlp_grpc) as channel:
+            export = channel.unary_unary(EXPORT, request_serializer=None, response_deserializer=None)
+            export(sent[2].protobuf(), timeout=30)
+            export(sent[3].protobuf(), timeout=30, compression=grpc.Compression.Gzip)
+        # Still true now: the store is held, so every answer above came before it was open.
+        health = httpx.get(f"{restarted.query_url}/healthz", timeout=30)
+        assert health.status_code == 503 and health.headers["retry-after"] == "1", health.text
+        assert health.json()["status"] == "starting", health.text
+        assert httpx.get(f"{restarted.query_url}/api/services", timeout=30).status_code == 503
+
+        def waiting() -> bool:
+            response = httpx.get(f"{restarted.query_url}/healthz", timeout=30)
+            assert response.status_code == 503, response.text
+            return "waiting for the store" in response.json()["detail"]
+
+        wait_for(waiting, 60, "the backend to find the store held")
+    finally:
+        held.close()
+    wait_for(restarted.healthy, 120, "the store to open")
+    ids = [sid for built in sent for sid in built.span_ids]
+    restarted.wait_stored(ids, timeout=120)
+    wait_for(lambda: restarted.span_count() >= spans + len(ids), 120, "the backlog to be replayed", interval=0.5)
+    assert restarted.span_count() == spans + len(ids)
+    assert "waiting for the store" in restarted.log()
+    assert restarted.stop() == 0
 
 
 def test_commands_on_the_store_store_the_spool_backlog_first(backend: BackendFactory) -> None:
