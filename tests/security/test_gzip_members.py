@@ -14,6 +14,7 @@ from tracehouse.otlp.compression import decompress
 from tracehouse.otlp.errors import BodyTooLargeError, DecodeError
 
 from .conftest import SecureBackend, SecureBackendFactory
+from .grpc_frames import unary_call
 
 
 @pytest.fixture(scope="module")
@@ -71,3 +72,36 @@ def test_members_in_process() -> None:
     # deflate (zlib) has no members: bytes after its end are an error, not silently ignored.
     with pytest.raises(DecodeError, match="follow the end"):
         decompress(zlib.compress(b"x") + zlib.compress(b"y"), "deflate", 100)
+
+
+# ---- gRPC: grpc itself decompresses a message (its compressed flag and `grpc-encoding: gzip`) before
+# our handler sees it, so what it does with a second member is what the backend does. Its client
+# compresses each message as one member, so the call is made over raw HTTP/2 (grpc_frames.py).
+
+EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+_INTERNAL = 13
+
+
+def test_grpc_one_gzip_member_is_stored(server: SecureBackend) -> None:
+    built = fbaas_request(2)
+    answer = unary_call(server.otlp_grpc, EXPORT, gzip.compress(built.protobuf()), "gzip")
+    assert answer.grpc_status == 0, answer
+    server.wait_stored(built.span_ids)
+
+
+@pytest.mark.parametrize("tail", ["second-member", "zero-padding", "garbage"])
+def test_grpc_a_message_of_several_gzip_members_is_refused_whole_never_half_stored(server: SecureBackend,
+                                                                                  tail: str) -> None:
+    """grpc's decompressor (zlib in grpc core) stops at the end of the first member and refuses the
+    message when input is left ("not all input consumed"): the client gets an error, and no span
+    of either member is stored. Never a 200 for the first half."""
+    first, second = fbaas_request(2), fbaas_request(3)
+    rest = {"second-member": gzip.compress(second.protobuf()), "zero-padding": b"\0" * 8,
+            "garbage": b"garbage!"}[tail]
+    answer = unary_call(server.otlp_grpc, EXPORT, gzip.compress(first.protobuf()) + rest, "gzip")
+    assert answer.grpc_status == _INTERNAL, answer
+    assert "decompress" in answer.grpc_message.lower(), answer
+    after = fbaas_request(1)
+    server.send(after)   # the backend still serves; commits follow the spool's order, so once this is
+    server.wait_stored(after.span_ids)   # stored, anything acknowledged before it would be too
+    assert server.stored(first.span_ids + second.span_ids) == set()

@@ -2,7 +2,10 @@
 
 The request is taken as raw bytes and parsed by our decoder rather than by grpc, so a body that is
 not a valid message gets INVALID_ARGUMENT with our message (grpc's own deserializer would answer
-INTERNAL). gzip-compressed requests are decompressed by grpc itself, within the receive-size cap.
+INTERNAL). gzip-compressed requests are decompressed by grpc itself, within the receive-size cap;
+a message of several gzip members (legal per RFC 1952, never sent by grpc's clients, which compress
+each message as one member) is refused by grpc whole, INTERNAL "Decompression failed due to not all
+input consumed", before this handler runs: never half stored (tests/security/test_gzip_members.py).
 """
 
 from __future__ import annotations
