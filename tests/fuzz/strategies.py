@@ -24,6 +24,9 @@ UINT64_EDGES = st.sampled_from([0, 1, 2**31, 2**32, 2**53 + 1, 2**62, 2**63 - 1,
 # Times a real SDK sends: 2000 to 2100. The edges (0, past int64) are in TIMESTAMPS below.
 REALISTIC_NS = st.integers(min_value=946_684_800 * 10**9, max_value=4_102_444_800 * 10**9)
 TIMESTAMPS = st.one_of(REALISTIC_NS, UINT64_EDGES)
+# Any uint64 (the field's whole range), the edges, and realistic times; `spans` draws start and end
+# independently, so end < start comes often.
+ANY_UINT64_NS = st.one_of(REALISTIC_NS, UINT64_EDGES, st.integers(min_value=0, max_value=2**64 - 1))
 TEXT = st.one_of(st.text(max_size=40), st.sampled_from(["", "service.name", "ü∂ƒ©˙", "\x00", "a" * 300, "🚀" * 9]))
 
 
