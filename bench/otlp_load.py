@@ -25,12 +25,26 @@ EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 RETRY_PAUSE_S = 0.05
 
 
-def build_bodies(count: int, spans: int, protocol: str, seed: int) -> list[bytes]:
+def build_bodies(count: int, spans: int, protocol: str, seed: int, pad_bytes: int = 0) -> list[bytes]:
     factory = RequestFactory(spans, seed=seed)
     bodies = [factory.next_body() for _ in range(count)]
+    if pad_bytes:
+        bodies = [_padded(b, pad_bytes) for b in bodies]
     if protocol == "json":
         bodies = [to_otlp_json(b) for b in bodies]
     return bodies
+
+
+def _padded(body: bytes, pad_bytes: int) -> bytes:
+    """The request with a `pad` attribute of `pad_bytes` on every span (heavy spans)."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    request = ExportTraceServiceRequest.FromString(body)
+    for rs in request.resource_spans:
+        for ss in rs.scope_spans:
+            for span in ss.spans:
+                span.attributes.add(key="pad").value.string_value = "x" * pad_bytes
+    return request.SerializeToString()
 
 
 def main() -> None:
@@ -44,9 +58,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--token", default="", help="Bearer token to send (the backend's ingest token)")
     parser.add_argument("--cafile", default="", help="Certificate to trust: TLS on (https:// or gRPC TLS)")
+    parser.add_argument("--pad-bytes", type=int, default=0, help="Add an attribute of this many bytes to every span")
+    parser.add_argument("--reuse", action="store_true", help="Send the bodies again in a cycle when they run out")
     args = parser.parse_args()
 
-    bodies = build_bodies(args.bodies, args.spans, args.protocol, args.seed)
+    bodies = build_bodies(args.bodies, args.spans, args.protocol, args.seed, args.pad_bytes)
     print(json.dumps({"ready": True}), flush=True)
     sys.stdin.readline()  # the orchestrator says go once it has sampled the idle backend
 
@@ -59,10 +75,10 @@ def main() -> None:
 
     def take() -> bytes | None:
         with lock:
-            if next_index[0] >= len(bodies) or time.perf_counter() >= deadline:
+            if (next_index[0] >= len(bodies) and not args.reuse) or time.perf_counter() >= deadline:
                 return None
             next_index[0] += 1
-            return bodies[next_index[0] - 1]
+            return bodies[(next_index[0] - 1) % len(bodies)]
 
     def record(status: str, seconds: float) -> None:
         with lock:

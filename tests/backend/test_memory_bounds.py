@@ -55,3 +55,46 @@ def test_the_million_span_request_stays_within_400_mib(backend: BackendFactory) 
         time.sleep(2)
     assert peak.peak <= LIMIT_MIB * 2**20, f"backend + decode worker peaked at {peak.peak / 2**20:.0f} MiB"
     assert server.alive()
+
+
+# Concurrent large requests: bodies being received are bounded in bytes (Ingest.RECEIVE_BUDGET_BYTES,
+# 32 MiB, one request alone may exceed it); past the budget a request is answered 503 / UNAVAILABLE
+# with a retry delay before its body is read. Before, each connection's body was read whole (and
+# joined: twice its size) however many arrived at once: 8 bodies of 24 MiB grew the backend by
+# ~300 MiB or more, as much as the clients sent.
+BODY_MIB = 24
+SENDERS = 8
+RECEIVE_GROWTH_LIMIT_MIB = 200
+
+
+def test_concurrent_large_requests_are_bounded_in_bytes(backend: BackendFactory) -> None:
+    import httpx
+
+    from .conftest import PeakRss
+
+    server = backend()
+    body = b"\xff" * (BODY_MIB * 2**20)   # not protobuf: answered 400 once read, which is all we need
+    barrier = threading.Barrier(SENDERS)
+    answers: list[str] = []
+
+    def send() -> None:
+        barrier.wait()
+        try:
+            status = httpx.post(server.traces_url, content=body, timeout=60,
+                                headers={"Content-Type": "application/x-protobuf"}).status_code
+            answers.append(str(status))
+        except httpx.HTTPError as exc:   # refused before the body was read: the server may close early
+            answers.append(type(exc).__name__)
+
+    with PeakRss(server.pid, interval=0.005) as rss:
+        for _ in range(3):
+            threads = [threading.Thread(target=send) for _ in range(SENDERS)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+    assert "400" in answers, answers            # bodies were read and refused as what they are
+    assert set(answers) <= {"400", "503", "RemoteProtocolError", "WriteError", "ReadError"}, answers
+    assert rss.growth <= RECEIVE_GROWTH_LIMIT_MIB * 2**20, (
+        f"the backend grew by {rss.growth / 2**20:.0f} MiB receiving {SENDERS} x {BODY_MIB} MiB at once: {answers}")
+    assert server.alive()

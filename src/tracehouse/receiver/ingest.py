@@ -114,18 +114,29 @@ class _Batch:
 # worker, table assembly) stays small (the same throughput at 2k and 8k).
 DECODE_CHUNK_SPANS = 2_048
 # Payload bytes decoded per call, whatever the span count: 1,000 spans of 1 MiB each would
-# otherwise take the worker to GBs.
-DECODE_CHUNK_BYTES = 4 * 2**20
+# otherwise take the worker to GBs. 1 MiB rather than 4: under overload with spans of 2 KiB, the
+# worker peaked at 77 MiB with 4 MiB chunks and 39 MiB with 1 MiB ones (bench overload); FBaaS
+# spans fill a 2,048-span chunk at ~0.5 MiB, so their chunks are unchanged.
+DECODE_CHUNK_BYTES = 1 * 2**20
 # DuckDB converts a batch 2,048 rows (one vector) at a time; a vector holding 32 MiB of attribute
 # values ran out of the store's default 128 MB (measured: 2,000 spans of 16 KiB failed, 1,000
 # passed; 32 spans of 1 MiB failed, 16 passed). A commit therefore stops before any 2,048-row
 # window of it would hold more than this many value bytes, and before it holds COMMIT_MAX_BYTES.
+# The decode thread stays at most two such commits ahead, so decoded Arrow tables hold at most
+# 2 x COMMIT_MAX_BYTES of values: 32 MiB (not 64) keeps that within the 400 MiB budget (ADR 12),
+# and a whole row group of FBaaS spans (61,440 x ~340 bytes, ~21 MiB) still fits one commit (ADR 6).
 COMMIT_WINDOW_BYTES = 8 * 2**20
-COMMIT_MAX_BYTES = 64 * 2**20
+COMMIT_MAX_BYTES = 32 * 2**20
 _VECTOR_ROWS = 2_048
 # Columns whose size varies with the span; the others are a few bytes a row.
 _VALUE_COLUMNS = ("attributes", "events", "links", "status_message", "span_name", "trace_state")
 _FIXED_ROW_BYTES = 96
+# Request bytes the receivers hold at once, from the first byte read until the answer (the body, and
+# what it is parsed and split into: ~3x its size at the peak). Past it a request is refused with a
+# retryable 503 / UNAVAILABLE before its body is read, unless nothing else is being received (one
+# request up to --max-body is always let in). Before, every connection's body was read whole however
+# many arrived at once: 8 bodies of 24 MiB grew the backend by 378 MiB.
+RECEIVE_BUDGET_BYTES = 32 * 2**20
 # How long the decode and commit threads wait before trying a failed chunk or batch again.
 RETRY_SECONDS = 1.0
 # How long the commit thread waits for more decoded spans to fill a batch before it writes a partial one.
@@ -247,6 +258,8 @@ class Ingest:
         self._tasks: deque[tuple[Callable[[SpanWriter], object], Future[None]]] = deque()
         self._pending_spans = 0      # submitted and not yet in the store
         self._pending_bytes = 0      # their spool bytes (and the backlog's)
+        self._receiving_bytes = 0    # request bytes held by the receivers (RECEIVE_BUDGET_BYTES)
+        self.receive_budget_bytes = RECEIVE_BUDGET_BYTES
         self._backlog: Iterator[tuple[Position, bytes]] | None = None
         self._backlog_unclaimed = 0  # backlog bytes counted as pending and not yet read
         # Shutting down before the backlog was replayed: records spooled since must not be marked
@@ -355,6 +368,19 @@ class Ingest:
             bool(self._max_pending_bytes) and self._pending_bytes >= self._max_pending_bytes)
 
     # ---- API for receivers
+    def reserve_receive(self, nbytes: int) -> bool:
+        """Count `nbytes` of a request being received against the receive budget; False (nothing
+        counted) if that would pass it while other requests are being received: refuse it, retryable."""
+        with self._lock:
+            if self._receiving_bytes and self._receiving_bytes + nbytes > self.receive_budget_bytes:
+                return False
+            self._receiving_bytes += nbytes
+            return True
+
+    def release_receive(self, nbytes: int) -> None:
+        with self._lock:
+            self._receiving_bytes -= nbytes
+
     def submit(self, payload: bytes, spans: int) -> Future[None]:
         """Queue a validated request; the future resolves once it is durably spooled (acknowledge then)."""
         return self.submit_records([(payload, spans)] if spans else [])

@@ -63,6 +63,17 @@ def _export_handler(ingest: Ingest, token_check: TokenCheck,
                           "`authorization: Bearer <ingest token>` (OTEL_EXPORTER_OTLP_HEADERS)")
         if ingest.is_full():
             context.abort_with_status(_unavailable(str(QueueFullError(1)), 1))
+        # grpc has read the message already; what it is parsed and split into counts against the
+        # receivers' byte budget until the answer (Ingest.RECEIVE_BUDGET_BYTES).
+        if not ingest.reserve_receive(len(body)):
+            context.abort_with_status(_unavailable("the backend is receiving as many request bytes as it holds at "
+                                                   "once; retry in 1 s", 1))
+        try:
+            return _export(body, context)
+        finally:
+            ingest.release_receive(len(body))
+
+    def _export(body: bytes, context: grpc.ServicerContext) -> bytes:
         try:
             decoded = prepare_protobuf(body, ingest.limits, retention_seconds)
         except DecodeError as exc:

@@ -32,6 +32,29 @@ def _error(http_status: int, grpc_code: int, message: str, content_type: str,
                     media_type=content_type, headers=headers)
 
 
+def _busy(content_type: str) -> Response:
+    return _error(503, _UNAVAILABLE, "the backend is receiving as many request bytes as it holds at once; retry in 1 s",
+                  content_type, {"Retry-After": "1"})
+
+
+class _Held:
+    """Request bytes this request holds against the receivers' budget (Ingest.reserve_receive)."""
+
+    def __init__(self, ingest: Ingest) -> None:
+        self._ingest = ingest
+        self.bytes = 0
+
+    def take(self, nbytes: int) -> bool:
+        if not self._ingest.reserve_receive(nbytes):
+            return False
+        self.bytes += nbytes
+        return True
+
+    def release(self) -> None:
+        self._ingest.release_receive(self.bytes)
+        self.bytes = 0
+
+
 def create_otlp_http_app(ingest: Ingest, max_body_bytes: int, decode_threads: int = 2,
                          retention_seconds: int = 0, tokens: tuple[str, ...] = (),
                          hosts: HostCheck | None = None) -> Starlette:
@@ -58,45 +81,56 @@ def create_otlp_http_app(ingest: Ingest, max_body_bytes: int, decode_threads: in
         if declared and declared.isdigit() and int(declared) > max_body_bytes:
             return _error(413, _RESOURCE_EXHAUSTED, f"request body of {declared} bytes exceeds the limit of "
                           f"{max_body_bytes}", content_type)
-        chunks: list[bytes] = []
-        size = 0
+        # The body counts against the receive budget from before it is read (its declared length,
+        # else as it arrives) until the answer (Ingest.RECEIVE_BUDGET_BYTES).
+        held = _Held(ingest)
+        if declared and declared.isdigit() and not held.take(int(declared)):
+            return _busy(content_type)
         try:
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > max_body_bytes:
-                    return _error(413, _RESOURCE_EXHAUSTED, f"request body exceeds the limit of {max_body_bytes} "
-                                  "bytes", content_type)
-                chunks.append(chunk)
-        except ClientDisconnect:
-            return Response(status_code=400)
-        body = b"".join(chunks)
-        chunks.clear()   # a 64 MiB body is held once, not twice
-        encoding = request.headers.get("content-encoding")
+            chunks: list[bytes] = []
+            size = 0
+            try:
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > max_body_bytes:
+                        return _error(413, _RESOURCE_EXHAUSTED, f"request body exceeds the limit of {max_body_bytes} "
+                                      "bytes", content_type)
+                    # No (or a short) declared length: count the body against the budget as it comes.
+                    if size > held.bytes and not held.take(size - held.bytes):
+                        return _busy(content_type)
+                    chunks.append(chunk)
+            except ClientDisconnect:
+                return Response(status_code=400)
+            body = b"".join(chunks)
+            chunks.clear()   # a 64 MiB body is held once, not twice
+            encoding = request.headers.get("content-encoding")
 
-        def decode() -> PreparedExport:
-            return prepare(decompress(body, encoding, max_body_bytes), content_type, ingest.limits,
-                           retention_seconds)
+            def decode() -> PreparedExport:
+                return prepare(decompress(body, encoding, max_body_bytes), content_type, ingest.limits,
+                               retention_seconds)
 
-        try:
-            decoded = await anyio.to_thread.run_sync(decode, limiter=limiter)
-        except BodyTooLargeError as exc:
-            return _error(413, _RESOURCE_EXHAUSTED, str(exc), content_type)
-        except DecodeError as exc:
-            return _error(400, _INVALID_ARGUMENT, str(exc), content_type)
-        try:
-            future = ingest.submit_records(decoded.records)
-        except QueueFullError as exc:
-            return _error(503, _UNAVAILABLE, str(exc), content_type,
-                          {"Retry-After": str(exc.retry_after_seconds)})
-        except IngestClosedError as exc:
-            return _error(503, _UNAVAILABLE, str(exc), content_type, {"Retry-After": "1"})
-        try:
-            await asyncio.wrap_future(future)
-        except Exception as exc:  # the spool write failed: nothing of this request was kept; retryable
-            return _error(503, _UNAVAILABLE, f"the spans could not be stored durably: {exc}", content_type,
-                          {"Retry-After": "1"})
-        return Response(encode(export_response(decoded.rejected, decoded.error_message), content_type),
-                        media_type=content_type)
+            try:
+                decoded = await anyio.to_thread.run_sync(decode, limiter=limiter)
+            except BodyTooLargeError as exc:
+                return _error(413, _RESOURCE_EXHAUSTED, str(exc), content_type)
+            except DecodeError as exc:
+                return _error(400, _INVALID_ARGUMENT, str(exc), content_type)
+            try:
+                future = ingest.submit_records(decoded.records)
+            except QueueFullError as exc:
+                return _error(503, _UNAVAILABLE, str(exc), content_type,
+                              {"Retry-After": str(exc.retry_after_seconds)})
+            except IngestClosedError as exc:
+                return _error(503, _UNAVAILABLE, str(exc), content_type, {"Retry-After": "1"})
+            try:
+                await asyncio.wrap_future(future)
+            except Exception as exc:  # the spool write failed: nothing of this request was kept; retryable
+                return _error(503, _UNAVAILABLE, f"the spans could not be stored durably: {exc}", content_type,
+                              {"Retry-After": "1"})
+            return Response(encode(export_response(decoded.rejected, decoded.error_message), content_type),
+                            media_type=content_type)
+        finally:
+            held.release()
 
     async def method_not_allowed(request: Request) -> Response:
         return _error(405, _INVALID_ARGUMENT, "use POST /v1/traces", JSON, {"Allow": "POST"})
