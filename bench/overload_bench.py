@@ -33,7 +33,7 @@ SPANS_PER_REQUEST = 500
 
 def one_run(duration: float, senders: int, pad_bytes: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="th-bench-overload-") as tmp:
-        backend = Backend(Path(tmp) / "data", env=json.loads(os.environ.get("TH_BENCH_ENV", "{}")))
+        backend = Backend(Path(tmp) / "data")
         try:
             loads = []
             for protocol in ("http", "grpc"):

@@ -24,6 +24,7 @@ BENCHES = {
     "doctor": "bench.doctor_bench",
     "reconstruct": "bench.reconstruct_bench",
     "security": "bench.security_bench",
+    "overload": "bench.overload_bench",
 }
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from pathlib import Path
 
 import grpc
@@ -126,3 +125,28 @@ def test_commands_on_the_store_store_the_spool_backlog_first(backend: BackendFac
                            capture_output=True, text=True, env=clean_env(), timeout=120, check=False)
     assert check.returncode == 0, check.stdout + check.stderr
     assert "spool backlog: none" in check.stdout and "dead letter: none" in check.stdout
+
+
+def test_sigterm_while_waiting_for_the_store_exits_cleanly_and_keeps_what_it_acknowledged(
+        backend: BackendFactory, tmp_path: Path) -> None:
+    """Stopped before its store ever opened, the backend exits 0, and what it acknowledged meanwhile
+    (in the spool only) is stored by the next start."""
+    from tracehouse.stores.duckdb import DuckDBStore
+
+    from .otlp_requests import fbaas_request
+    data = tmp_path / "data"
+    first = backend(data_dir=data)
+    assert first.stop() == 0
+    held = DuckDBStore(data / "tracehouse.duckdb")
+    try:
+        waiting = _start(backend, data, tmp_path / "waiting.log")
+        built = fbaas_request(2)
+        wait_for(lambda: waiting.post(built.protobuf(), timeout=30).status_code == 200, 60, "an acknowledgement",
+                 interval=0.05)
+        assert waiting.stop() == 0, waiting.log()
+        assert "Traceback" not in waiting.log(), waiting.log()
+    finally:
+        held.close()
+    again = backend(data_dir=data)
+    again.wait_stored(built.span_ids, timeout=60)
+    assert again.stop() == 0
