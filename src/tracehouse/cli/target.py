@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import ssl
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,17 +54,28 @@ def _run_info(data_dir: Path) -> dict[str, Any] | None:
     return info if isinstance(info, dict) and _pid_alive(pid) else None
 
 
+# How long a command waits for a backend that is still starting (its query port answers 503).
+STARTING_WAIT_SECONDS = 60.0
+
+
 def running_backend_url(data_dir: Path) -> str | None:
     """The query URL of the backend serving `data_dir`, if one is running and answering."""
     info = _run_info(data_dir)
     if info is None:
         return None
     url = str(info["query_url"])
-    try:
-        response = httpx.get(f"{url}/healthz", timeout=2.0, **http_options(Settings.from_env(), info))
-    except httpx.HTTPError:
-        return None
-    return url if response.status_code == 200 else None
+    options = http_options(Settings.from_env(), info)
+    # A backend that is starting answers 503 "starting" while it opens its store (it already
+    # acknowledges exports): wait for it rather than open the store file beside it.
+    deadline = time.monotonic() + STARTING_WAIT_SECONDS
+    while True:
+        try:
+            response = httpx.get(f"{url}/healthz", timeout=2.0, **options)
+        except httpx.HTTPError:
+            return None
+        if response.status_code != 503 or time.monotonic() > deadline or not _pid_alive(int(info["pid"])):
+            return url if response.status_code == 200 else None
+        time.sleep(0.2)
 
 
 def http_options(settings: Settings | None = None, run_info: dict[str, Any] | None = None) -> dict[str, Any]:
