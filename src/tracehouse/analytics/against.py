@@ -11,9 +11,9 @@ from tracehouse.analytics.report import Column, Report
 
 
 def against_baseline(window: Report, baseline: Report, key: Sequence[str], figures: Sequence[str],
-                     how: str) -> Report:
+                     how: str, limit: int | None = None) -> Report:
     """`window` with, for each figure, the baseline's value and the change, ranked by the change of
-    the first figure (largest increase first)."""
+    the first figure (largest increase first); the first `limit` rows (None: all)."""
     base_rows: dict[tuple[Any, ...], dict[str, Any]] = {}
     for r in baseline.rows:  # rows come busiest first: a repeated key keeps its busiest row
         base_rows.setdefault(tuple(r.get(k) for k in key), r)
@@ -28,6 +28,8 @@ def against_baseline(window: Report, baseline: Report, key: Sequence[str], figur
         rows.append(row)
     first = f"change_{figures[0]}"
     rows.sort(key=lambda r: (r[first] is None, -(r[first] or 0.0)))
+    if limit is not None:
+        rows = rows[:limit]
     kinds = {c.key: c for c in window.columns}
     extra = []
     for f in figures:

@@ -18,7 +18,9 @@ def describe(selection: Selection) -> str:
 
 
 def analyze_compare(reader: AnalyticsReader, flt: AnalysisFilter, selection: Selection,
-                    max_traces: int = MAX_TRACES_PER_SIDE) -> Report:
+                    max_traces: int = MAX_TRACES_PER_SIDE, max_rows: int | None = MAX_ROWS) -> Report:
+    """The attribute values ranked by over-representation in the selection; the first `max_rows`
+    (None: all, which a comparison against a baseline ranks again before cutting)."""
     rows = reader.attribute_contrast(flt, selection, max_traces).to_pylist()
     what = describe(selection)
     out = []
@@ -42,9 +44,10 @@ def analyze_compare(reader: AnalyticsReader, flt: AnalysisFilter, selection: Sel
     else:
         findings.append(f"No attribute value stands out in the {what}.")
     columns = [Column("attribute", "attribute", TEXT), Column("scope", "scope", TEXT),
-               Column("selected_pct", "in selection", PERCENT), Column("baseline_pct", "in baseline", PERCENT),
+               Column("selected_pct", "in selection", PERCENT), Column("baseline_pct", "in the others", PERCENT),
                Column("difference", "difference", PERCENT), Column("selected", "selected traces", COUNT),
-               Column("baseline", "baseline traces", COUNT)]
+               Column("baseline", "other traces", COUNT)]
     notes = [f"selection: {sel_total:,} {what}; baseline: {base_total:,} other traces"
              + (f" (each side sampled to at most {max_traces:,})" if max(sel_total, base_total) >= max_traces else "")]
-    return Report("compare", f"What marks the {what}", findings, columns, out[:MAX_ROWS], notes=notes)
+    return Report("compare", f"What marks the {what}", findings, columns, out[:max_rows] if max_rows is not None else out,
+                  notes=notes)

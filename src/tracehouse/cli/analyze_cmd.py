@@ -185,6 +185,7 @@ def latency(ctx: click.Context, data: Path | None, url: str | None, fmt: str, si
 @click.option("--slowest", metavar="PERCENT", help="Select the slowest PERCENT of traces [default 5%].")
 @click.option("--min-duration", "min_duration", metavar="DURATION", help="Select traces lasting at least this.")
 @click.option("--errors", is_flag=True, help="Select the traces with an error.")
+@baseline_options
 @click.pass_context
 def compare(ctx: click.Context, data: Path | None, url: str | None, fmt: str, since: str | None, start: str | None,
             end: str | None, attrs: tuple[str, ...], service: str | None, operation: str | None,

@@ -12,8 +12,10 @@ or HTTP query parameters, so every front end computes with the same inputs:
                                                or whose routes are grouped (paths; default: all),
                                                or examined on each side (doctor; default 2000)
   baseline=1h | baseline_start=TIME, baseline_end=TIME
-                                               what the window is compared with (doctor; default:
-                                               the period of the window's length before it)
+                                               what the window is compared with (doctor, and every
+                                               analysis whose rows are then ranked by their change;
+                                               doctor's default: the period of the window's length
+                                               before it)
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 import pyarrow as pa
 
 from tracehouse.analytics.against import against_baseline
+from tracehouse.analytics.bubbleup import MAX_ROWS as COMPARE_ROWS
 from tracehouse.analytics.bubbleup import analyze_compare
 from tracehouse.analytics.causes import Diagnosis
 from tracehouse.analytics.doctor import DEFAULT_SAMPLE as DOCTOR_SAMPLE
@@ -52,6 +55,8 @@ AGAINST: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "latency": (("service", "operation"), ("p95_ms", "share")),
     "errors": (("service", "operation", "version"), ("error_rate",)),
     "origins": (("entry", "chain", "operation"), ("share",)),
+    # compare: how much more over-represented in the selection a value is than it was in the baseline.
+    "compare": (("attribute", "scope"), ("difference", "selected_pct")),
 }
 Params = Mapping[str, str | Sequence[str]]
 
@@ -159,8 +164,8 @@ class Analyses:
     def latency(self, flt: AnalysisFilter, what_if: WhatIf | None = None, sample: int = DEFAULT_SAMPLE) -> Report:
         return analyze_latency(self._store, flt, what_if, sample)
 
-    def compare(self, flt: AnalysisFilter, selection: Selection) -> Report:
-        return analyze_compare(self._store, flt, selection)
+    def compare(self, flt: AnalysisFilter, selection: Selection, max_rows: int | None = COMPARE_ROWS) -> Report:
+        return analyze_compare(self._store, flt, selection, max_rows=max_rows)
 
     def errors(self, flt: AnalysisFilter) -> Report:
         return analyze_errors(self._store, flt)
@@ -220,8 +225,11 @@ class Analyses:
         rest = {k: v for k, v in params.items() if k not in ("since", "start", "end", "baseline", "baseline_start",
                                                              "baseline_end")}
         key, figures = AGAINST[name]
+        limit = None
+        if name == "compare":  # every value on both sides, ranked by the change, then cut
+            runner, limit = (lambda p: self.compare(parse_filter(p), parse_selection(p), None)), COMPARE_ROWS
         return against_baseline(runner({**rest, **bounds(window)}), runner({**rest, **bounds(baseline)}), key,
-                                figures, how)
+                                figures, how, limit)
 
     def _run_paths(self, p: Params) -> Report:
         slowest = _one(p, "slowest")

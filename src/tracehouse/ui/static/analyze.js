@@ -3,12 +3,14 @@
 // Data is shown with textContent only.
 
 const $ = (id) => document.getElementById(id);
+// Every analysis takes a baseline: its rows are then ranked by their change against it.
+const BASELINE = ["baseline", "baseline_start", "baseline_end"];
 const ANALYSES = {
-  paths: { label: "Routes", fields: ["slowest", "sample"] },
-  origins: { label: "Origins", fields: [], target: true },
-  latency: { label: "Latency", fields: ["what_if", "sample"] },
-  compare: { label: "Compare", fields: ["slowest", "min_duration", "errors"] },
-  errors: { label: "Errors", fields: [] },
+  paths: { label: "Routes", fields: ["slowest", "sample", ...BASELINE] },
+  origins: { label: "Origins", fields: [...BASELINE], target: true },
+  latency: { label: "Latency", fields: ["what_if", "sample", ...BASELINE] },
+  compare: { label: "Compare", fields: ["slowest", "min_duration", "errors", ...BASELINE] },
+  errors: { label: "Errors", fields: [...BASELINE] },
   doctor: { label: "Doctor", fields: ["baseline", "baseline_start", "baseline_end", "sample"] },
 };
 const FIELDS = {
