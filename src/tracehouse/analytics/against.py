@@ -11,9 +11,10 @@ from tracehouse.analytics.report import Column, Report
 
 
 def against_baseline(window: Report, baseline: Report, key: Sequence[str], figures: Sequence[str],
-                     how: str, limit: int | None = None) -> Report:
+                     how: str, limit: int | None = None, label_keys: Sequence[str] | None = None) -> Report:
     """`window` with, for each figure, the baseline's value and the change, ranked by the change of
-    the first figure (largest increase first); the first `limit` rows (None: all)."""
+    the first figure (largest increase first); the first `limit` rows (None: all). A row is named in
+    the finding by the first line of its `label_keys` values (default: the key)."""
     base_rows: dict[tuple[Any, ...], dict[str, Any]] = {}
     for r in baseline.rows:  # rows come busiest first: a repeated key keeps its busiest row
         base_rows.setdefault(tuple(r.get(k) for k in key), r)
@@ -39,7 +40,7 @@ def against_baseline(window: Report, baseline: Report, key: Sequence[str], figur
     findings = []
     if rows and rows[0][first] is not None:
         top = rows[0]
-        label = " ".join(str(top[k]).splitlines()[0] for k in key if top.get(k))
+        label = " ".join(str(top[k]).splitlines()[0] for k in label_keys or key if top.get(k))
         title = kinds[figures[0]].title
         findings.append(f"Largest change against the baseline: {label}, {title} {top[f'baseline_{figures[0]}']:,.1f}"
                         f" -> {top[figures[0]]:,.1f}.")

@@ -57,14 +57,23 @@ def render_text(report: Report, max_width: int = 60) -> str:
     """A readable plain-text rendering: title, findings, then an aligned table."""
     lines = [report.title, "=" * len(report.title)]
     lines += [f"* {f}" for f in report.findings]
+    # Multi-line values (a route's tree) are shown below the table, each under its row's number,
+    # and the table cell holds the number and the first line.
+    blocks = [c for c in report.columns if c.kind == TEXT and any("\n" in str(r.get(c.key) or "") for r in report.rows)]
     if report.rows:
         lines.append("")
         header = [c.title for c in report.columns]
         body = []
-        for row in report.rows:
+        for number, row in enumerate(report.rows, 1):
             cells = []
             for c in report.columns:
-                text = format_value(row.get(c.key), c.kind).replace("\n", " | ")
+                text = format_value(row.get(c.key), c.kind)
+                if c is blocks[0] if blocks else False:
+                    text = f"#{number} " + text.split("\n", 1)[0]
+                elif c in blocks:  # its first line that is not indented (a diff's first change)
+                    firsts = [t for t in text.splitlines() if t and not t[0].isspace()]
+                    text = " ".join((firsts or [text.split("\n", 1)[0]])[0].split()) + (
+                        f" (and {len(firsts) - 1} more)" if len(firsts) > 1 else "")
                 cells.append(text if len(text) <= max_width else text[: max_width - 1] + "…")
             body.append(cells)
         widths = [max(len(h), *(len(r[i]) for r in body)) for i, h in enumerate(header)]
@@ -77,6 +86,11 @@ def render_text(report: Report, max_width: int = 60) -> str:
         lines.append(fmt(header))
         lines.append("  ".join("-" * w for w in widths))
         lines += [fmt(r) for r in body]
+        for number, row in enumerate(report.rows, 1) if blocks else ():
+            lines += ["", f"#{number}"]
+            for c in blocks:
+                lines.append(f"  {c.title}:")
+                lines += ["    " + line for line in format_value(row.get(c.key), c.kind).splitlines()]
     else:
         lines.append("")
         lines.append("(no traces matched)")

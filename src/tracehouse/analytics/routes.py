@@ -13,9 +13,20 @@ from tracehouse.store import AnalysisFilter, AnalyticsReader, SpanReader
 MAX_ROUTES = 50
 
 
-def route_text(spans: pa.Table) -> str:
-    """One trace's call tree as indented 'service:operation' lines; identical siblings fold into
-    one line with a count ('x2'), so a route reads the same whatever the order calls were made in."""
+# A route is shown as a short tree: identical sibling calls folded ("x6"), at most this many lines
+# (the rest summed up in one), each label at most this long; and, for every route but the usual
+# one of its entry point, as a diff against that usual route.
+MAX_TREE_LINES = 12
+MAX_LABEL = 80
+
+# One line of a route's tree: its depth, 'service:operation', and how many identical calls it stands for.
+Line = tuple[int, str, int]
+
+
+def route_lines(spans: pa.Table) -> list[Line]:
+    """One trace's call tree as (depth, 'service:operation', count) lines in tree order; identical
+    siblings fold into one line with a count, so a route reads the same whatever the order calls
+    were made in."""
     rows = spans.select(["span_id", "parent_span_id", "service_name", "span_name"]).to_pylist()
     ids = {r["span_id"] for r in rows}
     children: dict[str | None, list[dict[str, Any]]] = defaultdict(list)
@@ -23,16 +34,99 @@ def route_text(spans: pa.Table) -> str:
         parent = r["parent_span_id"] if r["parent_span_id"] in ids else None
         children[parent].append(r)
 
-    def lines(parent: str | None, depth: int) -> list[str]:
-        rendered = [(f"{c['service_name']}:{c['span_name']}", lines(c["span_id"], depth + 1)) for c in children[parent]]
-        folded = Counter(( label, tuple(sub)) for label, sub in rendered)
-        out: list[str] = []
+    def lines(parent: str | None, depth: int) -> list[Line]:
+        rendered = [(f"{c['service_name']}:{c['span_name']}", tuple(lines(c["span_id"], depth + 1)))
+                    for c in children[parent]]
+        folded = Counter(rendered)
+        out: list[Line] = []
         for (label, sub), n in sorted(folded.items()):
-            out.append("  " * depth + label + (f" x{n}" if n > 1 else ""))
+            out.append((depth, label, n))
             out.extend(sub)
         return out
 
-    return "\n".join(lines(None, 0))
+    return lines(None, 0)
+
+
+def _label(label: str) -> str:
+    return label if len(label) <= MAX_LABEL else label[:MAX_LABEL - 1] + "…"
+
+
+def _show(line: Line, mark: str = "") -> str:
+    depth, label, n = line
+    return mark + "  " * depth + _label(label) + (f" x{n}" if n > 1 else "")
+
+
+def _cut(shown: list[str], hidden_calls: int = 0) -> str:
+    """At most MAX_TREE_LINES lines; what does not fit is counted in a last line."""
+    if len(shown) > MAX_TREE_LINES:
+        hidden_calls += len(shown) - (MAX_TREE_LINES - 1)
+        shown = shown[:MAX_TREE_LINES - 1]
+    if hidden_calls:
+        shown = [*shown, f"… {hidden_calls} more lines"]
+    return "\n".join(shown)
+
+
+def route_tree(lines: list[Line]) -> str:
+    """The route as a short indented tree (see MAX_TREE_LINES)."""
+    return _cut([_show(line) for line in lines])
+
+
+def route_text(spans: pa.Table) -> str:
+    """One trace's route as a short tree (route_lines, cut at MAX_TREE_LINES)."""
+    return route_tree(route_lines(spans))
+
+
+def _keyed(lines: list[Line]) -> dict[tuple[str, ...], tuple[int, int]]:
+    """Each line keyed by its path of labels from the root (a repeated path gets '#2', '#3'...),
+    with its index and count."""
+    keyed: dict[tuple[str, ...], tuple[int, int]] = {}
+    path: list[str] = []
+    for i, (depth, label, n) in enumerate(lines):
+        del path[depth:]
+        path.append(label)
+        key, k = tuple(path), 2
+        while key in keyed:
+            key, k = (*path[:-1], f"{label}#{k}"), k + 1
+        path[-1] = key[-1]
+        keyed[key] = (i, n)
+    return keyed
+
+
+def route_diff(lines: list[Line], usual: list[Line]) -> list[str]:
+    """The route against the usual one, as tree lines marked '+' (calls only this route makes, or
+    makes more often: 'x6, usually x1'), '-' (usual calls it does not make), with unmarked
+    ancestors for context. Empty when the two are the same."""
+    mine, theirs = _keyed(lines), _keyed(usual)
+    changed: dict[tuple[str, ...], str] = {}
+    for key, (i, n) in mine.items():
+        if key not in theirs:
+            changed[key] = _show(lines[i], "+ ")
+        elif theirs[key][1] != n:
+            changed[key] = _show(lines[i], "~ ") + f" (usually x{theirs[key][1]})"
+    for key, (i, _) in theirs.items():
+        if key not in mine:
+            changed[key] = _show(usual[i], "- ")
+    if not changed:
+        return []
+    # Tree order over both routes: by the path of each line's positions.
+    position = {**{k: i for k, (i, _) in theirs.items()}, **{k: i for k, (i, _) in mine.items()}}
+    wanted = set(changed) | {key[:n] for key in changed for n in range(1, len(key))}
+    shown = []
+    for key in sorted(wanted, key=lambda k: tuple(position.get(k[:n], 0) for n in range(1, len(k) + 1))):
+        if key in changed:
+            shown.append(changed[key])
+        else:
+            line = lines[mine[key][0]] if key in mine else usual[theirs[key][0]]
+            shown.append(_show(line, "  "))
+    return shown
+
+
+def _summary(diff: list[str], limit: int = 3) -> str:
+    """A diff's changes in a short phrase, for sentences."""
+    marked = [d.strip() for d in diff if d[:1] in "+-~"]
+    marked = [m[:2] + " ".join(m[2:].split()) for m in marked]
+    text = "; ".join(marked[:limit])
+    return text + (f"; and {len(marked) - limit} more changes" if len(marked) > limit else "")
 
 
 def analyze_paths(reader: AnalyticsReader, spans: SpanReader, flt: AnalysisFilter,
@@ -47,14 +141,28 @@ def analyze_paths(reader: AnalyticsReader, spans: SpanReader, flt: AnalysisFilte
     examples = [r["example_trace_id"] for r in rows]
     example_spans = spans.get_spans(examples) if examples else None
     out = []
+    trees: list[list[Line]] = []
     for r in rows:
-        text = ""
+        lines: list[Line] = []
         if example_spans is not None:
             mask = pa.compute.equal(example_spans.column("trace_id"), r["example_trace_id"])
-            text = route_text(example_spans.filter(mask))
+            lines = route_lines(example_spans.filter(mask))
+        trees.append(lines)
+    # The usual route of each entry point: its busiest (rows come busiest first).
+    usual: dict[str, int] = {}
+    for i, lines in enumerate(trees):
+        usual.setdefault(lines[0][1] if lines else "", i)
+    for r, lines in zip(rows, trees, strict=True):
+        entry = lines[0][1] if lines else ""
+        base = usual[entry]
+        if trees[base] is lines:
+            diff = f"(the usual route of {_label(entry)})"
+        else:
+            diff = _cut(route_diff(lines, trees[base])) or "(the same calls as the usual route)"
         share = 100 * r["traces"] / total if total else 0.0
         row: dict[str, Any] = {
-            "route": text, "traces": r["traces"], "share": share,
+            "route": route_tree(lines), "vs_usual": diff, "route_key": r["route_key"],
+            "traces": r["traces"], "share": share,
             "p50_ms": r["p50_ns"] / 1e6, "p95_ms": r["p95_ns"] / 1e6, "p99_ms": r["p99_ns"] / 1e6,
             "error_rate": 100 * r["error_traces"] / r["traces"], "example_trace_id": r["example_trace_id"],
         }
@@ -62,7 +170,8 @@ def analyze_paths(reader: AnalyticsReader, spans: SpanReader, flt: AnalysisFilte
             row["slow_share"] = 100 * r["slow_traces"] / total_slow if total_slow else 0.0
             row["difference"] = row["slow_share"] - share
         out.append(row)
-    columns = [Column("route", "route", TEXT), Column("traces", "traces", COUNT), Column("share", "share", PERCENT)]
+    columns = [Column("route", "route", TEXT), Column("vs_usual", "against the usual route", TEXT),
+               Column("traces", "traces", COUNT), Column("share", "share", PERCENT)]
     findings: list[str] = []
     if slowest_fraction is not None:
         out.sort(key=lambda r: -r["difference"])
@@ -73,11 +182,11 @@ def analyze_paths(reader: AnalyticsReader, spans: SpanReader, flt: AnalysisFilte
             top = out[0]
             findings.append(
                 f"The slowest {slowest_fraction * 100:g}% of requests (at least {threshold / 1e6:,.1f} ms) took "
-                f"route {_one_line(top['route'])} {top['slow_share']:.0f}% of the time, against "
+                f"route {_sentence(top)} {top['slow_share']:.0f}% of the time, against "
                 f"{top['share']:.0f}% for all requests.")
     elif out:
         findings.append(f"{len(table)} routes over {total:,} traces; the most common, "
-                        f"{_one_line(out[0]['route'])}, carries {out[0]['share']:.0f}% of them.")
+                        f"{_sentence(out[0])}, carries {out[0]['share']:.0f}% of them.")
     columns += [Column("p50_ms", "p50 ms", MS), Column("p95_ms", "p95 ms", MS), Column("p99_ms", "p99 ms", MS),
                 Column("error_rate", "errors", PERCENT), Column("example_trace_id", "example trace", TRACE)]
     notes = [f"showing the first {MAX_ROUTES} of {len(table)} routes"] if len(table) > MAX_ROUTES else []
@@ -88,6 +197,11 @@ def analyze_paths(reader: AnalyticsReader, spans: SpanReader, flt: AnalysisFilte
     return Report("paths", "Routes", findings, columns, out, notes=notes)
 
 
-def _one_line(route: str) -> str:
-    """A route's tree on one line: its distinct lines joined by ' / ', for sentences."""
-    return "[" + " / ".join(line.strip() for line in route.splitlines()) + "]"
+def _sentence(row: dict[str, Any]) -> str:
+    """A route named in a sentence: its entry point, and how it differs from that entry point's usual
+    route (at most three changes), never the whole tree."""
+    entry = row["route"].splitlines()[0] if row["route"] else "?"
+    diff = row["vs_usual"]
+    if diff.startswith("("):
+        return f"[{entry}, the usual route]" if diff.startswith("(the usual") else f"[{entry}]"
+    return f"[{entry}, the usual route with {_summary(diff.splitlines())}]"

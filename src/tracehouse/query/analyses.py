@@ -51,13 +51,15 @@ from tracehouse.store import AnalysisFilter, AnalyticsReader, Selection, SpanRea
 NAMES = ("paths", "origins", "latency", "compare", "errors", "doctor")
 # Analyses that take a baseline: the row key and the figures compared (the first ranks the rows).
 AGAINST: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "paths": (("route",), ("p95_ms", "share", "error_rate")),
+    "paths": (("route_key",), ("p95_ms", "share", "error_rate")),
     "latency": (("service", "operation"), ("p95_ms", "share")),
     "errors": (("service", "operation", "version"), ("error_rate",)),
     "origins": (("entry", "chain", "operation"), ("share",)),
     # compare: how much more over-represented in the selection a value is than it was in the baseline.
     "compare": (("attribute", "scope"), ("difference", "selected_pct")),
 }
+# How a row is named in the finding when its key is not readable (a route's key is a hash).
+AGAINST_LABEL = {"paths": ("route", "vs_usual")}
 Params = Mapping[str, str | Sequence[str]]
 
 
@@ -229,7 +231,7 @@ class Analyses:
         if name == "compare":  # every value on both sides, ranked by the change, then cut
             runner, limit = (lambda p: self.compare(parse_filter(p), parse_selection(p), None)), COMPARE_ROWS
         return against_baseline(runner({**rest, **bounds(window)}), runner({**rest, **bounds(baseline)}), key,
-                                figures, how, limit)
+                                figures, how, limit, AGAINST_LABEL.get(name))
 
     def _run_paths(self, p: Params) -> Report:
         slowest = _one(p, "slowest")
