@@ -41,7 +41,7 @@ def _fmt_len(ns: int) -> str:
 
 
 def _with_window(flt: AnalysisFilter, start: int, end: int) -> AnalysisFilter:
-    return AnalysisFilter(start, end, flt.service, flt.operation, dict(flt.attributes))
+    return AnalysisFilter(start, end, flt.service, flt.operation, dict(flt.attributes), flt.reconstructed)
 
 
 def plan(reader: AnalyticsReader, flt: AnalysisFilter,

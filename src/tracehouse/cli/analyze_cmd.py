@@ -29,6 +29,8 @@ def fetch_report(ctx: click.Context | None, name: str, params: Params, data: Pat
     from the store in `data` opened read-only."""
     if ctx is not None and ctx.meta.get("baseline"):
         params = {**params, **ctx.meta["baseline"]}
+    if ctx is not None and ctx.meta.get("reconstructed"):
+        params = {**params, "reconstructed": ctx.meta["reconstructed"]}
     target = resolve_target(data, url)
     if target.url:
         return fetch_remote(target.url, name, params, target.http)
@@ -115,6 +117,22 @@ def baseline_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return out
 
 
+def reconstructed_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--reconstructed include|exclude|only: what the analysis does with traces that inferred links
+    join (kept in the context's meta and added to the request by fetch_report)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, reconstructed: str | None = None, **kwargs: Any) -> Any:
+        if reconstructed:
+            click.get_current_context().meta["reconstructed"] = reconstructed
+        return fn(*args, **kwargs)
+
+    return click.option(
+        "--reconstructed", type=click.Choice(["include", "exclude", "only"]),
+        help="Traces joined by inferred links (tracehouse reconstruct): read whole, left out, or alone "
+             "[default: include]. The output says which.")(wrapper)
+
+
 def _filter_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     fn = click.option("--operation", help="Only traces with a span of this operation.")(fn)
     return click.option("--service", help="Only traces with a span of this service.")(fn)
@@ -138,6 +156,7 @@ def analyze() -> None:
 @click.option("--sample", type=click.IntRange(min=1), metavar="N",
               help="Group a fixed sample of about N traces (faster on a large store) [default: all].")
 @baseline_options
+@reconstructed_option
 @click.pass_context
 def paths(ctx: click.Context, data: Path | None, url: str | None, fmt: str, since: str | None, start: str | None,
           end: str | None, attrs: tuple[str, ...], service: str | None, operation: str | None,
@@ -153,6 +172,7 @@ def paths(ctx: click.Context, data: Path | None, url: str | None, fmt: str, sinc
 @click.argument("service")
 @click.option("--operation", help="Only calls into this operation of SERVICE.")
 @baseline_options
+@reconstructed_option
 @click.pass_context
 def origins(ctx: click.Context, data: Path | None, url: str | None, fmt: str, since: str | None, start: str | None,
             end: str | None, attrs: tuple[str, ...], service: str, operation: str | None) -> None:
@@ -169,6 +189,7 @@ def origins(ctx: click.Context, data: Path | None, url: str | None, fmt: str, si
 @click.option("--sample", type=click.IntRange(min=1), metavar="N",
               help="Traces whose critical paths are computed [default 10000].")
 @baseline_options
+@reconstructed_option
 @click.pass_context
 def latency(ctx: click.Context, data: Path | None, url: str | None, fmt: str, since: str | None, start: str | None,
             end: str | None, attrs: tuple[str, ...], service: str | None, operation: str | None,
@@ -186,6 +207,7 @@ def latency(ctx: click.Context, data: Path | None, url: str | None, fmt: str, si
 @click.option("--min-duration", "min_duration", metavar="DURATION", help="Select traces lasting at least this.")
 @click.option("--errors", is_flag=True, help="Select the traces with an error.")
 @baseline_options
+@reconstructed_option
 @click.pass_context
 def compare(ctx: click.Context, data: Path | None, url: str | None, fmt: str, since: str | None, start: str | None,
             end: str | None, attrs: tuple[str, ...], service: str | None, operation: str | None,
@@ -202,6 +224,7 @@ def compare(ctx: click.Context, data: Path | None, url: str | None, fmt: str, si
 @common_options
 @_filter_options
 @baseline_options
+@reconstructed_option
 @click.pass_context
 def errors(ctx: click.Context, data: Path | None, url: str | None, fmt: str, since: str | None, start: str | None,
            end: str | None, attrs: tuple[str, ...], service: str | None, operation: str | None) -> None:

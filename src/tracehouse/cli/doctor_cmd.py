@@ -10,7 +10,14 @@ import click
 
 from tracehouse.analytics.causes import Cause, Diagnosis
 from tracehouse.analytics.report import Report
-from tracehouse.cli.analyze_cmd import base_params, common_options, emit, fetch_remote, fetch_report
+from tracehouse.cli.analyze_cmd import (
+    base_params,
+    common_options,
+    emit,
+    fetch_remote,
+    fetch_report,
+    reconstructed_option,
+)
 from tracehouse.query.analyses import Analyses, Params
 from tracehouse.query.service import QueryService
 
@@ -65,6 +72,8 @@ def render_doctor(report: Report, base_url: str = "") -> str:
         lines.append(f"window:   {_when(d.window_start_ns)} to {_when(d.window_end_ns)} UTC")
     if d.baseline_how:
         lines.append(f"baseline: {d.baseline_how}")
+    lines += [f"traces:   {n.removeprefix('reconstructed traces: ')}" for n in report.notes
+              if n.startswith("reconstructed traces: ")]
     lines.append("")
     lines.append(d.verdict if not d.causes else "Suspected causes (by time added per request; equal ranks are ties):")
     for c in d.causes:
@@ -90,6 +99,7 @@ def render_doctor(report: Report, base_url: str = "") -> str:
 @click.option("--baseline-end", metavar="TIME", help="...to TIME [default: the window's start].")
 @click.option("--sample", type=click.IntRange(min=100), metavar="N",
               help="Traces examined on each side (a fixed sample) [default: 2000].")
+@reconstructed_option
 @click.pass_context
 def doctor(ctx: click.Context, data: Path | None, url: str | None, fmt: str, since: str | None, start: str | None,
            end: str | None, attrs: tuple[str, ...], service: str | None, baseline: str | None,

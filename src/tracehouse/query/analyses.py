@@ -11,6 +11,9 @@ or HTTP query parameters, so every front end computes with the same inputs:
   sample=10000                                 traces whose critical paths are computed (latency),
                                                or whose routes are grouped (paths; default: all),
                                                or examined on each side (doctor; default 2000)
+  reconstructed=include|exclude|only           traces joined by inferred links: read whole (the
+                                               default), left out, or alone (AnalysisFilter); every
+                                               report says which, in params and a note
   baseline=1h | baseline_start=TIME, baseline_end=TIME
                                                what the window is compared with (doctor, and every
                                                analysis whose rows are then ranked by their change;
@@ -46,7 +49,14 @@ from tracehouse.analytics.parsing import (
 )
 from tracehouse.analytics.report import Report
 from tracehouse.analytics.routes import analyze_paths
-from tracehouse.store import AnalysisFilter, AnalyticsReader, Selection, SpanReader, StoreError
+from tracehouse.store import (
+    AnalysisFilter,
+    AnalyticsReader,
+    InferredLinkStore,
+    Selection,
+    SpanReader,
+    StoreError,
+)
 
 NAMES = ("paths", "origins", "latency", "compare", "errors", "doctor")
 # Analyses that take a baseline: the row key and the figures compared (the first ranks the rows).
@@ -110,7 +120,7 @@ def parse_filter(params: Params, now_ns: int | None = None, *, target_is_service
         return AnalysisFilter(start_ns=start, end_ns=end,
                               service=None if target_is_service else _one(params, "service"),
                               operation=None if target_is_service else _one(params, "operation"),
-                              attributes=attributes)
+                              attributes=attributes, reconstructed=(_one(params, "reconstructed") or "include").lower())
     except ValueError as exc:
         raise AnalysisError(str(exc)) from exc
 
@@ -214,8 +224,22 @@ class Analyses:
         except ParseError as exc:
             raise AnalysisError(str(exc)) from exc
         request = {k: _many(params, k) if k == "attr" else _one(params, k) for k in params}
-        report.params = {"request": request} | report.params
+        mode = parse_filter(params).reconstructed
+        report.params = {"request": request} | report.params | {"reconstructed": mode}
+        report.notes = [*report.notes, self.reconstructed_note(mode)]
         return report
+
+    def reconstructed_note(self, mode: str) -> str:
+        """What the report did with reconstructed traces, in words (every report carries it)."""
+        links = self._store.inferred_link_stats()[0] if isinstance(self._store, InferredLinkStore) else 0
+        if not links:
+            return (f"reconstructed traces: none (no inferred links stored; reconstructed={mode} changes "
+                    "nothing)" if mode != "only" else "reconstructed traces: only, and there are none "
+                    "(no inferred links stored)")
+        said = {"include": "included: fragments joined by inferred links are read as whole traces",
+                "exclude": "left out: traces joined by inferred links are not counted",
+                "only": "only: just the traces joined by inferred links, read whole"}[mode]
+        return f"reconstructed traces: {said} ({links:,} inferred links stored; reconstructed={mode})"
 
     def _against(self, name: str, params: Params, report: Report, runner: Callable[[Params], Report]) -> Report:
         """The report of `name` for the window, joined to the same analysis over the baseline."""

@@ -18,6 +18,8 @@ import pyarrow as pa
 
 # How many attribute filters one analysis accepts (the DuckDB store has four fixed slots).
 MAX_ATTRIBUTE_FILTERS = 4
+# What an analysis does with traces that reconstruction joined (AnalysisFilter.reconstructed).
+RECONSTRUCTED_MODES = ("include", "exclude", "only")
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,13 @@ class AnalysisFilter:
     - service / operation: the trace has a span of that service (and that operation).
     - attributes: for each key=value, some span of the trace carries it, as a span attribute or a
       resource attribute (values compared as text: 'true', '3', '1.4.2').
+    - reconstructed: what to do with traces that inferred links join (links_contract):
+      'include' (the default) reads them whole, each fragment's spans under the trace it was joined
+      to and its root span under its inferred parent, as if propagation had worked; 'exclude' leaves
+      out every trace reconstruction touched (fragments and the traces they were joined to); 'only'
+      keeps just those, joined as 'include' does. With no inferred links stored, 'include' and
+      'exclude' read every trace, 'only' none. Exports (export_spans, export_span_batches) select by
+      it but always return spans as stored: never re-parented, never under another trace id.
     """
 
     start_ns: int | None = None
@@ -36,8 +45,11 @@ class AnalysisFilter:
     service: str | None = None
     operation: str | None = None
     attributes: dict[str, str] = field(default_factory=dict)
+    reconstructed: str = "include"
 
     def __post_init__(self) -> None:
+        if self.reconstructed not in RECONSTRUCTED_MODES:
+            raise ValueError(f"reconstructed is one of {', '.join(RECONSTRUCTED_MODES)}, got {self.reconstructed!r}")
         if len(self.attributes) > MAX_ATTRIBUTE_FILTERS:
             raise ValueError(f"at most {MAX_ATTRIBUTE_FILTERS} attribute filters, got {len(self.attributes)}")
         if self.start_ns is not None and self.end_ns is not None and self.end_ns <= self.start_ns:

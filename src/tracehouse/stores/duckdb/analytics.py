@@ -25,6 +25,7 @@ from tracehouse.store import (
     StoreError,
 )
 from tracehouse.store.analytics_contract import MAX_ATTRIBUTE_FILTERS
+from tracehouse.stores.duckdb import links
 from tracehouse.stores.duckdb.sql_files import sql
 
 _NO_END = 2**62  # year 2116: make_timestamp_ns refuses the largest int64
@@ -45,12 +46,20 @@ VIEW_DESCRIPTIONS = {
 }
 
 
-def _analysis(name: str, flt: AnalysisFilter, summary_is_complete: bool, middle: str | None = None) -> str:
-    head = "analytics/_summaries_stored" if summary_is_complete else "analytics/_summaries_live"
+def _analysis(name: str, flt: AnalysisFilter, summary_is_complete: bool, middle: str | None = None,
+              reconstruction: str | None = None) -> str:
+    """The analysis' SQL. `reconstruction` ('include', 'exclude', 'only' or 'none': see
+    _reconstruction) prepends the head that shadows span_data with the spans as reconstruction
+    joins them; the per-trace summaries are then grouped from those spans."""
+    head = "analytics/_summaries_stored" if summary_is_complete and reconstruction is None else "analytics/_summaries_live"
     narrowed = flt.service is not None or flt.operation is not None or bool(flt.attributes)
     spans = "analytics/_spans_filtered" if narrowed else "analytics/_spans_all"
     between = sql(f"analytics/{middle}") if middle else ""
-    return sql(head) + sql("analytics/_selection") + sql(spans) + between + sql(f"analytics/{name}")
+    summaries = sql(head)
+    if reconstruction is not None:
+        # The shadowing head opens the WITH clause; the summaries head continues it.
+        summaries = sql(f"analytics/_reconstructed_{reconstruction}") + summaries.replace("WITH RECURSIVE", "", 1)
+    return summaries + sql("analytics/_selection") + sql(spans) + between + sql(f"analytics/{name}")
 
 
 def filter_params(flt: AnalysisFilter) -> dict[str, Any]:
@@ -79,10 +88,21 @@ class DuckDBAnalytics:
         rows = self._cursor.execute(sql("read/summary_covers_spans")).fetchall()
         return bool(rows and rows[0][0])
 
+    def _reconstruction(self, flt: AnalysisFilter, as_stored: bool = False) -> str | None:
+        """Which reconstruction head the filter needs: None when the spans are read as stored (traces
+        included and no inferred links, or left out and none to leave out). `as_stored` (exports):
+        select by flt.reconstructed, but never join fragments."""
+        if not links.link_stats(self._cursor)[0]:
+            return "none" if flt.reconstructed == "only" else None
+        if as_stored:
+            return {"include": None, "exclude": "exclude", "only": "only_stored"}[flt.reconstructed]
+        return flt.reconstructed
+
     def _table(self, name: str, flt: AnalysisFilter, middle: str | None = None, **extra: Any) -> pa.Table:
         params = filter_params(flt) | extra
         try:
-            text = _analysis(name, flt, self._summary_is_complete(), middle)
+            text = _analysis(name, flt, self._summary_is_complete(), middle,
+                             self._reconstruction(flt, as_stored=name.startswith("export_")))
             return self._cursor.sql(text, params=params).to_arrow_table()
         except duckdb.OutOfMemoryException as exc:
             raise StoreError(f"the {name.replace('_', ' ')} analysis needs more memory than the store may use; "
@@ -123,7 +143,7 @@ class DuckDBAnalytics:
         return self._table("cause_sample", flt, max_traces=max_traces)
 
     def trace_times(self, flt: AnalysisFilter) -> tuple[int, int | None, int | None]:
-        text = _analysis("trace_times", flt, self._summary_is_complete())
+        text = _analysis("trace_times", flt, self._summary_is_complete(), reconstruction=self._reconstruction(flt))
         rows = self._cursor.execute(text, filter_params(flt)).fetchall()
         if not rows or not rows[0][0]:
             return 0, None, None
@@ -151,7 +171,7 @@ class DuckDBAnalytics:
             yield from table.to_batches()
 
     def count_traces(self, flt: AnalysisFilter) -> int:
-        text = _analysis("count_traces", flt, self._summary_is_complete())
+        text = _analysis("count_traces", flt, self._summary_is_complete(), reconstruction=self._reconstruction(flt))
         rows = self._cursor.execute(text, filter_params(flt)).fetchall()
         return int(rows[0][0]) if rows else 0
 

@@ -4,14 +4,14 @@
 
 const $ = (id) => document.getElementById(id);
 // Every analysis takes a baseline: its rows are then ranked by their change against it.
-const BASELINE = ["baseline", "baseline_start", "baseline_end"];
+const BASELINE = ["baseline", "baseline_start", "baseline_end", "reconstructed"];
 const ANALYSES = {
   paths: { label: "Routes", fields: ["slowest", "sample", ...BASELINE] },
   origins: { label: "Origins", fields: [...BASELINE], target: true },
   latency: { label: "Latency", fields: ["what_if", "sample", ...BASELINE] },
   compare: { label: "Compare", fields: ["slowest", "min_duration", "errors", ...BASELINE] },
   errors: { label: "Errors", fields: [...BASELINE] },
-  doctor: { label: "Doctor", fields: ["baseline", "baseline_start", "baseline_end", "sample"] },
+  doctor: { label: "Doctor", fields: ["baseline", "baseline_start", "baseline_end", "sample", "reconstructed"] },
 };
 const FIELDS = {
   since: ["Last", "1h"], start: ["Start", "2026-01-31T12:00"], end: ["End", ""],
@@ -20,7 +20,10 @@ const FIELDS = {
   what_if: ["What if", "fizzer=-50%"], sample: ["Sample traces", "10000"],
   baseline: ["Baseline (before the window)", "1h"], baseline_start: ["Baseline start", ""],
   baseline_end: ["Baseline end", ""],
+  reconstructed: ["Reconstructed traces", ""],
 };
+// Choices rather than free text: what the analysis does with traces joined by inferred links.
+const CHOICES = { reconstructed: [["include", "include (whole)"], ["exclude", "leave out"], ["only", "only these"]] };
 const SVG = "http://www.w3.org/2000/svg";
 
 function el(tag, text, cls) {
@@ -49,9 +52,16 @@ function buildForm() {
   for (const key of keys) {
     const [label, placeholder] = FIELDS[key];
     const wrap = el("label", key === "service" && spec.target ? "Service (called)" : label);
-    const input = el("input");
+    const input = el(CHOICES[key] ? "select" : "input");
     input.name = key;
-    if (key === "errors") { input.type = "checkbox"; input.checked = params.get("errors") === "true"; }
+    if (CHOICES[key]) {
+      for (const [value, text] of CHOICES[key]) {
+        const option = el("option", text);
+        option.value = value;
+        option.selected = (params.get(key) || "include") === value;
+        input.append(option);
+      }
+    } else if (key === "errors") { input.type = "checkbox"; input.checked = params.get("errors") === "true"; }
     else {
       input.placeholder = placeholder;
       input.value = key === "attr" ? params.getAll("attr").join(", ") : (params.get(key) || "");
@@ -64,8 +74,9 @@ function buildForm() {
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     const next = new URLSearchParams();
-    for (const input of form.querySelectorAll("input")) {
-      if (input.type === "checkbox") { if (input.checked) next.set(input.name, "true"); }
+    for (const input of form.querySelectorAll("input, select")) {
+      if (input.tagName === "SELECT") { if (input.value !== "include") next.set(input.name, input.value); }
+      else if (input.type === "checkbox") { if (input.checked) next.set(input.name, "true"); }
       else if (input.name === "attr") input.value.split(",").map((s) => s.trim()).filter(Boolean).forEach((a) => next.append("attr", a));
       else if (input.value.trim()) next.set(input.name, input.value.trim());
     }
