@@ -31,6 +31,11 @@ CASES: list[tuple[list[str], str, dict[str, Any]]] = [
     (["compare", "--slowest", "10%", "--attr", "traffic.type=user"], "compare",
      {"slowest": "10%", "attr": ["traffic.type=user"]}),
     (["errors", "--service", "buzzer"], "errors", {"service": "buzzer"}),
+    # Against a baseline (the 10 s before the window), and with reconstructed traces left out.
+    (["compare", "--slowest", "10%", "--start", "1700000020", "--baseline", "10s"], "compare",
+     {"slowest": "10%", "start": "1700000020", "baseline": "10s"}),
+    (["paths", "--start", "1700000020", "--baseline", "10s", "--reconstructed", "exclude"], "paths",
+     {"start": "1700000020", "baseline": "10s", "reconstructed": "exclude"}),
 ]
 
 
@@ -78,6 +83,12 @@ def test_cli_api_and_python_agree(case: int, cli_json: dict[int, dict[str, Any]]
     assert api.json() == python
     assert cli_json[case] == python
     assert python["rows"], "an empty result would make the comparison vacuous"
+    assert python["params"]["reconstructed"] == params.get("reconstructed", "received")
+    assert any(n.startswith("reconstructed traces: none") for n in python["notes"])
+    if "baseline" in params:
+        assert any(n.startswith("baseline: the baseline is the 10s before the window") for n in python["notes"])
+        assert all(f"change_{f}" in python["rows"][0] for f in ("difference", "selected_pct")
+                   if name == "compare")
 
 
 def test_cli_prints_a_readable_table(service: QueryService, url: str) -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import pyarrow as pa
 
 from tracehouse.analytics.report import COUNT, MS, PERCENT, TEXT, TRACE, Column, Report
-from tracehouse.store import AnalysisFilter, AnalyticsReader, SpanReader
+from tracehouse.store import AnalysisFilter, AnalyticsReader
 
 MAX_ROUTES = 50
 
@@ -77,18 +78,32 @@ def route_text(spans: pa.Table) -> str:
 
 
 def _keyed(lines: list[Line]) -> dict[tuple[str, ...], tuple[int, int]]:
-    """Each line keyed by its path of labels from the root (a repeated path gets '#2', '#3'...),
-    with its index and count."""
+    """Each line keyed by its path from the root, with its index and count. A path element is the
+    line's label; siblings with the same label (a CLIENT span per callee: 'web:GET') are told apart
+    by the labels of their own children ('web:GET[cart:GET /cart]'), then by occurrence."""
+    children: dict[int, list[int]] = defaultdict(list)
+    stack: list[int] = []
+    for i, (depth, _, _) in enumerate(lines):
+        del stack[depth:]
+        children[stack[-1] if stack else -1].append(i)
+        stack.append(i)
     keyed: dict[tuple[str, ...], tuple[int, int]] = {}
-    path: list[str] = []
-    for i, (depth, label, n) in enumerate(lines):
-        del path[depth:]
-        path.append(label)
-        key, k = tuple(path), 2
-        while key in keyed:
-            key, k = (*path[:-1], f"{label}#{k}"), k + 1
-        path[-1] = key[-1]
-        keyed[key] = (i, n)
+
+    def walk(parent: int, path: tuple[str, ...]) -> None:
+        kids = children.get(parent, [])
+        labels = Counter(lines[k][1] for k in kids)
+        seen: Counter[str] = Counter()
+        for k in kids:
+            element = lines[k][1]
+            if labels[element] > 1:
+                element += "[" + ",".join(lines[g][1] for g in children.get(k, [])) + "]"
+            seen[element] += 1
+            if seen[element] > 1:
+                element += f"#{seen[element]}"
+            keyed[(*path, element)] = (k, lines[k][2])
+            walk(k, (*path, element))
+
+    walk(-1, ())
     return keyed
 
 
@@ -98,11 +113,13 @@ def route_diff(lines: list[Line], usual: list[Line]) -> list[str]:
     ancestors for context. Empty when the two are the same."""
     mine, theirs = _keyed(lines), _keyed(usual)
     changed: dict[tuple[str, ...], str] = {}
+    context: set[tuple[str, ...]] = set()
     for key, (i, n) in mine.items():
         if key not in theirs:
             changed[key] = _show(lines[i], "+ ")
         elif theirs[key][1] != n:
             changed[key] = _show(lines[i], "~ ") + f" (usually x{theirs[key][1]})"
+            context |= {k for k in mine if len(k) == len(key) + 1 and k[:-1] == key}  # what it calls
     for key, (i, _) in theirs.items():
         if key not in mine:
             changed[key] = _show(usual[i], "- ")
@@ -110,7 +127,7 @@ def route_diff(lines: list[Line], usual: list[Line]) -> list[str]:
         return []
     # Tree order over both routes: by the path of each line's positions.
     position = {**{k: i for k, (i, _) in theirs.items()}, **{k: i for k, (i, _) in mine.items()}}
-    wanted = set(changed) | {key[:n] for key in changed for n in range(1, len(key))}
+    wanted = set(changed) | context | {key[:n] for key in changed for n in range(1, len(key))}
     shown = []
     for key in sorted(wanted, key=lambda k: tuple(position.get(k[:n], 0) for n in range(1, len(k) + 1))):
         if key in changed:
@@ -129,7 +146,14 @@ def _summary(diff: list[str], limit: int = 3) -> str:
     return text + (f"; and {len(marked) - limit} more changes" if len(marked) > limit else "")
 
 
-def analyze_paths(reader: AnalyticsReader, spans: SpanReader, flt: AnalysisFilter,
+class SpanSource(Protocol):
+    """Where the example traces' spans come from (a store, or one that joins reconstructed traces)."""
+
+    def get_spans(self, trace_ids: Sequence[str]) -> pa.Table:
+        ...
+
+
+def analyze_paths(reader: AnalyticsReader, spans: SpanSource, flt: AnalysisFilter,
                   slowest_fraction: float | None = None, sample: int | None = None) -> Report:
     """Routes of the selected traces; with `sample`, of a fixed sample of about that many (the
     store's choice, the same every time), which the report's notes state."""

@@ -128,9 +128,9 @@ def reconstructed_option(fn: Callable[..., Any]) -> Callable[..., Any]:
         return fn(*args, **kwargs)
 
     return click.option(
-        "--reconstructed", type=click.Choice(["include", "exclude", "only"]),
-        help="Traces joined by inferred links (tracehouse reconstruct): read whole, left out, or alone "
-             "[default: include]. The output says which.")(wrapper)
+        "--reconstructed", type=click.Choice(["received", "include", "exclude", "only"]),
+        help="Traces joined by inferred links (tracehouse reconstruct): read as received (fragments "
+             "apart), whole, left out, or alone [default: received]. The output says which.")(wrapper)
 
 
 def _filter_options(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -11,8 +11,9 @@ or HTTP query parameters, so every front end computes with the same inputs:
   sample=10000                                 traces whose critical paths are computed (latency),
                                                or whose routes are grouped (paths; default: all),
                                                or examined on each side (doctor; default 2000)
-  reconstructed=include|exclude|only           traces joined by inferred links: read whole (the
-                                               default), left out, or alone (AnalysisFilter); every
+  reconstructed=received|include|exclude|only  traces joined by inferred links: read as received
+                                               (the default: fragments apart), read whole, left
+                                               out, or alone, read whole (AnalysisFilter); every
                                                report says which, in params and a note
   baseline=1h | baseline_start=TIME, baseline_end=TIME
                                                what the window is compared with (doctor, and every
@@ -47,8 +48,9 @@ from tracehouse.analytics.parsing import (
     parse_time_ns,
     parse_what_if,
 )
-from tracehouse.analytics.report import Report
+from tracehouse.analytics.report import PERCENT, Column, Report
 from tracehouse.analytics.routes import analyze_paths
+from tracehouse.query.reconstructed import JoinedSpanReader
 from tracehouse.store import (
     AnalysisFilter,
     AnalyticsReader,
@@ -68,6 +70,12 @@ AGAINST: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # compare: how much more over-represented in the selection a value is than it was in the baseline.
     "compare": (("attribute", "scope"), ("difference", "selected_pct")),
 }
+# compare against a baseline ranks by how much more a value marks the selection than it did in the
+# baseline, counting only over-representation: a value that marked slow traces before is habitual
+# (discounted), one that was under-represented before gains nothing for it. A value never seen in the
+# baseline had no over-representation there.
+COMPARE_RANK = (Column("excess", "excess over baseline", PERCENT),
+                lambda r: r["difference"] - max(r["baseline_difference"] or 0.0, 0.0))
 # How a row is named in the finding when its key is not readable (a route's key is a hash).
 AGAINST_LABEL = {"paths": ("route", "vs_usual")}
 Params = Mapping[str, str | Sequence[str]]
@@ -120,7 +128,7 @@ def parse_filter(params: Params, now_ns: int | None = None, *, target_is_service
         return AnalysisFilter(start_ns=start, end_ns=end,
                               service=None if target_is_service else _one(params, "service"),
                               operation=None if target_is_service else _one(params, "operation"),
-                              attributes=attributes, reconstructed=(_one(params, "reconstructed") or "include").lower())
+                              attributes=attributes, reconstructed=(_one(params, "reconstructed") or "received").lower())
     except ValueError as exc:
         raise AnalysisError(str(exc)) from exc
 
@@ -168,7 +176,9 @@ class Analyses:
 
     # ---- typed entry points (what notebooks call)
     def paths(self, flt: AnalysisFilter, slowest_fraction: float | None = None, sample: int | None = None) -> Report:
-        return analyze_paths(self._store, self._store, flt, slowest_fraction, sample)
+        # Routes are drawn from example traces: whole, fragments joined, when reconstructed traces are read whole.
+        examples = JoinedSpanReader(self._store) if flt.reconstructed in ("include", "only") else self._store
+        return analyze_paths(self._store, examples, flt, slowest_fraction, sample)
 
     def origins(self, flt: AnalysisFilter, service: str, operation: str | None = None) -> Report:
         return analyze_origins(self._store, flt, service, operation)
@@ -236,7 +246,9 @@ class Analyses:
             return (f"reconstructed traces: none (no inferred links stored; reconstructed={mode} changes "
                     "nothing)" if mode != "only" else "reconstructed traces: only, and there are none "
                     "(no inferred links stored)")
-        said = {"include": "included: fragments joined by inferred links are read as whole traces",
+        said = {"received": "as received: fragments counted as traces of their own, not joined "
+                            "(reconstructed=include joins them, exclude leaves them out)",
+                "include": "included: fragments joined by inferred links are read as whole traces",
                 "exclude": "left out: traces joined by inferred links are not counted",
                 "only": "only: just the traces joined by inferred links, read whole"}[mode]
         return f"reconstructed traces: {said} ({links:,} inferred links stored; reconstructed={mode})"
@@ -251,11 +263,12 @@ class Analyses:
         rest = {k: v for k, v in params.items() if k not in ("since", "start", "end", "baseline", "baseline_start",
                                                              "baseline_end")}
         key, figures = AGAINST[name]
-        limit = None
+        limit, rank = None, None
         if name == "compare":  # every value on both sides, ranked by the change, then cut
-            runner, limit = (lambda p: self.compare(parse_filter(p), parse_selection(p), None)), COMPARE_ROWS
+            runner, limit, rank = (lambda p: self.compare(parse_filter(p), parse_selection(p), None)), COMPARE_ROWS, \
+                COMPARE_RANK
         return against_baseline(runner({**rest, **bounds(window)}), runner({**rest, **bounds(baseline)}), key,
-                                figures, how, limit, AGAINST_LABEL.get(name))
+                                figures, how, limit, AGAINST_LABEL.get(name), rank)
 
     def _run_paths(self, p: Params) -> Report:
         slowest = _one(p, "slowest")

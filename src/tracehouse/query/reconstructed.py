@@ -11,8 +11,10 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import pyarrow as pa
+
 from tracehouse.query.spans import Span
-from tracehouse.store import InferredLinkStore
+from tracehouse.store import InferredLinkStore, SpanReader
 
 # A wrong link could chain unrelated traces; a reconstructed trace is cut at this many fragments.
 MAX_FRAGMENTS = 200
@@ -75,3 +77,28 @@ def with_inferred_parents(spans: Sequence[Span], joined: Joined) -> list[Span]:
             s = dataclasses.replace(s, parent_span_id=link.parent_span_id)
         out.append(s)
     return out
+
+
+class JoinedSpanReader:
+    """`get_spans` of whole reconstructed traces, for analyses that read traces joined (their
+    AnalysisFilter.reconstructed is 'include' or 'only'): each given trace with the fragments joined
+    to it, every span under the given trace id, each fragment's root under its inferred parent."""
+
+    def __init__(self, store: SpanReader) -> None:
+        self._store = store
+
+    def get_spans(self, trace_ids: Sequence[str]) -> pa.Table:
+        tables = []
+        for trace_id in trace_ids:
+            joined = joined_traces(self._store, trace_id)
+            table = self._store.get_spans(joined.trace_ids)
+            if len(joined.trace_ids) > 1:
+                rows = table.to_pylist()
+                for row in rows:
+                    link = joined.inferred.get(row["span_id"])
+                    if link is not None and row["parent_span_id"] is None:
+                        row["parent_span_id"] = link.parent_span_id
+                    row["trace_id"] = trace_id
+                table = pa.Table.from_pylist(rows, schema=table.schema)
+            tables.append(table)
+        return pa.concat_tables(tables) if tables else self._store.get_spans([])

@@ -19,7 +19,7 @@ import pyarrow as pa
 # How many attribute filters one analysis accepts (the DuckDB store has four fixed slots).
 MAX_ATTRIBUTE_FILTERS = 4
 # What an analysis does with traces that reconstruction joined (AnalysisFilter.reconstructed).
-RECONSTRUCTED_MODES = ("include", "exclude", "only")
+RECONSTRUCTED_MODES = ("received", "include", "exclude", "only")
 
 
 @dataclass(frozen=True)
@@ -32,12 +32,13 @@ class AnalysisFilter:
     - attributes: for each key=value, some span of the trace carries it, as a span attribute or a
       resource attribute (values compared as text: 'true', '3', '1.4.2').
     - reconstructed: what to do with traces that inferred links join (links_contract):
-      'include' (the default) reads them whole, each fragment's spans under the trace it was joined
-      to and its root span under its inferred parent, as if propagation had worked; 'exclude' leaves
-      out every trace reconstruction touched (fragments and the traces they were joined to); 'only'
-      keeps just those, joined as 'include' does. With no inferred links stored, 'include' and
-      'exclude' read every trace, 'only' none. Exports (export_spans, export_span_batches) select by
-      it but always return spans as stored: never re-parented, never under another trace id.
+      'received' (the default) reads spans as they were received, each fragment a trace of its own;
+      'include' reads them whole, each fragment's spans under the trace it was joined to and its
+      root span under its inferred parent, as if propagation had worked; 'exclude' leaves out every
+      trace reconstruction touched (fragments and the traces they were joined to); 'only' keeps just
+      those, joined as 'include' does. With no inferred links stored, every mode but 'only' reads
+      every trace, 'only' none. Exports (export_spans, export_span_batches) select by it but always
+      return spans as stored: never re-parented, never under another trace id.
     """
 
     start_ns: int | None = None
@@ -45,7 +46,7 @@ class AnalysisFilter:
     service: str | None = None
     operation: str | None = None
     attributes: dict[str, str] = field(default_factory=dict)
-    reconstructed: str = "include"
+    reconstructed: str = "received"
 
     def __post_init__(self) -> None:
         if self.reconstructed not in RECONSTRUCTED_MODES:

@@ -57,8 +57,11 @@ def _analysis(name: str, flt: AnalysisFilter, summary_is_complete: bool, middle:
     between = sql(f"analytics/{middle}") if middle else ""
     summaries = sql(head)
     if reconstruction is not None:
-        # The shadowing head opens the WITH clause; the summaries head continues it.
-        summaries = sql(f"analytics/_reconstructed_{reconstruction}") + summaries.replace("WITH RECURSIVE", "", 1)
+        # The shadowing head opens the WITH clause; the summaries head continues it. Its per-trace
+        # figures are grouped once and held (one row per trace): grouped again at each of the two
+        # reads in _selection.sql, the joined spans' aggregates ran out of 128 MB on 200k spans.
+        summaries = sql(f"analytics/_reconstructed_{reconstruction}") + summaries.replace(
+            "WITH RECURSIVE", "", 1).replace("summary_source AS NOT MATERIALIZED", "summary_source AS MATERIALIZED")
     return summaries + sql("analytics/_selection") + sql(spans) + between + sql(f"analytics/{name}")
 
 
@@ -92,7 +95,7 @@ class DuckDBAnalytics:
         """Which reconstruction head the filter needs: None when the spans are read as stored (traces
         included and no inferred links, or left out and none to leave out). `as_stored` (exports):
         select by flt.reconstructed, but never join fragments."""
-        if not links.link_stats(self._cursor)[0]:
+        if flt.reconstructed == "received" or not links.link_stats(self._cursor)[0]:
             return "none" if flt.reconstructed == "only" else None
         if as_stored:
             return {"include": None, "exclude": "exclude", "only": "only_stored"}[flt.reconstructed]
@@ -105,8 +108,10 @@ class DuckDBAnalytics:
                              self._reconstruction(flt, as_stored=name.startswith("export_")))
             return self._cursor.sql(text, params=params).to_arrow_table()
         except duckdb.OutOfMemoryException as exc:
+            joined = " (joining reconstructed traces costs memory: reconstructed=received does not join them)" \
+                if flt.reconstructed in ("include", "only") else ""
             raise StoreError(f"the {name.replace('_', ' ')} analysis needs more memory than the store may use; "
-                             "narrow the time window or raise --store-memory") from exc
+                             f"narrow the time window or raise --store-memory{joined}") from exc
 
     def route_stats(self, flt: AnalysisFilter, slowest_fraction: float | None = None,
                     max_traces: int | None = None) -> pa.Table:

@@ -23,7 +23,8 @@ const FIELDS = {
   reconstructed: ["Reconstructed traces", ""],
 };
 // Choices rather than free text: what the analysis does with traces joined by inferred links.
-const CHOICES = { reconstructed: [["include", "include (whole)"], ["exclude", "leave out"], ["only", "only these"]] };
+const CHOICES = { reconstructed: [["received", "as received"], ["include", "include, joined"], ["exclude", "leave out"],
+  ["only", "only these"]] };
 const SVG = "http://www.w3.org/2000/svg";
 
 function el(tag, text, cls) {
@@ -58,7 +59,7 @@ function buildForm() {
       for (const [value, text] of CHOICES[key]) {
         const option = el("option", text);
         option.value = value;
-        option.selected = (params.get(key) || "include") === value;
+        option.selected = (params.get(key) || CHOICES[key][0][0]) === value;
         input.append(option);
       }
     } else if (key === "errors") { input.type = "checkbox"; input.checked = params.get("errors") === "true"; }
@@ -75,7 +76,7 @@ function buildForm() {
     e.preventDefault();
     const next = new URLSearchParams();
     for (const input of form.querySelectorAll("input, select")) {
-      if (input.tagName === "SELECT") { if (input.value !== "include") next.set(input.name, input.value); }
+      if (input.tagName === "SELECT") { if (input.value !== CHOICES[input.name][0][0]) next.set(input.name, input.value); }
       else if (input.type === "checkbox") { if (input.checked) next.set(input.name, "true"); }
       else if (input.name === "attr") input.value.split(",").map((s) => s.trim()).filter(Boolean).forEach((a) => next.append("attr", a));
       else if (input.value.trim()) next.set(input.name, input.value.trim());

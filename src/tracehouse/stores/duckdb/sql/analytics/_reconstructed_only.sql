@@ -1,20 +1,25 @@
 -- Prepended before the summaries head when an analysis looks only at reconstructed traces
--- (analytics.py): `span_data` is shadowed by the spans of the traces reconstruction joined, each
--- fragment under the trace it was joined to, as _reconstructed_include.sql does.
-WITH RECURSIVE touched AS MATERIALIZED (   -- once: the recursive view is not re-run for every reference below
-    SELECT DISTINCT unhex(trace_id) AS trace_id FROM reconstructed_traces
+-- (analytics.py): `span_data` is shadowed by the spans of the traces reconstruction joined: the
+-- traces fragments were joined to, as stored, and each fragment's spans under the trace it was
+-- joined to, its root under its inferred parent (as in _reconstructed_include.sql, whose comments
+-- say why the view is read once and the join is written this way).
+WITH RECURSIVE joined AS MATERIALIZED (
+    SELECT unhex(trace_id) AS trace_id, unhex(reconstructed_trace_id) AS root, role
+    FROM reconstructed_traces
 ),
-fragment_root AS MATERIALIZED (
-    SELECT unhex(trace_id) AS fragment, unhex(reconstructed_trace_id) AS root
-    FROM reconstructed_traces WHERE role = 'fragment'
+fragment AS MATERIALIZED (
+    SELECT hash(r.trace_id) AS h, r.root, l.child_span_id, l.parent_span_id
+    FROM (SELECT trace_id, root FROM joined WHERE role = 'fragment') r
+    JOIN (SELECT child_trace_id, arg_max(child_span_id, confidence) AS child_span_id,
+                 arg_max(parent_span_id, confidence) AS parent_span_id
+          FROM main.inferred_link_data GROUP BY child_trace_id) l ON l.child_trace_id = r.trace_id
 ),
 span_data AS NOT MATERIALIZED (
+    SELECT * FROM main.span_data WHERE hash(trace_id) IN (SELECT hash(trace_id) FROM joined WHERE role = 'root')
+    UNION ALL
     SELECT s.* REPLACE (
-        coalesce(f.root, s.trace_id) AS trace_id,
-        CASE WHEN s.parent_span_id IS NULL THEN l.parent_span_id ELSE s.parent_span_id END AS parent_span_id)
-    FROM main.span_data s
-    LEFT JOIN fragment_root f ON f.fragment = s.trace_id
-    LEFT JOIN main.inferred_link_data l
-        ON s.parent_span_id IS NULL AND l.child_trace_id = s.trace_id AND l.child_span_id = s.span_id
-    WHERE s.trace_id IN (SELECT trace_id FROM touched)
+        f.root AS trace_id,
+        CASE WHEN s.parent_span_id IS NULL AND s.span_id = f.child_span_id THEN f.parent_span_id
+             ELSE s.parent_span_id END AS parent_span_id)
+    FROM fragment f JOIN main.span_data s ON hash(s.trace_id) = f.h
 ),
