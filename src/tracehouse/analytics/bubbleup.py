@@ -49,5 +49,6 @@ def analyze_compare(reader: AnalyticsReader, flt: AnalysisFilter, selection: Sel
                Column("baseline", "other traces", COUNT)]
     notes = [f"selection: {sel_total:,} {what}; baseline: {base_total:,} other traces"
              + (f" (each side sampled to at most {max_traces:,})" if max(sel_total, base_total) >= max_traces else "")]
-    return Report("compare", f"What marks the {what}", findings, columns, out[:max_rows] if max_rows is not None else out,
+    shown = out[:max_rows] if max_rows is not None else out
+    return Report("compare", f"What marks the {what}", findings, columns, shown,
                   notes=notes)

@@ -128,7 +128,8 @@ def parse_filter(params: Params, now_ns: int | None = None, *, target_is_service
         return AnalysisFilter(start_ns=start, end_ns=end,
                               service=None if target_is_service else _one(params, "service"),
                               operation=None if target_is_service else _one(params, "operation"),
-                              attributes=attributes, reconstructed=(_one(params, "reconstructed") or "received").lower())
+                              attributes=attributes,
+                              reconstructed=(_one(params, "reconstructed") or "received").lower())
     except ValueError as exc:
         raise AnalysisError(str(exc)) from exc
 

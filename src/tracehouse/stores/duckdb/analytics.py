@@ -51,7 +51,8 @@ def _analysis(name: str, flt: AnalysisFilter, summary_is_complete: bool, middle:
     """The analysis' SQL. `reconstruction` ('include', 'exclude', 'only' or 'none': see
     _reconstruction) prepends the head that shadows span_data with the spans as reconstruction
     joins them; the per-trace summaries are then grouped from those spans."""
-    head = "analytics/_summaries_stored" if summary_is_complete and reconstruction is None else "analytics/_summaries_live"
+    stored = summary_is_complete and reconstruction is None
+    head = "analytics/_summaries_stored" if stored else "analytics/_summaries_live"
     narrowed = flt.service is not None or flt.operation is not None or bool(flt.attributes)
     spans = "analytics/_spans_filtered" if narrowed else "analytics/_spans_all"
     between = sql(f"analytics/{middle}") if middle else ""
