@@ -31,6 +31,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tracehouse.analytics.critical_path import OperationShare, SpanTiming, operation_shares
+from tracehouse.analytics.trace_time import timeline
 from tracehouse.cli.doctor_cmd import doctor_text
 from tracehouse.cli.send_cmd import Outcome, outcome_line, send_numbers
 from tracehouse.settings import Settings
@@ -171,7 +172,7 @@ _DEMO_SPANS = ("FROM spans s WHERE s.trace_id IN (SELECT trace_id FROM spans WHE
                "AND service_name = 'hub' AND span_kind = 'SERVER' AND epoch_ns(start_time) BETWEEN $1 AND $2)")
 _COUNT_DEMO_SPANS = "SELECT count(*) " + _DEMO_SPANS
 _DEMO_SPAN_TIMES = ("SELECT s.trace_id, s.span_id, s.parent_span_id, s.service_name, s.span_name, "
-                    "epoch_ns(s.start_time), epoch_ns(s.end_time) " + _DEMO_SPANS)
+                    "epoch_ns(s.start_time), epoch_ns(s.end_time), s.span_kind " + _DEMO_SPANS)
 
 
 def wait_for_spans(client: httpx.Client, query_url: str, start_ns: int, end_ns: int, expected: int,
@@ -188,14 +189,15 @@ def wait_for_spans(client: httpx.Client, query_url: str, start_ns: int, end_ns: 
 def fetch_traces(client: httpx.Client, query_url: str, start_ns: int, end_ns: int) -> list[list[SpanTiming]]:
     by_trace: dict[str, list[SpanTiming]] = defaultdict(list)
     rows = sql_rows(client, query_url, _DEMO_SPAN_TIMES, [start_ns, end_ns])
-    for trace_id, span_id, parent, service, name, start, end in rows:
-        by_trace[trace_id].append(SpanTiming(span_id, parent, service, name, int(start), int(end)))
+    for trace_id, span_id, parent, service, name, start, end, kind in rows:
+        by_trace[trace_id].append(SpanTiming(span_id, parent, service, name, int(start), int(end), str(kind or "")))
     return list(by_trace.values())
 
 
 def print_report(console: Console, traces: list[list[SpanTiming]], delay_ms: float) -> OperationShare | None:
     """The "where the time went" report; returns the operation that dominates the critical path."""
-    shares = operation_shares(traces)
+    # On the one timeline (analytics.trace_time, ADR 13): skew corrected, async work and queue time kept.
+    shares = operation_shares([timeline(t)[0] for t in traces])
     if not shares:
         console.print("[yellow]No spans to analyse.[/]")
         return None

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from tracehouse.analytics.critical_path import SpanTiming, critical_path
+from tracehouse.analytics.trace_time import timeline
 from tracehouse.query.reconstructed import Inferred
 from tracehouse.query.spans import Span, trace_bounds
 
@@ -103,7 +104,19 @@ def trace_view(spans: Sequence[Span], inferred: Mapping[str, Inferred] | None = 
     (full_value fetches them)."""
     limit = VIEW_VALUE_CHARS if cut_values else None
     inferred = inferred or {}
+    # The one timeline (analytics.trace_time, ADR 13): spans of a service whose clock is off are
+    # drawn where they ran (shifted, durations untouched), and the duration and critical path are
+    # the ones every analysis uses. Spans not reachable from the root (parents missing) are drawn
+    # as received.
+    placed, corrections = timeline([
+        SpanTiming(s.span_id, s.parent_span_id, s.service_name, s.span_name, s.start_ns, s.end_ns, s.span_kind)
+        for s in spans])
+    received = {s.span_id: s.start_ns for s in spans}
+    shift = {p.span_id: p.start_ns - received[p.span_id] for p in placed if p.start_ns != received[p.span_id]}
     start, end = trace_bounds(spans)
+    if shift:
+        start = min(s.start_ns + shift.get(s.span_id, 0) for s in spans)
+        end = max(s.end_ns + shift.get(s.span_id, 0) for s in spans)
     order, depth, orphan = tree_order(spans)
     position = {i: p for p, i in enumerate(order)}
     services: dict[str, int] = {}
@@ -138,8 +151,9 @@ def trace_view(spans: Sequence[Span], inferred: Mapping[str, Inferred] | None = 
             "res": res,
             "name": s.span_name,
             "kind": s.span_kind,
-            "start": s.start_ns - start,
+            "start": s.start_ns + shift.get(s.span_id, 0) - start,
             "dur": s.duration_ns,
+            **({"shift": shift[s.span_id]} if s.span_id in shift else {}),
             "depth": depth[i],
             "orphan": orphan[i],
             "status": s.status_code,
@@ -164,11 +178,7 @@ def trace_view(spans: Sequence[Span], inferred: Mapping[str, Inferred] | None = 
         open_spans.append(p)
     for p, span_out in enumerate(out):
         span_out["end"] = ends[p]
-    path = critical_path([
-        SpanTiming(span_id=s.span_id, parent_span_id=s.parent_span_id, service_name=s.service_name,
-                   span_name=s.span_name, start_ns=s.start_ns, end_ns=s.end_ns)
-        for s in spans
-    ])
+    path = critical_path(placed)
     by_id = {s.span_id: position[i] for i, s in enumerate(spans)}
     shown = [v["inferred"]["confidence"] for v in out if "inferred" in v]
     return {
@@ -177,6 +187,8 @@ def trace_view(spans: Sequence[Span], inferred: Mapping[str, Inferred] | None = 
                           "traces": sorted({s.trace_id for s in spans})} if shown else None,
         "startUnixNano": str(start),
         "duration": end - start,
+        # Per service whose clock was corrected: the shift applied to its spans (ns; ADR 13).
+        "clockCorrections": corrections,
         "services": list(services),
         "resources": resource_list,
         "spans": out,

@@ -70,6 +70,11 @@ function render(view, source) {
     h("span", { id: "span-total", text: `${spans.length} spans` }),
     h("span", { text: `${services.length} services` }),
     errorCount ? h("span", { class: "error-badge", text: `${errorCount} errors` }) : null,
+    // Spans of a service whose clock is off are drawn where they ran (the one timeline, ADR 13).
+    Object.keys(view.clockCorrections || {}).length ? h("span", { class: "chip", id: "clock-chip",
+      title: "Each span's own duration is kept; only where it sits was corrected",
+      text: "clock skew corrected: " + Object.entries(view.clockCorrections)
+        .map(([svc, ns]) => `${svc} ${ns > 0 ? "+" : "−"}${duration(Math.abs(ns))}`).join(", ") }) : null,
     // Joined from fragments by inferred links (reconstruction): say so, with the weakest link.
     view.reconstructed ? h("span", { class: "chip inferred-chip", id: "reconstructed-chip",
       title: "Propagation was broken: the dashed links were inferred from timing, not received",
