@@ -187,6 +187,14 @@ def _facts_of(trace_id: str, cols: dict[str, list[Any]], lo: int, hi: int, cache
         if k != root:
             children[parent[k]].append(k)
     own_map, calls_map, loc_rows = facts.own, facts.calls, facts.loc_rows
+
+    def callee_of(c: int) -> str:
+        server = next((g for g in children.get(c, ()) if service[g] != service[c]), None)
+        if server is not None:
+            return service[server]
+        span_attrs = cache.load(cols["attributes"][rows[c]])
+        return next((str(span_attrs[key]) for key in PEER_KEYS if span_attrs.get(key)), span_name[c])
+
     for k in order:
         kids = children.get(k)
         duration_k = duration[k]
@@ -209,6 +217,9 @@ def _facts_of(trace_id: str, cols: dict[str, list[Any]], lo: int, hi: int, cache
                     covered = _union_ns([(a, b) for a, b in spans if b > a])
                 own = max(0, duration_k - covered)
                 child_failed = any(error[c] for c in sync)
+                if child_failed and len(sync) > 1:
+                    own -= _charge_retry_waits(k, sync, kind, span_name, start, end, error, service, callee_of,
+                                               own_map)
         row = rows[k]
         if kind[k] == "CLIENT":
             servers = [c for c in sync if service[c] != service[k]]
@@ -254,6 +265,28 @@ def _facts_of(trace_id: str, cols: dict[str, list[Any]], lo: int, hi: int, cache
                     own_map[queue] += max(0, start[c] + shift[c] - s_end)
                     calls_map[queue] += 1
     return facts
+
+
+def _charge_retry_waits(k: int, sync: list[int], kind: list[str], span_name: list[str], start: list[int],
+                        end: list[int], error: list[bool], service: list[str], callee_of: Any,
+                        own_map: dict[Loc, int]) -> int:
+    """The time span k waited between a failed call and its retry (the same operation of the same
+    callee, next): a back-off the callee's failure caused. It is charged to the call's edge, not to
+    k's own time, so a retrying caller is not blamed for its callee's failures. Returns the total
+    (both ends of the wait are on k's service's clock)."""
+    clients = sorted((c for c in sync if kind[c] == "CLIENT"), key=lambda c: start[c])
+    waited = 0
+    for a, b in zip(clients, clients[1:], strict=False):
+        if not error[a] or span_name[a] != span_name[b] or start[b] <= end[a]:
+            continue
+        callee = callee_of(a)
+        if callee != callee_of(b):
+            continue
+        wait = start[b] - end[a]
+        own_map[("edge", callee, None, service[k])] += wait
+        own_map[("edge", callee, None, ALL_CALLERS)] += wait
+        waited += wait
+    return waited
 
 
 # ---- hypotheses --------------------------------------------------------------------------------

@@ -53,6 +53,7 @@ class Plant:
     queue_delay_ms: float = 0.0              # orders wait this long in the queue to fulfilment
     skew: tuple[str, float] | None = None    # a service's clock is off by this many ms (not a cause)
     failing: tuple[str, float] | None = None  # (service, share of its calls that fail); callers retry
+    backoff_ms: float = 0.0                  # payments waits this long before retrying ledger (else ~5 ms)
     timeout: tuple[str, float] | None = None  # (service, ms) slow callee; callers time out at 250 ms
     n_plus_one: int = 0                      # cart asks pricing once per item instead of once
     error_origin: tuple[str, float] | None = None   # (service, share) errors that propagate up
@@ -213,7 +214,7 @@ class _Request:
             if not last.error:
                 break
             if attempt == 0:
-                u += self.work(5.0)  # back-off
+                u += self.work(p.backoff_ms if p is not None and p.backoff_ms else 5.0)  # back-off
         pay.end = u + self.work(0.5)
         pay.error = self.spans[-1].error
         client.end = pay.end + self.work(0.2)
@@ -398,6 +399,8 @@ SUITE: tuple[Incident, ...] = (
              Plant(skew=("cart", 400.0), slow_service="pricing", slow_ms=15.0), (Expected("pricing"),)),
     Incident("retries", "ledger fails 40% of its calls; payments retries them",
              Plant(failing=("ledger", 0.4)), (Expected("ledger"),)),
+    Incident("retry-backoff", "ledger fails 40% of its calls; payments waits 150 ms before each retry",
+             Plant(failing=("ledger", 0.4), backoff_ms=150.0), (Expected("ledger"),)),
     Incident("timeouts", "accounts takes 400 ms more; frontend times out at 250 ms",
              Plant(timeout=("accounts", 400.0)), (Expected("accounts"),)),
     Incident("n-plus-one", "cart asks pricing once per item, 6 times over",
