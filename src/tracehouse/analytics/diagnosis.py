@@ -512,9 +512,66 @@ def _segment(h: _Hypothesis, inc: list[TraceFacts], base: list[TraceFacts]) -> t
             best = (p, own_carrier - rate_in, item, n_in)
     tested = max(1, len(candidates))
     if best is None or best[0] * tested > ALPHA:
+        if h.kind == "slower" and h.loc[0] in ("service", "operation"):
+            branch, more = _branch_segment(h, inc, base)
+            return branch, len(candidates) + more
         return None, len(candidates)
     name, value, carrier, scope = best[2]
     return Segment(name, value, carrier, scope, best[3] / len(a)), len(candidates)
+
+
+def _branch_segment(h: _Hypothesis, inc: list[TraceFacts], base: list[TraceFacts]) -> tuple[Segment | None, int]:
+    """For a location a request reaches several times at once (a fan-out to shards, partitions,
+    replicas): the span attribute value that marks the slow branch. Each span of the location is
+    one branch; a value is kept when the spans carrying it are above the baseline's p90 far more
+    often than the others, and the others look like the baseline (Fisher's exact test on spans,
+    Bonferroni over the values tried). Trace-level segments cannot see this: every request carries
+    every shard. A branch's time is its span's duration (its own work, for a leaf)."""
+    cache = _JsonCache()
+
+    def branches(traces: list[TraceFacts]) -> list[tuple[set[tuple[str, str, str, str]], float]]:
+        out = []
+        for t in _through(traces, h.loc):
+            rows = t.loc_rows.get(h.loc, [])
+            if len(rows) < 2:
+                continue
+            cols = t.columns
+            for row in rows:
+                items = set(_attr_items(cache.load(cols["attributes"][row]), cols["service_name"][row], "span"))
+                out.append((items, cols["duration_ns"][row] / 1e6))
+        return out
+
+    a, b = branches(inc), branches(base)
+    if len(a) < MIN_SUPPORT or len(b) < MIN_SUPPORT:
+        return None, 0
+    b_values = sorted(d for _, d in b)
+    threshold = quantile(b_values, 0.9)
+    base_rate = sum(1 for v in b_values if v > threshold) / len(b_values)
+    values_of: dict[tuple[str, str], set[str]] = defaultdict(set)
+    members: dict[tuple[str, str, str, str], list[int]] = defaultdict(list)
+    for i, (items, _) in enumerate(a):
+        for item in items:
+            values_of[(item[0], item[2])].add(item[1])
+            members[item].append(i)
+    hit = [d > threshold for _, d in a]
+    total_hits = sum(hit)
+    candidates = [(item, idx) for item, idx in members.items()
+                  if 2 <= len(values_of[(item[0], item[2])]) <= MAX_SEGMENT_VALUES
+                  and MIN_SUPPORT <= len(idx) <= 0.95 * len(a) and len(a) - len(idx) >= MIN_SUPPORT]
+    best: tuple[float, tuple[str, str, str, str], int] | None = None
+    for item, idx in candidates:
+        n_in, k_in = len(idx), sum(1 for i in idx if hit[i])
+        n_out, k_out = len(a) - n_in, total_hits - k_in
+        rate_in, rate_out = k_in / n_in, k_out / n_out
+        if rate_out - base_rate > 0.5 * (rate_in - base_rate):
+            continue
+        p = fisher_greater(k_in, n_in, k_out, n_out)
+        if best is None or (p, item) < (best[0], best[1]):
+            best = (p, item, n_in)
+    if best is None or best[0] * max(1, len(candidates)) > ALPHA:
+        return None, len(candidates)
+    name, value, carrier, _ = best[1]
+    return Segment(name, value, carrier, "span", best[2] / len(a)), len(candidates)
 
 
 def _timeline(h: _Hypothesis, traces: list[TraceFacts], start: int, end: int,

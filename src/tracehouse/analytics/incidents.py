@@ -392,7 +392,7 @@ SUITE: tuple[Incident, ...] = (
     Incident("uninstrumented", "the bank behind payments (no spans of its own) answers 80 ms slower",
              Plant(bank_delay_ms=80.0), (Expected("bank-gateway", caller="payments"),)),
     Incident("fan-out", "index shard 2 of the parallel search is 40 ms slower",
-             Plant(slow_shard=(2, 40.0)), (Expected("index"),)),
+             Plant(slow_shard=(2, 40.0)), (Expected("index", segment=("index.shard", "2")),)),
     Incident("queue", "orders wait 300 ms longer in the queue to fulfilment",
              Plant(queue_delay_ms=300.0), (Expected("fulfilment", caller="frontend"),)),
     Incident("clock-skew", "cart's clock is 400 ms ahead (not a cause) while pricing is 15 ms slower",
