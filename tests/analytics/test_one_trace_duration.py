@@ -85,7 +85,7 @@ def test_skew_and_async_children_count_the_same_everywhere(store: DuckDBStore, t
                 page = browser.new_page(base_url=url)
                 page.goto(f"/trace/{TRACE}")
                 page.wait_for_selector("#clock-chip")
-                assert page.text_content("#clock-chip") == "clock skew corrected: api −505 ms"
+                assert page.text_content("#clock-chip") == "clock skew corrected: api \u2212505 ms"
                 assert "Duration 350 ms" in (page.text_content(".facts") or "")
             finally:
                 browser.close()

@@ -31,6 +31,7 @@ from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 from typing import Any
 
 import pyarrow as pa
@@ -276,7 +277,7 @@ def _charge_retry_waits(k: int, sync: list[int], kind: list[str], span_name: lis
     (both ends of the wait are on k's service's clock)."""
     clients = sorted((c for c in sync if kind[c] == "CLIENT"), key=lambda c: start[c])
     waited = 0
-    for a, b in zip(clients, clients[1:], strict=False):
+    for a, b in pairwise(clients):
         if not error[a] or span_name[a] != span_name[b] or start[b] <= end[a]:
             continue
         callee = callee_of(a)
@@ -405,6 +406,25 @@ def examine(inc: list[TraceFacts], base: list[TraceFacts]) -> list[_Hypothesis]:
     for h, q in zip(hypotheses, benjamini_hochberg([h.p for h in hypotheses]), strict=True):
         h.q = q
     return hypotheses
+
+
+def _caller_contention(hypotheses: list[_Hypothesis], instrumented: set[str]) -> list[_Hypothesis]:
+    """An uninstrumented callee (a database, a vendor API: seen only through its callers' CLIENT
+    spans) cannot be told apart from the caller's own side of the call (encoding, TLS, a starved
+    CPU). When the caller's own work got markedly slower too (its own-time p50 up by half or more),
+    the edge's added time goes to the caller, whose cause it is, and the edge is dropped; a callee
+    that is slow on its own leaves its callers' own work as it was."""
+    found = [h for h in hypotheses if h.q <= ALPHA and h.practical and h.kind == "slower"]
+    callers = {h.loc[1]: h for h in found if h.loc[0] == "service"
+               and h.effect.incident_p50_ms >= 1.5 * max(h.effect.baseline_p50_ms, 1e-9)}
+    moved: set[str] = set()
+    for h in found:
+        if h.loc[0] == "edge" and h.loc[1] not in instrumented and h.loc[3] in callers:
+            caller = callers[h.loc[3]]
+            caller.impact_ms += h.impact_ms
+            caller.effect = replace(caller.effect, impact_ms=caller.impact_ms)
+            moved.add(h.loc[1])
+    return [h for h in hypotheses if not (h.kind == "slower" and h.loc[0] == "edge" and h.loc[1] in moved)]
 
 
 def _select(hypotheses: list[_Hypothesis]) -> list[_Hypothesis]:
@@ -665,7 +685,8 @@ def diagnose(sides: Sides) -> Diagnosis:
         return Diagnosis(*sides.window, *sides.baseline_window, sides.baseline_how, [],
                          "No traces in the window: nothing to diagnose.", [], 0, sides.notes)
     hypotheses = examine(inc, base) if base else []
-    chosen = _select(hypotheses)
+    instrumented = {loc[1] for t in inc for loc in t.own if loc[0] == "service"}
+    chosen = _select(_caller_contention(hypotheses, instrumented))
     causes: list[Cause] = []
     segment_tests = 0
     previous_key: float | None = None

@@ -54,6 +54,8 @@ class Plant:
     skew: tuple[str, float] | None = None    # a service's clock is off by this many ms (not a cause)
     failing: tuple[str, float] | None = None  # (service, share of its calls that fail); callers retry
     backoff_ms: float = 0.0                  # payments waits this long before retrying ledger (else ~5 ms)
+    contention: float = 0.0                  # payments is CPU-starved: its work takes this many times longer,
+                                             # and so does its side of the call to the bank (TLS, JSON)
     timeout: tuple[str, float] | None = None  # (service, ms) slow callee; callers time out at 250 ms
     n_plus_one: int = 0                      # cart asks pricing once per item instead of once
     error_origin: tuple[str, float] | None = None   # (service, share) errors that propagate up
@@ -203,10 +205,13 @@ class _Request:
         # payments: retries a failing call once; the bank behind it is seen only through a CLIENT span
         client = self.span("frontend", "POST", CLIENT, t, root, **{"peer.service": "payments"})
         pay = self.span("payments", "POST /charge", SERVER, t + self.work(0.2), client)
-        u = pay.start + self.work(1.0)
+        slow = p.contention if p is not None and p.contention else 1.0
+        u = pay.start + int(self.work(1.0) * slow)
         bank = self.span("payments", "POST", CLIENT, u, pay, **{"peer.service": "bank-gateway",
                                                                   "server.address": "api.bank.example"})
         bank.end = u + self.work(25.0) + (self.work(p.bank_delay_ms) if p and p.bank_delay_ms else 0)
+        if slow > 1.0:  # the client's own part of the call (~3 ms of encoding and TLS) slows down too
+            bank.end += self.work(3.0 * (slow - 1.0))
         u = bank.end
         for attempt in range(2):  # ledger: retried once when it fails
             u = self.call(pay, "ledger", "POST /entries", u, 3.0)
@@ -215,7 +220,7 @@ class _Request:
                 break
             if attempt == 0:
                 u += self.work(p.backoff_ms if p is not None and p.backoff_ms else 5.0)  # back-off
-        pay.end = u + self.work(0.5)
+        pay.end = u + int(self.work(0.5) * slow)
         pay.error = self.spans[-1].error
         client.end = pay.end + self.work(0.2)
         client.error = pay.error
@@ -391,6 +396,8 @@ SUITE: tuple[Incident, ...] = (
              Plant(edge_delay=("frontend", "auth", 20.0)), (Expected("auth", caller="frontend"),)),
     Incident("uninstrumented", "the bank behind payments (no spans of its own) answers 80 ms slower",
              Plant(bank_delay_ms=80.0), (Expected("bank-gateway", caller="payments"),)),
+    Incident("cpu-contention", "payments is CPU-starved (its work 6x slower), which also stretches its calls "
+             "to the uninstrumented bank", Plant(contention=6.0), (Expected("payments"),)),
     Incident("fan-out", "index shard 2 of the parallel search is 40 ms slower",
              Plant(slow_shard=(2, 40.0)), (Expected("index", segment=("index.shard", "2")),)),
     Incident("queue", "orders wait 300 ms longer in the queue to fulfilment",
