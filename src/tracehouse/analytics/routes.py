@@ -12,6 +12,10 @@ from tracehouse.analytics.report import COUNT, MS, PERCENT, TEXT, TRACE, Column,
 from tracehouse.store import AnalysisFilter, AnalyticsReader
 
 MAX_ROUTES = 50
+# Past this many selected traces, paths groups a fixed sample of about this many (the store's
+# lowest trace hashes) and says so in a note: every trace of an hour at 1M traces / 11M spans took
+# 1.05 s of CPU a side, 50,000 of them 0.38 s (bench/scale_bench.py), with the same leading routes.
+DEFAULT_SAMPLE = 50_000
 
 
 # A route is shown as a short tree: identical sibling calls folded ("x6"), at most this many lines

@@ -154,7 +154,7 @@ def analyze() -> None:
 @_filter_options
 @click.option("--slowest", metavar="PERCENT", help="Compare the routes of the slowest PERCENT (e.g. 5%) with all.")
 @click.option("--sample", type=click.IntRange(min=1), metavar="N",
-              help="Group a fixed sample of about N traces (faster on a large store) [default: all].")
+              help="Group a fixed sample of about N traces (faster on a large store) [default 50000].")
 @baseline_options
 @reconstructed_option
 @click.pass_context
@@ -187,7 +187,7 @@ def origins(ctx: click.Context, data: Path | None, url: str | None, fmt: str, si
 @click.option("--what-if", "what_if", metavar="SERVICE[:OP]=-100ms|-50%",
               help="Predict root p50/p95 if that work were faster.")
 @click.option("--sample", type=click.IntRange(min=1), metavar="N",
-              help="Traces whose critical paths are computed [default 10000].")
+              help="Traces whose critical paths are computed [default 3000].")
 @baseline_options
 @reconstructed_option
 @click.pass_context

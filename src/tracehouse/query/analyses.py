@@ -8,8 +8,9 @@ or HTTP query parameters, so every front end computes with the same inputs:
   attr=key=value (repeatable)                  keep traces carrying that attribute value
   slowest=5%, min_duration=250ms, errors=true  the selection (paths, compare)
   what_if=SERVICE[:OPERATION]=-100ms|-50%      latency's what-if
-  sample=10000                                 traces whose critical paths are computed (latency),
-                                               or whose routes are grouped (paths; default: all),
+  sample=3000                                  traces whose critical paths are computed (latency),
+                                               or whose calls are grouped (origins; default 20000),
+                                               or whose routes are grouped (paths; default 50000),
                                                or examined on each side (doctor; default 2000)
   reconstructed=received|include|exclude|only  traces joined by inferred links: read as received
                                                (the default: fragments apart), read whole, left
@@ -38,6 +39,7 @@ from tracehouse.analytics.doctor import BaselineSpec, plan, run_doctor
 from tracehouse.analytics.doctor import doctor as doctor_analysis
 from tracehouse.analytics.errors import analyze_errors
 from tracehouse.analytics.latency import DEFAULT_SAMPLE, analyze_latency
+from tracehouse.analytics.origins import DEFAULT_SAMPLE as ORIGINS_SAMPLE
 from tracehouse.analytics.origins import analyze_origins
 from tracehouse.analytics.parsing import (
     ParseError,
@@ -49,6 +51,7 @@ from tracehouse.analytics.parsing import (
     parse_what_if,
 )
 from tracehouse.analytics.report import PERCENT, Column, Report
+from tracehouse.analytics.routes import DEFAULT_SAMPLE as PATHS_SAMPLE
 from tracehouse.analytics.routes import analyze_paths
 from tracehouse.query.reconstructed import JoinedSpanReader
 from tracehouse.store import (
@@ -181,8 +184,9 @@ class Analyses:
         examples = JoinedSpanReader(self._store) if flt.reconstructed in ("include", "only") else self._store
         return analyze_paths(self._store, examples, flt, slowest_fraction, sample)
 
-    def origins(self, flt: AnalysisFilter, service: str, operation: str | None = None) -> Report:
-        return analyze_origins(self._store, flt, service, operation)
+    def origins(self, flt: AnalysisFilter, service: str, operation: str | None = None,
+                sample: int = ORIGINS_SAMPLE) -> Report:
+        return analyze_origins(self._store, flt, service, operation, sample)
 
     def latency(self, flt: AnalysisFilter, what_if: WhatIf | None = None, sample: int = DEFAULT_SAMPLE) -> Report:
         return analyze_latency(self._store, flt, what_if, sample)
@@ -229,9 +233,10 @@ class Analyses:
         if name not in runner:
             raise AnalysisError(f"no analysis named {name!r}; there are: {', '.join(NAMES)}")
         try:
-            report = runner[name](params)
             if name in AGAINST and any(_one(params, k) for k in ("baseline", "baseline_start", "baseline_end")):
-                report = self._against(name, params, report, runner[name])
+                report = self._against(name, params, runner[name])
+            else:
+                report = runner[name](params)
         except ParseError as exc:
             raise AnalysisError(str(exc)) from exc
         request = {k: _many(params, k) if k == "attr" else _one(params, k) for k in params}
@@ -254,11 +259,12 @@ class Analyses:
                 "only": "only: just the traces joined by inferred links, read whole"}[mode]
         return f"reconstructed traces: {said} ({links:,} inferred links stored; reconstructed={mode})"
 
-    def _against(self, name: str, params: Params, report: Report, runner: Callable[[Params], Report]) -> Report:
-        """The report of `name` for the window, joined to the same analysis over the baseline."""
+    def _against(self, name: str, params: Params, runner: Callable[[Params], Report]) -> Report:
+        """The report of `name` for the window, joined to the same analysis over the baseline (each
+        run once: the window's report is not also computed over the parameters as given)."""
         window, baseline, how, _ = plan(self._store, parse_filter(params), parse_baseline(params))
         if window is None or baseline is None:
-            return report
+            return runner(params)
         def bounds(flt: AnalysisFilter) -> dict[str, str]:
             return {"start": str((flt.start_ns or 0) / 1e9), "end": str((flt.end_ns or 0) / 1e9)}
         rest = {k: v for k, v in params.items() if k not in ("since", "start", "end", "baseline", "baseline_start",
@@ -273,13 +279,15 @@ class Analyses:
 
     def _run_paths(self, p: Params) -> Report:
         slowest = _one(p, "slowest")
-        return self.paths(parse_filter(p), parse_fraction(slowest) if slowest else None, _sample(p))
+        return self.paths(parse_filter(p), parse_fraction(slowest) if slowest else None,
+                          _sample(p) or PATHS_SAMPLE)
 
     def _run_origins(self, p: Params) -> Report:
         service = _one(p, "service")
         if not service:
             raise AnalysisError("origins needs a service: the one whose callers you want to see")
-        return self.origins(parse_filter(p, target_is_service=True), service, _one(p, "operation"))
+        return self.origins(parse_filter(p, target_is_service=True), service, _one(p, "operation"),
+                            _sample(p) or ORIGINS_SAMPLE)
 
     def _run_latency(self, p: Params) -> Report:
         what_if = _one(p, "what_if")

@@ -97,9 +97,14 @@ class AnalyticsReader(Protocol):
         """
         ...
 
-    def origin_stats(self, flt: AnalysisFilter, service: str, operation: str | None = None) -> pa.Table:
+    def origin_stats(self, flt: AnalysisFilter, service: str, operation: str | None = None,
+                     max_traces: int | None = None) -> pa.Table:
         """Calls into `service` (its spans whose parent is in another service, or that are roots),
         grouped by where they came from.
+
+        With `max_traces` (added for issue 11; callers pass it only when the filter selects more
+        traces than that), only the calls of a fixed pseudo-random sample of about that many traces
+        are grouped (as route_stats samples: the lowest trace-id hashes, the same every time).
 
         Columns: entry (root 'service:operation'), chain (the upstream calls, root first, joined by
         ' > '; empty for calls that are themselves roots), operation (the called operation), calls,

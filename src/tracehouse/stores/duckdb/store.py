@@ -313,8 +313,9 @@ class DuckDBStore:
                     max_traces: int | None = None) -> pa.Table:
         return self._analytics().route_stats(flt, slowest_fraction, max_traces)
 
-    def origin_stats(self, flt: AnalysisFilter, service: str, operation: str | None = None) -> pa.Table:
-        return self._analytics().origin_stats(flt, service, operation)
+    def origin_stats(self, flt: AnalysisFilter, service: str, operation: str | None = None,
+                     max_traces: int | None = None) -> pa.Table:
+        return self._analytics().origin_stats(flt, service, operation, max_traces)
 
     def attribute_contrast(self, flt: AnalysisFilter, selection: Selection, max_traces: int) -> pa.Table:
         return self._analytics().attribute_contrast(flt, selection, max_traces)

@@ -12,16 +12,14 @@
 -- to spell its chain out. Calls still below six levels finish in a recursive walk over the spans of
 -- their own traces only. fizzer's 400,000 calls: 0.9 s at 128 MB (the recursive walk: out of memory
 -- at 256 MB).
+-- `nodes` (the spans a call climbs through) comes from _origin_nodes_all.sql or, when analytics.py
+-- samples the traces ($sample_below: those whose hash is below it), _origin_nodes_sample.sql.
 , targets AS MATERIALIZED (
     SELECT c.t, c.k, c.pk, c.parent_span_id IS NULL AS is_root, c.span_name AS operation, c.d, c.failed, c.trace_id
     FROM selected_spans c
     WHERE c.service_name = $target_service
       AND ($target_operation::VARCHAR IS NULL OR c.span_name = $target_operation)
-),
-nodes AS NOT MATERIALIZED (
-    SELECT k, pk, parent_span_id IS NULL AS is_root, hash(service_name, span_name) AS label,
-           service_name = $target_service AS same_service
-    FROM window_spans
+      AND ($sample_below::UBIGINT IS NULL OR c.t < $sample_below)
 ),
 -- One row per call still climbing: `cur` is the span to look up next; `chain` hashes the labels met
 -- so far and `entry` is the last one met; `internal`: the call's parent is in the same service.
