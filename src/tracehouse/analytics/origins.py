@@ -7,7 +7,6 @@ from collections import defaultdict
 from tracehouse.analytics.report import COUNT, MS, PERCENT, TEXT, TRACE, Column, Report
 from tracehouse.store import AnalysisFilter, AnalyticsReader
 
-
 # Past this many selected traces, origins groups the calls of a fixed sample of about this many (the
 # store's lowest trace hashes) and says so in a note: every call into a busy service over an hour at
 # 1M traces / 11M spans cost ~1.5 s of CPU (a scan of the window per level of the climb).
