@@ -39,11 +39,11 @@ _ONE_JOIN_MAX_TRACES = 250_000
 # trace_sample and cause_sample over a window of more traces than asked for draw them from this many
 # short time slices (the fixed OR-ed ranges of sql/analytics/_sliced_spans.sql), each sized to hold
 # SLICE_OVERSAMPLE x their share at the window's average rate, so that a quieter stretch still fills
-# it; and fetch the sample's spans SAMPLE_CHUNK traces at a time (~45k spans of ~10+12 attributes
+# it; and fetch the sample's spans SAMPLE_CHUNK traces at a time (~22k spans of ~10+12 attributes
 # as JSON: a sort that fits the store's 128 MB).
 SAMPLE_SLICES = 12
 SLICE_OVERSAMPLE = 1.25
-SAMPLE_CHUNK = 4_000
+SAMPLE_CHUNK = 2_000
 _EXAMPLE = re.compile(r"^-- example: (.+)$", re.MULTILINE)
 
 # What each user-facing relation is for; columns are documented in docs/schema.md.
