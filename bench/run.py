@@ -25,6 +25,7 @@ BENCHES = {
     "reconstruct": "bench.reconstruct_bench",
     "security": "bench.security_bench",
     "overload": "bench.overload_bench",
+    "scale": "bench.scale_bench",
 }
 
 
