@@ -11,7 +11,6 @@ the default 128 MB at 1M traces (bench/scale_bench.py).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import duckdb
 import pytest
