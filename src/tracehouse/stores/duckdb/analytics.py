@@ -171,6 +171,10 @@ class DuckDBAnalytics:
         only the row groups of its time ranges. One sort of every span of a 30,000-trace window with
         its attributes as JSON ran out of the default 128 MB; a scan of every span of the window to
         find a 2,000-trace sample's cost 0.62 s of CPU on the last hour of 1M traces, 0.23 s now."""
+        if self._reconstruction(flt) is not None:
+            # Fragments joined (or selected) by inferred links: span_data is shadowed by the joined
+            # spans (_analysis), which the sliced fetch does not read; one query over the window.
+            return self._table(name, flt, max_traces=max_traces)
         params = filter_params(flt)
         traces = self._table("sample_slices", flt, slices=SAMPLE_SLICES, oversample=SLICE_OVERSAMPLE,
                              max_traces=max_traces)
