@@ -32,6 +32,12 @@ class Op:
     work_ms: float
     calls: list[Call] = field(default_factory=list)
     parallel: bool = False
+    #: the path names one of this many items (`/item/17`), drawn Zipf-like (popular items repeat
+    #: across concurrent requests); 0: a fixed path
+    items: int = 0
+    #: response bodies take one of this many sizes (small JSON answers collide often), the same
+    #: for the same item; 0: the size is not recorded
+    sizes: int = 0
 
 
 @dataclass
@@ -51,20 +57,31 @@ class Topology:
     net_ms: float = 0.4        # median one-way network time
     hints: bool = True         # clients carry server.address:port and url.full, servers url.path
     queue_ms: float = 3.0      # mean queue delay of asynchronous hops
+    message_ids: bool = False  # PRODUCER and CONSUMER carry messaging.message.id (OTel messaging conventions)
+    request_id: bool = False   # a captured x-request-id header, passed along to every call of a request
 
 
 def _topologies() -> dict[str, Callable[[random.Random], Topology]]:
     def chain(rng: random.Random) -> Topology:
-        c = Op("inventory", "GET /stock", 4)
-        b = Op("orders", "GET /order", 3, [Call(c)])
-        a = Op("frontend", "GET /checkout", 1.5, [Call(b), Call(Op("pricing", "GET /price", 2))])
-        return Topology("chain", a, {"frontend": 0, "orders": 3.0, "inventory": -2.0, "pricing": 1.0})
+        c = Op("inventory", "GET /stock", 4, sizes=6)
+        b = Op("orders", "GET /order", 3, [Call(c)], sizes=20)
+        a = Op("frontend", "GET /checkout", 1.5, [Call(b), Call(Op("pricing", "GET /price", 2, sizes=3))])
+        return Topology("chain", a, {"frontend": 0, "orders": 3.0, "inventory": -2.0, "pricing": 1.0},
+                        request_id=True)
 
     def fanout(rng: random.Random) -> Topology:
         item = Op("catalog", "GET /item", 2.5)
         a = Op("gateway", "GET /list", 1, [Call(item, fanout=rng.randint(3, 6)), Call(Op("ads", "GET /ad", 1.5))],
                parallel=True)
         return Topology("fanout", a, {"gateway": 0, "catalog": -4.0, "ads": 2.5}, hints=False)
+
+    def fanout_http(rng: random.Random) -> Topology:
+        # the same fan-out as real HTTP clients and servers record it: the item in the path, and
+        # response sizes that the same item repeats
+        item = Op("catalog", "GET /item/{id}", 2.5, items=300, sizes=40)
+        a = Op("gateway", "GET /list", 1, [Call(item, fanout=rng.randint(3, 6)),
+                                           Call(Op("ads", "GET /ad", 1.5, sizes=4))], parallel=True)
+        return Topology("fanout_http", a, {"gateway": 0, "catalog": -4.0, "ads": 2.5})
 
     def cache(rng: random.Random) -> Topology:
         db = Op("db", "SELECT", 3)
@@ -81,7 +98,7 @@ def _topologies() -> dict[str, Callable[[random.Random], Topology]]:
     def queue(rng: random.Random) -> Topology:
         mail = Op("mailer", "send", 5, [Call(Op("templates", "GET /tpl", 1.5))])
         api = Op("api", "POST /signup", 2, [Call(Op("users", "INSERT", 2)), Call(mail, asynchronous=True)])
-        return Topology("queue", api, {"api": 0, "users": -1.5, "mailer": 6.0, "templates": 0.5})
+        return Topology("queue", api, {"api": 0, "users": -1.5, "mailer": 6.0, "templates": 0.5}, message_ids=True)
 
     def held_out(rng: random.Random) -> Topology:
         # a random tree of 5-8 services, mixing every feature, no hints: not used for tuning
@@ -95,7 +112,8 @@ def _topologies() -> dict[str, Callable[[random.Random], Topology]]:
         return Topology("held_out", ops[0], {s: rng.uniform(-8, 8) for s in services},
                         net_ms=rng.uniform(0.2, 1.0), hints=False)
 
-    return {"chain": chain, "fanout": fanout, "cache": cache, "fbaas": fbaas, "queue": queue, "held_out": held_out}
+    return {"chain": chain, "fanout": fanout, "fanout_http": fanout_http, "cache": cache, "fbaas": fbaas,
+            "queue": queue, "held_out": held_out}
 
 
 TOPOLOGIES = _topologies()
@@ -122,10 +140,9 @@ def to_call_span(r: dict[str, object]) -> CallSpan:
     kind = str(r["kind"])
     attrs = r["attributes"]
     assert isinstance(attrs, dict)
-    target, path, size = hints(kind, attrs)
     return CallSpan(str(r["trace_id"]), str(r["span_id"]), (r["parent_span_id"] and str(r["parent_span_id"])) or None,
                     str(r["service"]), str(r["name"]), kind, int(r["start"]), int(r["end"]),  # type: ignore[call-overload]
-                    target, path, size)
+                    *hints(kind, attrs))
 
 
 def to_table(rows: list[dict[str, object]]) -> pa.Table:
@@ -155,6 +172,15 @@ def to_table(rows: list[dict[str, object]]) -> pa.Table:
     return pa.table(cols, schema=SPAN_BATCH_SCHEMA)
 
 
+def _zipf(n: int) -> list[float]:
+    """Cumulative weights of Zipf's law over n items (item k is 1/k as popular as item 1)."""
+    total, out = 0.0, []
+    for k in range(1, n + 1):
+        total += 1 / k
+        out.append(total)
+    return out
+
+
 class _Run:
     def __init__(self, topo: Topology, rng: random.Random, propagated: float) -> None:
         self.topo = topo
@@ -167,6 +193,7 @@ class _Run:
         self.ports = {s: 7000 + i for i, s in enumerate(sorted(topo.skew_ms))}
         # sibling calls from one span to one endpoint: same class (see scoring.score)
         self.interchangeable: dict[tuple[str, str], str] = {}
+        self.header: dict[str, object] = {}
 
     def _id(self, bits: int) -> str:
         return f"{self.rng.getrandbits(bits):0{bits // 4}x}"
@@ -184,10 +211,11 @@ class _Run:
     def request(self, start: int, request_id: str) -> None:
         cut = self.rng.random() >= self.propagated
         trace = self._id(128)
+        self.header = {"http.request.header.x-request-id": [self._id(64)]} if self.topo.request_id else {}
         self.op(self.topo.entry, start, trace, None, None, request_id, cut, "SERVER")
 
     def op(self, op: Op, start: int, trace: str, parent: str | None, caller: tuple[str, str] | None,
-           request_id: str, cut: bool, kind: str) -> int:
+           request_id: str, cut: bool, kind: str, extra: dict[str, object] | None = None) -> int:
         rng = self.rng
         span = self._id(64)
         if parent is None:
@@ -209,9 +237,11 @@ class _Run:
                 else:
                     t = end + int(0.15 * MS * rng.lognormvariate(0, 0.6))   # call end -> next call
         end = max(ends) + int(op.work_ms * 0.6 * MS * rng.lognormvariate(0, 0.5))
-        attrs: dict[str, object] = {"request.size": rng.randint(10, 5000)}
-        if self.topo.hints:
+        attrs: dict[str, object] = {"request.size": rng.randint(10, 5000), **(extra or {})}
+        if self.topo.hints and "url.path" not in attrs and kind == "SERVER":
             attrs["url.path"] = "/" + op.name.split(" ")[-1].strip("/")
+        if self.topo.hints and kind == "SERVER":
+            attrs.update(self.header)
         self._emit(trace, span, parent, op.service, op.name, kind, start, end, attrs)
         self.busy[op.service] = self.busy.get(op.service, 0.0) + (end - start)
         return end
@@ -219,10 +249,25 @@ class _Run:
     def call(self, caller: Op, call: Call, start: int, trace: str, parent: str, request_id: str, cut: bool) -> int:
         rng, target = self.rng, call.target
         attrs: dict[str, object] = {}
-        if self.topo.hints:
+        served: dict[str, object] = {}
+        if self.topo.hints and not call.asynchronous:
             port = self.ports[target.service]
+            path = "/" + target.name.split(" ")[-1].strip("/")
+            item = 0
+            if target.items:
+                item = rng.choices(range(1, target.items + 1), cum_weights=_zipf(target.items))[0]
+                path = path.replace("{id}", str(item))
             attrs = {"server.address": target.service, "server.port": port,
-                     "url.full": f"http://{target.service}:{port}/" + target.name.split(" ")[-1].strip("/")}
+                     "url.full": f"http://{target.service}:{port}{path}", **self.header}
+            served = {"url.path": path, "server.address": target.service, "server.port": port}
+            if target.sizes:
+                size = 200 + 37 * ((item * 7919) % target.sizes if target.items else rng.randrange(target.sizes))
+                attrs["http.response.body.size"] = served["http.response.body.size"] = size
+        elif self.topo.hints:
+            attrs = {"messaging.system": "rabbitmq", "messaging.destination.name": target.service}
+            served = dict(attrs)
+            if self.topo.message_ids:
+                attrs["messaging.message.id"] = served["messaging.message.id"] = self._id(128)
         if call.retry and rng.random() < call.retry:
             failed = start + int(0.8 * MS * rng.lognormvariate(0, 0.3))
             self._emit(trace, self._id(64), parent, caller.service, "GET", "CLIENT", start, failed, attrs, error=True)
@@ -232,12 +277,12 @@ class _Run:
         child_trace, child_parent = (self._id(128), None) if cut else (trace, span)
         if call.asynchronous:
             end = start + int(0.3 * MS * rng.lognormvariate(0, 0.3))
-            self._emit(trace, span, parent, caller.service, "publish", "PRODUCER", start, end, {})
+            self._emit(trace, span, parent, caller.service, "publish", "PRODUCER", start, end, attrs)
             consume = end + int(rng.expovariate(1 / (self.topo.queue_ms * MS)))
-            self.op(target, consume, child_trace, child_parent, (trace, span), request_id, cut, "CONSUMER")
+            self.op(target, consume, child_trace, child_parent, (trace, span), request_id, cut, "CONSUMER", served)
             return end
         server_end = self.op(target, start + self._net(), child_trace, child_parent, (trace, span), request_id,
-                             cut, "SERVER")
+                             cut, "SERVER", served)
         end = server_end + self._net()
         self._emit(trace, span, parent, caller.service, "GET", "CLIENT", start, end, attrs)
         return end

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 SYNC_CALLER, SYNC_CALLEE = "CLIENT", "SERVER"
@@ -31,6 +31,8 @@ class CallSpan:
     target: str | None = None
     path: str | None = None
     size: int | None = None
+    response_size: int | None = None
+    correlation: str | None = None
 
 
 # Attribute names, new semantic conventions first, then the older ones SDKs still send.
@@ -43,6 +45,22 @@ _URL = ("url.full", "http.url")
 _PATH = ("url.path", "http.target")
 _SIZE = ("http.request.body.size", "http.request_content_length", "messaging.message.body.size",
          "rpc.message.uncompressed_size")
+_RESPONSE_SIZE = ("http.response.body.size", "http.response_content_length")
+# Ids both ends of one call or message record. OpenTelemetry's messaging conventions put the message
+# id on the PRODUCER and on the CONSUMER span (`messaging.message_id` before semconv 1.17: Celery,
+# pika, botocore's SQS); a captured request-id header (OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_*)
+# is recorded by the client and the server alike. A request-id may be shared by every call of one
+# request (services pass it along): it then narrows the callers to that request, not to one call.
+_CORRELATION = ("messaging.message.id", "messaging.message_id", "http.request.header.x-request-id",
+                "http.request.header.x-correlation-id")
+
+
+class Hints(NamedTuple):
+    target: str | None
+    path: str | None
+    size: int | None
+    response_size: int | None
+    correlation: str | None
 
 
 def _first(attrs: dict[str, Any], names: tuple[str, ...]) -> Any:
@@ -53,15 +71,33 @@ def _first(attrs: dict[str, Any], names: tuple[str, ...]) -> Any:
     return None
 
 
-def hints(kind: str, attrs: dict[str, Any]) -> tuple[str | None, str | None, int | None]:
-    """(target, path, size) of a span from its attributes.
+def _size(raw: Any) -> int | None:
+    numeric = isinstance(raw, int | float) and not isinstance(raw, bool)
+    if numeric or (isinstance(raw, str) and raw.isdigit()):
+        return int(raw)
+    return None
+
+
+def _correlation(attrs: dict[str, Any]) -> str | None:
+    for name in _CORRELATION:
+        value = attrs.get(name)
+        if isinstance(value, list | tuple):  # captured headers are arrays of strings
+            value = ",".join(str(v) for v in value)
+        if value is not None and value != "":
+            return f"{'m' if name.startswith('messaging') else 'h'}:{value}"
+    return None
+
+
+def hints(kind: str, attrs: dict[str, Any]) -> Hints:
+    """(target, path, size, response size, correlation id) of a span from its attributes.
 
     A caller's target is where it sent the call (address:port, or the messaging destination): the
     engine learns which callee each target reaches. A callee's target is where it was reached;
     when both ends name a port (or a destination) and they differ, the pair is ruled out. Both
     sides' path is the concrete request path (never a route template: '/users/{id}' cannot be
     compared with '/users/7'), and the size the request body's bytes; when both sides carry one
-    and they differ, the pair is ruled out.
+    and they differ, the pair is ruled out; the same for the response body's bytes and for a
+    correlation id (a message id, a captured request-id header).
     """
     target: str | None = None
     path: str | None = None
@@ -93,12 +129,8 @@ def hints(kind: str, attrs: dict[str, Any]) -> tuple[str | None, str | None, int
     raw_path = _first(attrs, _PATH)
     if path is None and raw_path is not None:
         path = str(raw_path).split("?", 1)[0]
-    raw_size = _first(attrs, _SIZE)
-    size: int | None = None
-    numeric = isinstance(raw_size, int | float) and not isinstance(raw_size, bool)
-    if numeric or (isinstance(raw_size, str) and raw_size.isdigit()):
-        size = int(raw_size)
-    return target, path, size
+    return Hints(target, path, _size(_first(attrs, _SIZE)), _size(_first(attrs, _RESPONSE_SIZE)),
+                 _correlation(attrs))
 
 
 def same_place(caller_target: str | None, callee_target: str | None) -> bool:

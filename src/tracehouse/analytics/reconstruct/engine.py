@@ -120,6 +120,52 @@ def _index(spans: Sequence[CallSpan]) -> tuple[list[CallSpan], _Index, list[tupl
     return orphans, index, received
 
 
+#: the confidence of a link both ends name by the same unique id (a message id): ids are unique by
+#: construction, so only a producer that reuses ids could make it wrong.
+EXACT_CONFIDENCE = 0.999
+
+
+def _exact(orphans: list[CallSpan], index: _Index,
+           config: EngineConfig) -> tuple[list[tuple[CallSpan, CallSpan]], list[CallSpan], _Index]:
+    """The fast path: orphans whose correlation id (`calls.hints`) is carried by exactly one caller
+    that could have caused them in time are linked to it outright, and leave the assignment with
+    their callers. Several consumers of one message (publish/subscribe) all join its producer. An
+    id several callers share (a request-id passed along to every call of a request) only narrows
+    the candidates (`_compatible`)."""
+    by_id: dict[str, list[CallSpan]] = {}
+    for c in (*index.callers_by_end, *index.producers_by_end):
+        if c.correlation is not None:
+            by_id.setdefault(c.correlation, []).append(c)
+    if not by_id:
+        return [], orphans, index
+    matched: list[tuple[CallSpan, CallSpan]] = []
+    rest: list[CallSpan] = []
+    taken: set[int] = set()
+    for s in orphans:
+        callers = by_id.get(s.correlation) if s.correlation is not None else None
+        if callers:
+            fits = [c for c in callers if _compatible(c, s) and _plausible(c, s, config)]
+            if len(fits) == 1:
+                matched.append((fits[0], s))
+                taken.add(id(fits[0]))
+                continue
+        rest.append(s)
+    if not taken:
+        return matched, rest, index
+    sync = [c for c in index.callers_by_end if id(c) not in taken]
+    producers = [c for c in index.producers_by_end if id(c) not in taken]
+    return matched, rest, _Index(sync, [c.end for c in sync], producers, [c.end for c in producers])
+
+
+def _plausible(caller: CallSpan, callee: CallSpan, config: EngineConfig) -> bool:
+    """The loosest timing a true pair satisfies: the callee starts after the call did (up to skew)
+    and, for a synchronous call, ends before it (up to skew)."""
+    if callee.kind == ASYNC_CALLEE:
+        return -config.max_offset_ns <= callee.start - caller.end <= config.max_queue_ns
+    return (-config.max_offset_ns <= callee.start - caller.start <= config.max_call_ns
+            and caller.end - callee.end >= -config.max_offset_ns)
+
+
 def _gaps_of(caller: CallSpan, callee: CallSpan) -> tuple[float, float]:
     """(offset, end gap) of a pair (see `gaps`); for an asynchronous hop the offset is the queue delay."""
     if callee.kind == ASYNC_CALLEE:
@@ -134,7 +180,12 @@ def _compatible(caller: CallSpan, callee: CallSpan) -> bool:
         return False
     if not same_place(caller.target, callee.target):
         return False
-    return not (caller.size is not None and callee.size is not None and caller.size != callee.size)
+    if caller.size is not None and callee.size is not None and caller.size != callee.size:
+        return False
+    if (caller.response_size is not None and callee.response_size is not None
+            and caller.response_size != callee.response_size):
+        return False
+    return caller.correlation is None or callee.correlation is None or caller.correlation == callee.correlation
 
 
 def _candidates(s: CallSpan, index: _Index, config: EngineConfig,
@@ -144,12 +195,28 @@ def _candidates(s: CallSpan, index: _Index, config: EngineConfig,
     within +-max_offset_ns), or a PRODUCER that ended up to max_queue_ns before the CONSUMER."""
     out: list[CallSpan] = []
     if s.kind == ASYNC_CALLEE:
-        lo_off, hi_off = window if window is not None else (-config.max_offset_ns, config.max_queue_ns)
-        hi = bisect.bisect_right(index.ends, s.start - lo_off)
-        lo = bisect.bisect_left(index.ends, s.start - hi_off)
-        # nearest first, and not unboundedly many: queue delays are short next to the window
-        for k in range(hi - 1, max(lo, hi - 8 * config.candidates_per_span) - 1, -1):
-            c = index.producers_by_end[k]
+        # Queue delays: the learned range, searched outwards from its middle; with nothing learned,
+        # outwards from a delay of 0 (a consumer may seem to start a little before its producer
+        # ended: skew). Nearest first, and not unboundedly many: a window of 10 s holds thousands.
+        if window is not None:
+            lo_off, hi_off = window
+            centre = (lo_off + hi_off) / 2
+        else:
+            lo_off, hi_off, centre = -config.max_offset_ns, config.max_queue_ns, 0.0
+        ends = index.ends
+        first = bisect.bisect_left(ends, s.start - hi_off)
+        last = bisect.bisect_right(ends, s.start - lo_off)
+        mid = min(max(bisect.bisect_right(ends, s.start - centre), first), last)
+        older, newer = mid - 1, mid
+        budget = 8 * config.candidates_per_span
+        while budget > 0 and (older >= first or newer < last):
+            if newer >= last or (older >= first and (s.start - ends[older]) - centre <= centre - (s.start - ends[newer])):
+                c = index.producers_by_end[older]
+                older -= 1
+            else:
+                c = index.producers_by_end[newer]
+                newer += 1
+            budget -= 1
             if _compatible(c, s):
                 out.append(c)
         return out
@@ -279,7 +346,9 @@ def reconstruct(spans: Sequence[CallSpan], model: GapModel | None = None,
     config = config or EngineConfig()
     model = model if model is not None else GapModel()
     orphans, index, received = _index(spans)
-    _learn(model, received)
+    exact, orphans, index = _exact(orphans, index, config)
+    # pairs named by a shared id are as good as received ones for learning the gaps of their edges
+    _learn(model, [*received, *exact])
     working = model
     if config.passes > 1 and orphans:
         middle = len(orphans) // 2
@@ -297,21 +366,23 @@ def reconstruct(spans: Sequence[CallSpan], model: GapModel | None = None,
         if round_ < config.passes - 1:
             working = _refit(model, orphans, parents, margins, config)
     links: list[InferredLink] = []
-    for s, p, m in zip(orphans, parents, margins, strict=True):
+    decided = [*zip(orphans, parents, margins, strict=True), *((s, p, math.inf) for p, s in exact)]
+    for s, p, m in decided:
         if p is None:
             continue
         if emit_from is not None and s.start < emit_from:
             continue
         if emit_until is not None and s.start >= emit_until:
             continue
-        links.append(InferredLink(s.trace_id, s.span_id, p.trace_id, p.span_id, confidence(m),
+        links.append(InferredLink(s.trace_id, s.span_id, p.trace_id, p.span_id,
+                                  EXACT_CONFIDENCE if m == math.inf else confidence(m),
                                   s.service, p.service, s.start))
     links = _without_cycles(links)
     model.decay()
     _learn(model, [(p, s) for s, p, m in zip(orphans, parents, margins, strict=True)
                    if p is not None and confidence(m) >= config.learn_confidence])
-    return Reconstruction(links=links, orphans=len(orphans),
-                          with_candidates=sum(1 for p in parents if p is not None),
+    return Reconstruction(links=links, orphans=len(orphans) + len(exact),
+                          with_candidates=sum(1 for p in parents if p is not None) + len(exact),
                           received_calls=len(received))
 
 

@@ -53,10 +53,10 @@ def call_spans_from_table(table: pa.Table) -> list[CallSpan]:
         kind = cols["span_kind"][i]
         text = cols["attributes"][i]
         attrs = orjson.loads(text) if text else {}
-        target, path, size = hints(kind, attrs if isinstance(attrs, dict) else {})
         out.append(CallSpan(cols["trace_id"][i], cols["span_id"][i], cols["parent_span_id"][i] or None,
                             cols["service_name"][i], cols["span_name"][i], kind,
-                            cols["start_time_unix_nano"][i], cols["end_time_unix_nano"][i], target, path, size))
+                            cols["start_time_unix_nano"][i], cols["end_time_unix_nano"][i],
+                            *hints(kind, attrs if isinstance(attrs, dict) else {})))
     return out
 
 

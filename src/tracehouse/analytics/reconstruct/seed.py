@@ -30,6 +30,9 @@ def _peak(values: list[float], span_ns: float, min_count: int) -> tuple[float, f
     from passing for the edge's gap (the true pairs are one per orphan)."""
     best: tuple[float, float, float] | None = None
     n = len(values)
+    # the background spreads over the range the candidates were actually drawn from (a search
+    # nearest-first over a long range covers only its middle)
+    span_ns = min(span_ns, max(values) - min(values)) if values else span_ns
     for width in WIDTHS_NS:
         bins = Counter(math.floor(v / width) for v in values)
         background = n * 3 * width / max(span_ns, 3 * width)
