@@ -210,7 +210,9 @@ def _candidates(s: CallSpan, index: _Index, config: EngineConfig,
         older, newer = mid - 1, mid
         budget = 8 * config.candidates_per_span
         while budget > 0 and (older >= first or newer < last):
-            if newer >= last or (older >= first and (s.start - ends[older]) - centre <= centre - (s.start - ends[newer])):
+            # older producers have longer delays: take whichever side is nearer the centre
+            if newer >= last or (older >= first
+                                 and (s.start - ends[older]) - centre <= centre - (s.start - ends[newer])):
                 c = index.producers_by_end[older]
                 older -= 1
             else:
