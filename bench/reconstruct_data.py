@@ -140,8 +140,10 @@ def to_call_span(r: dict[str, object]) -> CallSpan:
     kind = str(r["kind"])
     attrs = r["attributes"]
     assert isinstance(attrs, dict)
-    return CallSpan(str(r["trace_id"]), str(r["span_id"]), (r["parent_span_id"] and str(r["parent_span_id"])) or None,
-                    str(r["service"]), str(r["name"]), kind, int(r["start"]), int(r["end"]),  # type: ignore[call-overload]
+    parent = str(r["parent_span_id"]) if r["parent_span_id"] else None
+    start, end = r["start"], r["end"]
+    assert isinstance(start, int) and isinstance(end, int)
+    return CallSpan(str(r["trace_id"]), str(r["span_id"]), parent, str(r["service"]), str(r["name"]), kind, start, end,
                     *hints(kind, attrs))
 
 
@@ -288,11 +290,15 @@ class _Run:
         return end
 
 
-def generate(topology: str, requests: int, concurrency: float, seed: int = 1, propagated: float = 0.0) -> Generated:
+def generate(topology: str, requests: int, concurrency: float, seed: int = 1, propagated: float = 0.0,
+             evidence: bool = True) -> Generated:
     """`requests` requests of `topology` arriving as a Poisson process whose rate makes the mean number
-    of overlapping requests per service about `concurrency`; `propagated` of them keep their links."""
+    of overlapping requests per service about `concurrency`; `propagated` of them keep their links.
+    Without `evidence`, spans carry none of the attributes both ends of a call share: timing alone."""
     rng = random.Random(seed)
     topo = TOPOLOGIES[topology](rng)
+    if not evidence:
+        topo.hints = False
     # Measure the mean busy time a request brings each service, to pick the arrival rate.
     probe = _Run(topo, random.Random(seed + 1), 1.0)
     for k in range(200):

@@ -57,7 +57,7 @@ def test_low_load_is_near_perfect(topology: str) -> None:
 
 @pytest.mark.parametrize("topology", ["chain", "fbaas", "cache"])
 def test_high_concurrency_well_above_fcfs(topology: str) -> None:
-    data = generate(topology, 500, 5.0, seed=22)
+    data = generate(topology, 500, 5.0, seed=22, evidence=False)  # timing alone
     assert data.concurrency > 3.5
     spans = data.call_spans()
     ours = score(reconstruct(spans).links, data.truth, data.request_of)
@@ -67,7 +67,31 @@ def test_high_concurrency_well_above_fcfs(topology: str) -> None:
     assert ours.trace_accuracy >= 0.85, ours
     assert ours.trace_accuracy >= fcfs.trace_accuracy + 0.3, (ours, fcfs)
     confident, right = ours.confident(0.9)
-    assert confident > 0.8 * ours.true_links and right >= 0.9 * confident, ours
+    # sharp where it can be: an honest confidence cannot put every link of a 94% match above 0.9
+    assert confident > 0.75 * ours.true_links and right >= 0.9 * confident, ours
+
+
+def test_every_confidence_bin_is_honest_on_the_held_out_topology() -> None:
+    """Among links given confidence in [low, high), the share that is right lies in that range
+    (up to sampling noise): no bin is overconfident, none grossly underconfident. On `held_out`,
+    which was never used to choose the engine's defaults, at several loads. Bins from 0.4 up: below,
+    queue hops without message ids are near chance, and their 0.2-0.4 bin is still optimistic
+    (docs/reconstruction.md)."""
+    bins: dict[tuple[float, float], list[int]] = {}
+    for load, seed in ((2.0, 41), (5.0, 42), (8.0, 43)):
+        data = generate("held_out", 400, load, seed=seed)
+        for b in score(reconstruct(data.call_spans()).links, data.truth, data.request_of).calibration:
+            tally = bins.setdefault((b.low, b.high), [0, 0])
+            tally[0] += b.links
+            tally[1] += b.correct
+    checked = 0
+    for (low, high), (links, correct) in bins.items():
+        if links < 60 or low < 0.4:
+            continue  # too few to tell
+        checked += 1
+        noise = 2.5 * math.sqrt(0.25 / links)
+        assert low - noise <= correct / links <= min(high, 1.0) + noise + 0.05, (low, high, links, correct)
+    assert checked >= 3, bins
 
 
 def test_traces_whose_propagation_works_are_left_alone() -> None:

@@ -19,6 +19,8 @@ import heapq
 import math
 
 INF = math.inf
+#: options whose reduced cost exceeds this many nats weigh less than e^-20 and are not searched
+ALTERNATIVE_CUTOFF = 9.0
 
 
 class Assignment:
@@ -30,8 +32,10 @@ class Assignment:
         self.n_rows = len(adjacency)
         self.n_columns = n_columns
         self.adj: list[list[tuple[int, float]]] = []
+        self._shift: list[float] = []
         for r, edges in enumerate(adjacency):
             low = min([c for _, c in edges] + [no_parent[r]])
+            self._shift.append(low)
             row = [(j, c - low) for j, c in edges]
             row.append((n_columns + r, no_parent[r] - low))  # the row's private "no parent" column
             self.adj.append(row)
@@ -123,6 +127,10 @@ class Assignment:
                 return c
         return INF
 
+    def cost_of(self, row: int, column: int) -> float:
+        """The cost of `row` taking `column` as given (before the per-row shift)."""
+        return self.cost(row, column) + self._shift[row]
+
     def _reduced(self, row: int, column: int, cost: float) -> float:
         return cost - self.u[row] - self.v.get(column, 0.0)
 
@@ -145,14 +153,43 @@ class Assignment:
         sink_to_j = self._from_sink(row, j, self._reverse)
         return self._forward(row, j, sink_to_j)
 
-    def _from_sink(self, row: int, j: int, reverse: dict[int, list[tuple[int, float]]]) -> float:
+    def alternatives(self, row: int, cutoff: float = ALTERNATIVE_CUTOFF) -> list[float]:
+        """For each other option of `row` (another candidate column, or its "no parent" column),
+        how much the optimal total cost rises when `row` is made to take it: the min-marginal of
+        each alternative, exact (`margin` is the least of them). Options whose reduced cost alone
+        exceeds `cutoff` nats are left out, and an option whose min-marginal does counts as INF:
+        their weight e^-cost is negligible, and the searches stop early."""
+        j = self.col_of[row]
+        if self._reverse is None:
+            self._reverse = {}
+            for r, edges in enumerate(self.adj):
+                for col, c in edges:
+                    self._reverse.setdefault(col, []).append((r, c))
+        sink_to_j = self._from_sink(row, j, self._reverse, cutoff)
+        # one search first: when even the best alternative is past the cutoff, so are all others
+        if self._forward(row, j, sink_to_j, cap=cutoff) == INF:
+            return []
+        out: list[float] = []
+        ur, v = self.u[row], self.v
+        for col, c in self.adj[row]:
+            if col != j and c - ur - v.get(col, 0.0) < cutoff:
+                out.append(self._forward(row, j, sink_to_j, first=col, cap=cutoff))
+        return out
+
+    def posterior(self, row: int) -> float:
+        """The chosen link's share of the weight e^-cost over the best assignment for each option
+        of `row`: 1 / (1 + sum over alternatives of e^-(their min-marginal)). Where one rival is
+        close this is the logistic of the margin; where several are, each takes its share."""
+        return 1.0 / (1.0 + sum(math.exp(-m) for m in self.alternatives(row) if m < INF))
+
+    def _from_sink(self, row: int, j: int, reverse: dict[int, list[tuple[int, float]]], cap: float = INF) -> float:
         """Shortest path sink -> j: give up some taken column, then reassign rows until one takes j
         (searched backwards from j)."""
         v, col_of = self.v, self.col_of
         dist: dict[int, float] = {j: 0.0}
         done: set[int] = set()
         heap: list[tuple[float, int]] = [(0.0, j)]
-        best = INF
+        best = cap
         while heap:
             d, y = heapq.heappop(heap)
             if y in done or d > dist[y]:
@@ -171,17 +208,19 @@ class Assignment:
                     heapq.heappush(heap, (nd, z))
         return best
 
-    def _forward(self, start: int, j: int, sink_to_j: float) -> float:
+    def _forward(self, start: int, j: int, sink_to_j: float, first: int = -1, cap: float = INF) -> float:
+        """Shortest cycle through `start` not using start -> j (with `first`: starting with
+        start -> first); INF when none is shorter than `cap` (the search stops there)."""
         u, v, row_of, adj = self.u, self.v, self.row_of, self.adj
         dist: dict[int, float] = {}
         settled: set[int] = set()
         heap: list[tuple[float, int]] = []
-        best = INF
+        best = cap
 
         def scan(row: int, base: float) -> None:
             ur = u[row]
             for col, c in adj[row]:
-                if col in settled or (row == start and col == j):
+                if col in settled or (row == start and (col == j or (first >= 0 and col != first))):
                     continue
                 d = base + c - ur - v.get(col, 0.0)
                 if d < dist.get(col, INF):
@@ -204,4 +243,4 @@ class Assignment:
                 best = min(best, d + sink_to_j)
             elif owner != start:
                 scan(owner, d)
-        return max(0.0, best)
+        return INF if best >= cap else max(0.0, best)

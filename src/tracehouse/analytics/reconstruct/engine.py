@@ -17,15 +17,19 @@ Gaps (`gaps`): for a call, the offset (client start -> server start) and the end
 5. `passes` rounds of re-estimation: the confident links of a round refit the gap models (and the
    call graph) for the next, starting from wide priors when nothing is known. The last round's
    confident links feed the persistent model the next window starts from.
-6. Confidence: the min-marginal margin of each link (how many nats the best assignment without it
-   is worse), as a probability: 1 / (1 + exp(-margin)). That is the posterior of the chosen link
-   against the best alternative under the model, and the benchmark's calibration table checks it.
+6. Confidence: for each other option of the orphan (another candidate, or no parent), how many
+   nats the best assignment giving it that option is worse (its min-marginal m_k); the link's
+   confidence is 1 / (1 + sum_k exp(-m_k)): its share of the weight over the best assignment per
+   option. With one close rival that is the logistic of the margin; with several close rivals
+   (identical parallel calls) each takes its share, where the margin alone was overconfident.
+   The benchmark's calibration table checks it, on the held-out topology too.
+7. Fast path: an orphan whose correlation id (a message id) exactly one caller carries is linked
+   to it before the assignment (`_exact`); the pair teaches the gap model like a received call.
 """
 
 from __future__ import annotations
 
 import bisect
-import heapq
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -174,7 +178,10 @@ def _gaps_of(caller: CallSpan, callee: CallSpan) -> tuple[float, float]:
 
 
 def _compatible(caller: CallSpan, callee: CallSpan) -> bool:
-    if caller.trace_id == callee.trace_id:
+    # Cross-service links only, as with the calls that teach the model (`_index`): within a service
+    # propagation is intact, and fragments of one service pair up by accident (the sibling consumers
+    # of one fan-out each publish soon after they start: a peak of chance pairs).
+    if caller.trace_id == callee.trace_id or caller.service == callee.service:
         return False
     if caller.path is not None and callee.path is not None and caller.path != callee.path:
         return False
@@ -188,11 +195,12 @@ def _compatible(caller: CallSpan, callee: CallSpan) -> bool:
     return caller.correlation is None or callee.correlation is None or caller.correlation == callee.correlation
 
 
-def _candidates(s: CallSpan, index: _Index, config: EngineConfig,
-                window: tuple[float, float] | None = None) -> list[CallSpan]:
+def _candidates(s: CallSpan, index: _Index, config: EngineConfig, window: tuple[float, float] | None = None,
+                offsets: tuple[float, float] | None = None, unsearched: list[int] | None = None) -> list[CallSpan]:
     """Time-compatible callers of orphan `s`: a CLIENT whose call contains the SERVER span up to
     skew (end gap within `window` when the model has learned the edges into its operation, else
-    within +-max_offset_ns), or a PRODUCER that ended up to max_queue_ns before the CONSUMER."""
+    within +-max_offset_ns), or a PRODUCER that ended up to max_queue_ns before the CONSUMER.
+    Producers in range but past the search's budget are counted into `unsearched`."""
     out: list[CallSpan] = []
     if s.kind == ASYNC_CALLEE:
         # Queue delays: the learned range, searched outwards from its middle; with nothing learned,
@@ -221,27 +229,36 @@ def _candidates(s: CallSpan, index: _Index, config: EngineConfig,
             budget -= 1
             if _compatible(c, s):
                 out.append(c)
+        if unsearched is not None:
+            unsearched.append((older - first + 1) + (last - newer))
         return out
     lo_gap, hi_gap = window if window is not None else (-config.max_offset_ns, config.max_offset_ns)
     lo = bisect.bisect_left(index.caller_ends, s.end + lo_gap)
     hi = bisect.bisect_right(index.caller_ends, s.end + hi_gap)
     duration = s.end - s.start
+    # the learned start offsets prune before anything else is compared
+    lo_off = max(-config.max_offset_ns, offsets[0]) if offsets is not None else -config.max_offset_ns
+    hi_off = min(config.max_call_ns, offsets[1]) if offsets is not None else config.max_call_ns
+    callers = index.callers_by_end
     for k in range(lo, hi):
-        c = index.callers_by_end[k]
+        c = callers[k]
         offset = s.start - c.start
-        if (-config.max_offset_ns <= offset <= config.max_call_ns
+        if (lo_off <= offset <= hi_off
                 and (c.end - c.start) - duration >= config.min_overhead_ns and _compatible(c, s)):
             out.append(c)
     return out
 
 
-def _solve(orphans: list[CallSpan], index: _Index, model: GapModel,
-           config: EngineConfig) -> tuple[list[CallSpan | None], list[float]]:
+def _solve(orphans: list[CallSpan], index: _Index, model: GapModel, config: EngineConfig,
+           with_confidence: bool = True) -> tuple[list[CallSpan | None], list[float]]:
+    """Each orphan's parent (or None) and, with `with_confidence`, its link's confidence (else 0)."""
     adjacency: list[list[tuple[int, float]]] = []
     no_parent: list[float] = []
     columns: dict[tuple[str, str], int] = {}
     column_spans: list[CallSpan] = []
     windows: dict[tuple[str, str, bool], tuple[float, float] | None] = {}
+    offset_windows: dict[tuple[str, str, bool], tuple[float, float] | None] = {}
+    dropped: dict[int, tuple[float, float]] = {}  # row -> (its cheapest cost, weight of the left-out relative to it)
     models: dict[tuple[str, str, str, str], tuple[float, float, float, float, float]] = {}
     graph_costs: dict[tuple[str, str, str | None, str, str], float] = {}
     k_scales = config.max_scales
@@ -250,8 +267,10 @@ def _solve(orphans: list[CallSpan], index: _Index, model: GapModel,
         wkey = (s.service, s.name, asynchronous)
         if wkey not in windows:
             windows[wkey] = model.window(s.service, s.name, asynchronous, k_scales)
+            offset_windows[wkey] = None if asynchronous else model.offset_window(s.service, s.name, k_scales)
         scored: list[tuple[float, int]] = []
-        for c in _candidates(s, index, config, windows[wkey]):
+        unsearched: list[int] = []
+        for c in _candidates(s, index, config, windows[wkey], offset_windows[wkey], unsearched):
             mkey = (c.service, c.name, s.service, s.name)
             m = models.get(mkey)
             if m is None:
@@ -280,22 +299,39 @@ def _solve(orphans: list[CallSpan], index: _Index, model: GapModel,
                 col = columns[key] = len(column_spans)
                 column_spans.append(c)
             scored.append((cost, col))
-        kept = heapq.nsmallest(config.candidates_per_span, scored) if len(scored) > config.candidates_per_span \
-            else scored
+        kept = scored
+        if len(scored) > config.candidates_per_span or (unsearched and unsearched[0] and scored):
+            scored.sort()
+            kept = scored[:config.candidates_per_span]
+            # The candidates left out still count against the link's confidence: each with the
+            # weight e^-cost it has on its own (competition could only lower it); producers past
+            # the search's budget each with the weight of the farthest one searched (they are
+            # farther still: an overestimate, so the confidence errs low).
+            weight = sum(math.exp(scored[0][0] - c) for c, _ in scored[config.candidates_per_span:])
+            if unsearched and unsearched[0]:
+                weight += unsearched[0] * math.exp(scored[0][0] - scored[-1][0])
+            dropped[len(adjacency)] = (scored[0][0], weight)
         adjacency.append([(col, cost) for cost, col in kept])
         no_parent.append(_background(asynchronous, config) + config.no_parent_nats)
     solved = Assignment(adjacency, no_parent, len(column_spans))
     parents: list[CallSpan | None] = []
-    margins: list[float] = []
+    confidences: list[float] = []
     for r in range(len(orphans)):
         col = solved.parent(r)
         if col < 0:
             parents.append(None)
-            margins.append(0.0)
+            confidences.append(0.0)
         else:
             parents.append(column_spans[col])
-            margins.append(solved.margin(r))
-    return parents, margins
+            if not with_confidence:
+                confidences.append(0.0)
+                continue
+            rivals = [math.exp(-m) for m in solved.alternatives(r) if m < math.inf]
+            if r in dropped:
+                cheapest, weight = dropped[r]
+                rivals.append(weight * math.exp(min(0.0, cheapest - solved.cost_of(r, col))))
+            confidences.append(1.0 / (1.0 + sum(rivals)))
+    return parents, confidences
 
 
 def _background(asynchronous: bool, config: EngineConfig) -> float:
@@ -304,13 +340,6 @@ def _background(asynchronous: bool, config: EngineConfig) -> float:
     if asynchronous:
         return math.log(config.max_queue_ns + config.max_offset_ns)
     return math.log(2 * config.max_offset_ns) + math.log(config.max_call_ns + config.max_offset_ns)
-
-
-def confidence(margin: float) -> float:
-    """The posterior of a link against the best assignment without it, from their cost margin."""
-    if margin > 50:
-        return 1.0
-    return 1.0 / (1.0 + math.exp(-margin))
 
 
 def _learn(model: GapModel, pairs: list[tuple[CallSpan, CallSpan]]) -> None:
@@ -360,29 +389,29 @@ def reconstruct(spans: Sequence[CallSpan], model: GapModel | None = None,
         # (`seed`), then the slice is assigned and its confident links refit the model.
         working = _working_copy(model)
         _seed_from(working, sample, index, config)
-        working = _refit(model, sample, *_solve(sample, index, working, config), config)
+        working = _refit(model, sample, _solve(sample, index, working, config, with_confidence=False)[0])
     parents: list[CallSpan | None] = [None] * len(orphans)
-    margins: list[float] = [0.0] * len(orphans)
+    confidences: list[float] = [0.0] * len(orphans)
     for round_ in range(1, max(2, config.passes)):
-        parents, margins = _solve(orphans, index, working, config)
-        if round_ < config.passes - 1:
-            working = _refit(model, orphans, parents, margins, config)
+        last = round_ >= config.passes - 1
+        parents, confidences = _solve(orphans, index, working, config, with_confidence=last)
+        if not last:
+            working = _refit(model, orphans, parents)
     links: list[InferredLink] = []
-    decided = [*zip(orphans, parents, margins, strict=True), *((s, p, math.inf) for p, s in exact)]
-    for s, p, m in decided:
+    decided = [*zip(orphans, parents, confidences, strict=True), *((s, p, EXACT_CONFIDENCE) for p, s in exact)]
+    for s, p, conf in decided:
         if p is None:
             continue
         if emit_from is not None and s.start < emit_from:
             continue
         if emit_until is not None and s.start >= emit_until:
             continue
-        links.append(InferredLink(s.trace_id, s.span_id, p.trace_id, p.span_id,
-                                  EXACT_CONFIDENCE if m == math.inf else confidence(m),
-                                  s.service, p.service, s.start))
+        links.append(InferredLink(s.trace_id, s.span_id, p.trace_id, p.span_id, conf, s.service, p.service,
+                                  s.start))
     links = _without_cycles(links)
     model.decay()
-    _learn(model, [(p, s) for s, p, m in zip(orphans, parents, margins, strict=True)
-                   if p is not None and confidence(m) >= config.learn_confidence])
+    _learn(model, [(p, s) for s, p, conf in zip(orphans, parents, confidences, strict=True)
+                   if p is not None and conf >= config.learn_confidence])
     return Reconstruction(links=links, orphans=len(orphans) + len(exact),
                           with_candidates=sum(1 for p in parents if p is not None) + len(exact),
                           received_calls=len(received))
@@ -409,8 +438,7 @@ def _seed_from(model: GapModel, orphans: list[CallSpan], index: _Index, config: 
     seed(model, pairs, asynchronous, config.max_queue_ns, 2 * config.max_offset_ns, orphans_on)
 
 
-def _refit(model: GapModel, orphans: list[CallSpan], parents: list[CallSpan | None], margins: list[float],
-           config: EngineConfig) -> GapModel:
+def _refit(model: GapModel, orphans: list[CallSpan], parents: list[CallSpan | None]) -> GapModel:
     """The persistent model plus this round's confident links: the next round's model."""
     working = _working_copy(model)
     # Every link of the round, not only the confident ones: refitting on those alone would keep

@@ -153,6 +153,17 @@ class GapModel:
                 lo, hi = min(lo, a), max(hi, b)
         return (lo, hi) if lo <= hi else None
 
+    def offset_window(self, callee_service: str, callee_name: str, k: float) -> tuple[float, float] | None:
+        """The start offsets (`k` scales either side of each median) of every learned synchronous
+        edge into this callee operation, as one range; None when none is learned yet."""
+        lo, hi = math.inf, -math.inf
+        for key in self._into.get((callee_service, callee_name), ()):
+            gaps = self._fit(key, self._edges.get(key), False)
+            if gaps is not None:
+                a, b = gaps.offset.bounds(k)
+                lo, hi = min(lo, a), max(hi, b)
+        return (lo, hi) if lo <= hi else None
+
     def learned(self, caller_service: str, callee_service: str) -> bool:
         samples = self._pairs.get((caller_service, callee_service))
         return samples is not None and len(samples) >= self.min_edge_samples

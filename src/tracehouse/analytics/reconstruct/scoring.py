@@ -10,7 +10,7 @@ from tracehouse.analytics.reconstruct.engine import InferredLink
 
 SpanKey = tuple[str, str]  # (trace id, span id)
 
-CONFIDENCE_BINS = (0.0, 0.5, 0.7, 0.9, 0.99, 1.0000001)
+CONFIDENCE_BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 0.99, 1.0000001)
 
 
 @dataclass(frozen=True)

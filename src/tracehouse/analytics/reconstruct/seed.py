@@ -33,11 +33,20 @@ def _peak(values: list[float], span_ns: float, min_count: int) -> tuple[float, f
     # the background spreads over the range the candidates were actually drawn from (a search
     # nearest-first over a long range covers only its middle)
     span_ns = min(span_ns, max(values) - min(values)) if values else span_ns
-    for width in WIDTHS_NS:
-        bins = Counter(math.floor(v / width) for v in values)
+    # each width is 4 times the last: its bins are the finest bins' indices divided by 4, so the
+    # values are binned once
+    finest = WIDTHS_NS[0]
+    bins = Counter(int(v // finest) for v in values)
+    for step, width in enumerate(WIDTHS_NS):
+        if step:
+            coarser: Counter[int] = Counter()
+            ratio = width // WIDTHS_NS[step - 1]
+            for b, count in bins.items():
+                coarser[b // ratio] += count
+            bins = coarser
         background = n * 3 * width / max(span_ns, 3 * width)
-        for b in bins:
-            count = bins[b - 1] + bins[b] + bins[b + 1]
+        for b in list(bins):
+            count = bins[b] + bins.get(b - 1, 0) + bins.get(b + 1, 0)
             if count < min_count:
                 continue
             z = (count - background) / math.sqrt(background + 1)
