@@ -43,6 +43,16 @@ def test_assignment_and_margins_match_brute_force() -> None:
             if j >= 0:
                 forbidden = [row if i != r else [(k, c) for k, c in row if k != j] for i, row in enumerate(adjacency)]
                 assert solved.margin(r) == pytest.approx(_brute(forbidden, no_parent) - optimum)
+                # each alternative's min-marginal: the best assignment with row r made to take it
+                expected = []
+                for k, c in [*adjacency[r], (-1, no_parent[r])]:
+                    if k == j:
+                        continue
+                    forced = [row if i != r else ([(k, c)] if k >= 0 else []) for i, row in enumerate(adjacency)]
+                    forced_np = [x if i != r or k < 0 else math.inf for i, x in enumerate(no_parent)]
+                    expected.append(_brute(forced, forced_np) - optimum)
+                got = solved.alternatives(r, cutoff=math.inf)
+                assert sorted(got) == pytest.approx(sorted(expected))
 
 
 @pytest.mark.parametrize("topology", ["chain", "fbaas", "cache"])
