@@ -29,8 +29,8 @@ SEEDS = (11, 12, 13)
 REQUESTS = 1200
 
 
-def _one(topology: str, load: float, seed: int, measure_memory: bool) -> dict[str, Any]:
-    data = generate(topology, REQUESTS, load, seed=seed)
+def _one(topology: str, load: float, seed: int, measure_memory: bool, evidence: bool = True) -> dict[str, Any]:
+    data = generate(topology, REQUESTS, load, seed=seed, evidence=evidence)
     spans = data.call_spans()
     began = time.perf_counter()
     result = reconstruct(spans)
@@ -59,7 +59,7 @@ def run() -> dict[str, Any]:
           f"{REQUESTS} requests per run, seeds {SEEDS}; medians over seeds")
     print("link/trace: strict; ~: a link to an interchangeable sibling call (same parent span, same endpoint)\n"
           "counts as right. conc: measured mean overlapping requests per service.")
-    print(f"{'topology':10} {'load':>5} {'conc':>5} {'link':>7} {'trace':>7} {'fcfs link':>9} {'fcfs trace':>10} "
+    print(f"{'topology':12} {'load':>5} {'conc':>5} {'link':>7} {'trace':>7} {'fcfs link':>9} {'fcfs trace':>10} "
           f"{'link~':>7} {'trace~':>7} {'fcfs tr~':>8} {'spans/s':>8} {'peak MiB':>8}")
     results: dict[str, Any] = {}
     bins_total = [[0, 0] for _ in CONFIDENCE_BINS[:-1]]
@@ -72,7 +72,7 @@ def run() -> dict[str, Any]:
                     "link_eq", "trace_eq", "fcfs_trace_eq")}
             med["peak_bytes"] = runs[0]["peak_bytes"]
             rate = statistics.median(r["spans"] / r["seconds"] for r in runs)
-            print(f"{topology:10} {load:5.1f} {med['concurrency']:5.1f} {med['link']:7.1%} {med['trace']:7.1%} "
+            print(f"{topology:12} {load:5.1f} {med['concurrency']:5.1f} {med['link']:7.1%} {med['trace']:7.1%} "
                   f"{med['fcfs_link']:9.1%} {med['fcfs_trace']:10.1%} {med['link_eq']:7.1%} {med['trace_eq']:7.1%} "
                   f"{med['fcfs_trace_eq']:8.1%} {rate:8.0f} {med['peak_bytes'] / 2**20:8.1f}",
                   flush=True)
@@ -100,4 +100,16 @@ def run() -> dict[str, Any]:
           f"whole trace {statistics.median(r['trace'] for r in top):.1%} "
           f"(FCFS {statistics.median(r['fcfs_trace'] for r in top):.1%})")
     results["calibration"] = {"bins": list(CONFIDENCE_BINS), "all": bins_total, "top_load": bins_top}
+    # The same data at the most concurrent load with the attributes both ends share stripped:
+    # what timing alone achieves where a topology above had such evidence.
+    print(f"\nmost concurrent load ({LOADS[-1]}), timing alone (no shared attributes), medians over seeds:")
+    print(f"{'topology':12} {'link':>7} {'trace':>7} {'fcfs link':>9} {'fcfs trace':>10}")
+    for topology in TOPOLOGIES:
+        if not generate(topology, 5, 1.0, seed=SEEDS[0]).has_evidence():
+            continue
+        runs = [_one(topology, LOADS[-1], seed, False, evidence=False) for seed in SEEDS]
+        row = {k: statistics.median(r[k] for r in runs) for k in ("link", "trace", "fcfs_link", "fcfs_trace")}
+        print(f"{topology:12} {row['link']:7.1%} {row['trace']:7.1%} {row['fcfs_link']:9.1%} {row['fcfs_trace']:10.1%}",
+              flush=True)
+        results[f"{topology}@{LOADS[-1]}/timing"] = row
     return results

@@ -129,6 +129,11 @@ class Generated:
     concurrency: float                                  # mean overlapping requests per service
     interchangeable: dict[tuple[str, str], str] = field(default_factory=dict)  # caller span -> class
 
+    def has_evidence(self) -> bool:
+        """Whether any span carries an attribute both ends of a call share (`calls.hints`)."""
+        return any(any(v is not None for v in hints(str(r["kind"]), r["attributes"]))  # type: ignore[arg-type]
+                   for r in self.rows if r["kind"] in ("CLIENT", "PRODUCER"))
+
     def call_spans(self) -> list[CallSpan]:
         return [to_call_span(r) for r in self.rows if r["kind"] in ("SERVER", "CLIENT", "PRODUCER", "CONSUMER")]
 

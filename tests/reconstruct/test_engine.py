@@ -51,7 +51,7 @@ def test_assignment_and_margins_match_brute_force() -> None:
                     forced = [row if i != r else ([(k, c)] if k >= 0 else []) for i, row in enumerate(adjacency)]
                     forced_np = [x if i != r or k < 0 else math.inf for i, x in enumerate(no_parent)]
                     expected.append(_brute(forced, forced_np) - optimum)
-                got = solved.alternatives(r, cutoff=math.inf)
+                got = solved.alternatives(r, cutoff=math.inf, exact_within=math.inf)
                 assert sorted(got) == pytest.approx(sorted(expected))
 
 

@@ -21,6 +21,8 @@ import math
 INF = math.inf
 #: options whose reduced cost exceeds this many nats weigh less than e^-20 and are not searched
 ALTERNATIVE_CUTOFF = 9.0
+#: options further above the best rival than this are bounded, not searched (e^-4.6 = 1%)
+EXACT_WITHIN = 4.6
 
 
 class Assignment:
@@ -33,6 +35,7 @@ class Assignment:
         self.n_columns = n_columns
         self.adj: list[list[tuple[int, float]]] = []
         self._shift: list[float] = []
+        self._last_first = -1   # the first column of the last `_forward` search's shortest cycle
         for r, edges in enumerate(adjacency):
             low = min([c for _, c in edges] + [no_parent[r]])
             self._shift.append(low)
@@ -153,12 +156,16 @@ class Assignment:
         sink_to_j = self._from_sink(row, j, self._reverse)
         return self._forward(row, j, sink_to_j)
 
-    def alternatives(self, row: int, cutoff: float = ALTERNATIVE_CUTOFF) -> list[float]:
+    def alternatives(self, row: int, cutoff: float = ALTERNATIVE_CUTOFF,
+                     exact_within: float = EXACT_WITHIN) -> list[float]:
         """For each other option of `row` (another candidate column, or its "no parent" column),
         how much the optimal total cost rises when `row` is made to take it: the min-marginal of
-        each alternative, exact (`margin` is the least of them). Options whose reduced cost alone
+        each alternative (`margin` is the least of them). Options whose reduced cost alone
         exceeds `cutoff` nats are left out, and an option whose min-marginal does counts as INF:
-        their weight e^-cost is negligible, and the searches stop early."""
+        their weight e^-cost is negligible, and the searches stop early. An option whose reduced
+        cost (a lower bound of its min-marginal) is more than `exact_within` nats above the best
+        rival's is given that bound instead of a search: its weight is under 1% of that rival's,
+        and the bound only overstates it (the confidence errs low, never high)."""
         j = self.col_of[row]
         if self._reverse is None:
             self._reverse = {}
@@ -167,14 +174,28 @@ class Assignment:
                     self._reverse.setdefault(col, []).append((r, c))
         sink_to_j = self._from_sink(row, j, self._reverse, cutoff)
         # one search first: when even the best alternative is past the cutoff, so are all others
-        if self._forward(row, j, sink_to_j, cap=cutoff) == INF:
+        best, best_first = self._forward_first(row, j, sink_to_j, cutoff)
+        if best == INF:
             return []
-        out: list[float] = []
+        out: list[float] = [best]
         ur, v = self.u[row], self.v
         for col, c in self.adj[row]:
-            if col != j and c - ur - v.get(col, 0.0) < cutoff:
-                out.append(self._forward(row, j, sink_to_j, first=col, cap=cutoff))
+            if col in (j, best_first):
+                continue
+            reduced = c - ur - v.get(col, 0.0)
+            if reduced >= cutoff:
+                continue
+            out.append(reduced if reduced > best + exact_within
+                       else self._forward(row, j, sink_to_j, first=col, cap=cutoff))
         return out
+
+    def _forward_first(self, start: int, j: int, sink_to_j: float, cap: float) -> tuple[float, int]:
+        """`_forward` without `first`, and the first column of the shortest cycle's path."""
+        best = self._forward(start, j, sink_to_j, cap=cap)
+        if best == INF:
+            return INF, -1
+        first = self._last_first
+        return best, first
 
     def posterior(self, row: int) -> float:
         """The chosen link's share of the weight e^-cost over the best assignment for each option
@@ -214,33 +235,39 @@ class Assignment:
         u, v, row_of, adj = self.u, self.v, self.row_of, self.adj
         dist: dict[int, float] = {}
         settled: set[int] = set()
-        heap: list[tuple[float, int]] = []
-        best = cap
-
-        def scan(row: int, base: float) -> None:
-            ur = u[row]
-            for col, c in adj[row]:
-                if col in settled or (row == start and (col == j or (first >= 0 and col != first))):
-                    continue
-                d = base + c - ur - v.get(col, 0.0)
-                if d < dist.get(col, INF):
-                    dist[col] = d
-                    heapq.heappush(heap, (d, col))
-
-        scan(start, 0.0)
-        while heap:
-            d, col = heapq.heappop(heap)
-            if col in settled or d > dist[col]:
+        heap: list[tuple[float, int, int]] = []   # (distance, column, the path's first column)
+        push = heapq.heappush
+        best, best_first = cap, -1
+        ur = u[start]
+        for col, c in adj[start]:
+            if col == j or (first >= 0 and col != first):
                 continue
+            d = c - ur - v.get(col, 0.0)
+            if d < best and d < dist.get(col, INF):
+                dist[col] = d
+                push(heap, (d, col, col))
+        while heap:
+            d, col, head = heapq.heappop(heap)
             if d >= best:
                 break
+            if col in settled or d > dist[col]:
+                continue
             settled.add(col)
             if col == j:
-                best = min(best, d)
+                best, best_first = d, head
                 continue
             owner = row_of.get(col)
             if owner is None:
-                best = min(best, d + sink_to_j)
+                if d + sink_to_j < best:
+                    best, best_first = d + sink_to_j, head
             elif owner != start:
-                scan(owner, d)
+                ur = u[owner]
+                for nxt, c in adj[owner]:
+                    if nxt in settled:
+                        continue
+                    nd = d + c - ur - v.get(nxt, 0.0)
+                    if nd < best and nd < dist.get(nxt, INF):
+                        dist[nxt] = nd
+                        push(heap, (nd, nxt, head))
+        self._last_first = best_first
         return INF if best >= cap else max(0.0, best)
