@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
@@ -133,6 +134,7 @@ def hints(kind: str, attrs: dict[str, Any]) -> Hints:
                  _correlation(attrs))
 
 
+@functools.lru_cache(maxsize=4096)  # a window holds few distinct targets and many pairs
 def same_place(caller_target: str | None, callee_target: str | None) -> bool:
     """False only when both ends say where the call went and they disagree: different ports (host
     names are not compared: one side's localhost is the other's 127.0.0.1), or, without ports,

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 
 from tracehouse.analytics.reconstruct.assign import Assignment
 from tracehouse.analytics.reconstruct.calls import ASYNC_CALLEE, CALLEES, CALLERS, SYNC_CALLER, CallSpan, same_place
-from tracehouse.analytics.reconstruct.gaps import MS, GapModel
+from tracehouse.analytics.reconstruct.gaps import MS, GapModel, Laplace, mixture_cost
 from tracehouse.analytics.reconstruct.seed import seed
 
 METHOD = "timing-assignment"
@@ -183,16 +183,20 @@ def _compatible(caller: CallSpan, callee: CallSpan) -> bool:
     # of one fan-out each publish soon after they start: a peak of chance pairs).
     if caller.trace_id == callee.trace_id or caller.service == callee.service:
         return False
-    if caller.path is not None and callee.path is not None and caller.path != callee.path:
+    a, b = caller.path, callee.path
+    if a is not None and b is not None and a != b:
         return False
-    if not same_place(caller.target, callee.target):
+    a_size, b_size = caller.size, callee.size
+    if a_size is not None and b_size is not None and a_size != b_size:
         return False
-    if caller.size is not None and callee.size is not None and caller.size != callee.size:
+    a_size, b_size = caller.response_size, callee.response_size
+    if a_size is not None and b_size is not None and a_size != b_size:
         return False
-    if (caller.response_size is not None and callee.response_size is not None
-            and caller.response_size != callee.response_size):
+    a, b = caller.correlation, callee.correlation
+    if a is not None and b is not None and a != b:
         return False
-    return caller.correlation is None or callee.correlation is None or caller.correlation == callee.correlation
+    a, b = caller.target, callee.target
+    return a is None or b is None or same_place(a, b)
 
 
 def _candidates(s: CallSpan, index: _Index, config: EngineConfig, window: tuple[float, float] | None = None,
@@ -259,7 +263,8 @@ def _solve(orphans: list[CallSpan], index: _Index, model: GapModel, config: Engi
     windows: dict[tuple[str, str, bool], tuple[float, float] | None] = {}
     offset_windows: dict[tuple[str, str, bool], tuple[float, float] | None] = {}
     dropped: dict[int, tuple[float, float]] = {}  # row -> (its cheapest cost, weight of the left-out relative to it)
-    models: dict[tuple[str, str, str, str], tuple[float, float, float, float, float]] = {}
+    models: dict[tuple[str, str, str, str], tuple[float, float, tuple[float, float, float, float],
+                                                  float, float, tuple[float, float, float, float]]] = {}
     graph_costs: dict[tuple[str, str, str | None, str, str], float] = {}
     k_scales = config.max_scales
     for s in orphans:
@@ -275,24 +280,23 @@ def _solve(orphans: list[CallSpan], index: _Index, model: GapModel, config: Engi
             m = models.get(mkey)
             if m is None:
                 gaps = model.gaps(c.service, c.name, s.service, s.name, asynchronous)
-                o_med, o_scale = gaps.offset.median, gaps.offset.scale
-                g_med, g_scale = (gaps.end_gap.median, gaps.end_gap.scale) if gaps.end_gap else (0.0, 1.0)
-                fixed = math.log(2 * o_scale) + (math.log(2 * g_scale) if gaps.end_gap else 0.0)
-                m = models[mkey] = (o_med, o_scale, g_med, g_scale, fixed)
-            o_med, o_scale, g_med, g_scale, fixed = m
+                end_gap = gaps.end_gap or Laplace(0.0, 1.0)
+                m = models[mkey] = (gaps.offset.median, gaps.offset.reach(k_scales), gaps.offset.terms(),
+                                    end_gap.median, end_gap.reach(k_scales), end_gap.terms())
+            o_med, o_reach, o_terms, g_med, g_reach, g_terms = m
             if asynchronous:
-                d_o = abs((s.start - c.end) - o_med) / o_scale
-                d_g = 0.0
+                dx_o = abs((s.start - c.end) - o_med)
+                dx_g = 0.0
             else:
-                d_o = abs((s.start - c.start) - o_med) / o_scale
-                d_g = abs((c.end - s.end) - g_med) / g_scale
-            if d_o > k_scales or d_g > k_scales:
+                dx_o = abs((s.start - c.start) - o_med)
+                dx_g = abs((c.end - s.end) - g_med)
+            if dx_o > o_reach or dx_g > g_reach:
                 continue
             gkey = (c.service, c.name, c.target, s.service, s.name)
             graph = graph_costs.get(gkey)
             if graph is None:
                 graph = graph_costs[gkey] = model.graph_cost(*gkey)
-            cost = d_o + d_g + fixed + graph
+            cost = mixture_cost(dx_o, *o_terms) + (0.0 if asynchronous else mixture_cost(dx_g, *g_terms)) + graph
             key = (c.trace_id, c.span_id)
             col = columns.get(key)
             if col is None:

@@ -35,16 +35,50 @@ EdgeKey = tuple[str, str, str, str]       # caller service, caller operation, ca
 PairKey = tuple[str, str]                 # caller service, callee service
 
 
+# Real gaps have a tail the core does not explain: an event loop that resumes a client late, a GC
+# pause, a retransmit. A gap is modelled as the learned Laplace core with weight 1 - TAIL_WEIGHT plus a
+# Laplace tail TAIL_FACTOR times as wide (at least TAIL_MIN_NS): without it, true pairs in the tail
+# were never candidates, never learned, and the core only narrowed (a hub under asyncio left over a
+# quarter of its fragments unlinked). Candidates are searched to `max_scales` core scales or
+# TAIL_SCALES tail scales, whichever reaches further.
+TAIL_WEIGHT = 0.05
+TAIL_FACTOR = 10.0
+TAIL_MIN_NS = 500_000.0
+TAIL_SCALES = 4.0
+
+
 @dataclass(frozen=True)
 class Laplace:
     median: float
     scale: float
 
+    @property
+    def tail(self) -> float:
+        return max(TAIL_FACTOR * self.scale, TAIL_MIN_NS)
+
+    def terms(self) -> tuple[float, float, float, float]:
+        """(1/scale, 1/tail, log weight/2 scale of the core, of the tail): for `cost` in a loop."""
+        return (1 / self.scale, 1 / self.tail, math.log((1 - TAIL_WEIGHT) / (2 * self.scale)),
+                math.log(TAIL_WEIGHT / (2 * self.tail)))
+
     def cost(self, x: float) -> float:
-        return abs(x - self.median) / self.scale + math.log(2 * self.scale)
+        """-log density of x under core and tail."""
+        return mixture_cost(abs(x - self.median), *self.terms())
+
+    def reach(self, k: float) -> float:
+        return max(k * self.scale, TAIL_SCALES * self.tail)
 
     def bounds(self, k: float) -> tuple[float, float]:
-        return self.median - k * self.scale, self.median + k * self.scale
+        r = self.reach(k)
+        return self.median - r, self.median + r
+
+
+def mixture_cost(dx: float, inv_scale: float, inv_tail: float, log_core: float, log_tail: float) -> float:
+    a = log_core - dx * inv_scale
+    b = log_tail - dx * inv_tail
+    if a < b:
+        a, b = b, a
+    return -(a + math.log1p(math.exp(b - a)))
 
 
 def fit(values: list[float], min_scale: float) -> Laplace:
