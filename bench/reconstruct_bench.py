@@ -32,9 +32,9 @@ REQUESTS = 1200
 def _one(topology: str, load: float, seed: int, measure_memory: bool, evidence: bool = True) -> dict[str, Any]:
     data = generate(topology, REQUESTS, load, seed=seed, evidence=evidence)
     spans = data.call_spans()
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     result = reconstruct(spans)
-    seconds = time.perf_counter() - began
+    seconds, cpu_seconds = time.perf_counter() - began, time.process_time() - cpu
     peak = 0
     if measure_memory:  # a second run: tracemalloc slows Python down several times
         tracemalloc.start()
@@ -46,7 +46,8 @@ def _one(topology: str, load: float, seed: int, measure_memory: bool, evidence: 
     fcfs = score(fcfs_links, data.truth, data.request_of)
     ours_eq = score(result.links, data.truth, data.request_of, data.interchangeable)
     fcfs_eq = score(fcfs_links, data.truth, data.request_of, data.interchangeable)
-    return {"concurrency": data.concurrency, "spans": len(data.rows), "seconds": seconds, "peak_bytes": peak,
+    return {"concurrency": data.concurrency, "spans": len(data.rows), "seconds": seconds, "cpu_seconds": cpu_seconds,
+            "peak_bytes": peak,
             "link": ours.link_accuracy, "trace": ours.trace_accuracy, "fcfs_link": fcfs.link_accuracy,
             "fcfs_trace": fcfs.trace_accuracy, "false_links": ours.false_links,
             "link_eq": ours_eq.link_accuracy, "trace_eq": ours_eq.trace_accuracy,
@@ -58,9 +59,10 @@ def run() -> dict[str, Any]:
     print(f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}; "
           f"{REQUESTS} requests per run, seeds {SEEDS}; medians over seeds")
     print("link/trace: strict; ~: a link to an interchangeable sibling call (same parent span, same endpoint)\n"
-          "counts as right. conc: measured mean overlapping requests per service.")
+          "counts as right. conc: measured mean overlapping requests per service. spans/s: wall clock; cpu sp/s:\n"
+          "per second of this process's CPU time (the machine is shared: wall-clock rates follow the load).")
     print(f"{'topology':12} {'load':>5} {'conc':>5} {'link':>7} {'trace':>7} {'fcfs link':>9} {'fcfs trace':>10} "
-          f"{'link~':>7} {'trace~':>7} {'fcfs tr~':>8} {'spans/s':>8} {'peak MiB':>8}")
+          f"{'link~':>7} {'trace~':>7} {'fcfs tr~':>8} {'spans/s':>8} {'cpu sp/s':>8} {'peak MiB':>8}")
     results: dict[str, Any] = {}
     bins_total = [[0, 0] for _ in CONFIDENCE_BINS[:-1]]
     bins_top = [[0, 0] for _ in CONFIDENCE_BINS[:-1]]
@@ -72,11 +74,12 @@ def run() -> dict[str, Any]:
                     "link_eq", "trace_eq", "fcfs_trace_eq")}
             med["peak_bytes"] = runs[0]["peak_bytes"]
             rate = statistics.median(r["spans"] / r["seconds"] for r in runs)
+            cpu_rate = statistics.median(r["spans"] / max(r["cpu_seconds"], 1e-9) for r in runs)
             print(f"{topology:12} {load:5.1f} {med['concurrency']:5.1f} {med['link']:7.1%} {med['trace']:7.1%} "
                   f"{med['fcfs_link']:9.1%} {med['fcfs_trace']:10.1%} {med['link_eq']:7.1%} {med['trace_eq']:7.1%} "
-                  f"{med['fcfs_trace_eq']:8.1%} {rate:8.0f} {med['peak_bytes'] / 2**20:8.1f}",
+                  f"{med['fcfs_trace_eq']:8.1%} {rate:8.0f} {cpu_rate:8.0f} {med['peak_bytes'] / 2**20:8.1f}",
                   flush=True)
-            results[f"{topology}@{load}"] = {**med, "spans_per_second": rate}
+            results[f"{topology}@{load}"] = {**med, "spans_per_second": rate, "cpu_spans_per_second": cpu_rate}
             for r in runs:
                 for i, (n, c) in enumerate(r["bins"]):
                     bins_total[i][0] += n
@@ -94,6 +97,11 @@ def run() -> dict[str, Any]:
     right = sum(b[1] for i, b in enumerate(bins_total) if CONFIDENCE_BINS[i] >= 0.9)
     print(f"links with confidence >= 0.9: {confident}, right: {right / confident if confident else 0:.1%}")
     top = [results[f"{t}@{LOADS[-1]}"] for t in TOPOLOGIES]
+    every = [results[f"{t}@{load}"] for t in TOPOLOGIES for load in LOADS]
+    wall = statistics.median(r["spans_per_second"] for r in every)
+    per_cpu = statistics.median(r["cpu_spans_per_second"] for r in every)
+    print(f"throughput, median over every topology and load: {wall:.0f} spans/s wall clock, "
+          f"{per_cpu:.0f} per CPU second")
     fcfs_link = statistics.median(r["fcfs_link"] for r in top)
     print(f"most concurrent load ({LOADS[-1]}), median over topologies: link "
           f"{statistics.median(r['link'] for r in top):.1%} (FCFS {fcfs_link:.1%}), "
