@@ -60,8 +60,8 @@ def test_low_load_is_near_perfect(topology: str) -> None:
     data = generate(topology, 300, 0.3, seed=21)
     result = reconstruct(data.call_spans())
     s = score(result.links, data.truth, data.request_of)
-    assert s.link_accuracy >= 0.98, s
-    assert s.trace_accuracy >= 0.95, s
+    assert s.link_accuracy >= 0.99, s
+    assert s.trace_accuracy >= 0.98, s
     assert s.false_links == 0
 
 
@@ -74,8 +74,8 @@ def test_high_concurrency_well_above_fcfs(topology: str) -> None:
     fcfs = score(fcfs_baseline(spans), data.truth, data.request_of)
     assert ours.link_accuracy >= 0.93, ours
     assert ours.link_accuracy >= fcfs.link_accuracy + 0.2, (ours, fcfs)
-    assert ours.trace_accuracy >= 0.85, ours
-    assert ours.trace_accuracy >= fcfs.trace_accuracy + 0.3, (ours, fcfs)
+    assert ours.trace_accuracy >= 0.88, ours
+    assert ours.trace_accuracy >= fcfs.trace_accuracy + 0.5, (ours, fcfs)
     confident, right = ours.confident(0.9)
     # sharp where it can be: an honest confidence cannot put every link of a 94% match above 0.9
     assert confident > 0.75 * ours.true_links and right >= 0.9 * confident, ours
