@@ -94,6 +94,10 @@ class Settings:
         "TRACEHOUSE_SQL_TIMEOUT", "--sql-timeout", "Time limit of one query from the SQL console or API."))
     sql_max_rows: int = field(default=10_000, metadata=_meta(
         "TRACEHOUSE_SQL_MAX_ROWS", "--sql-max-rows", "Row cap of one SQL console result (truncation is flagged)."))
+    sql_memory_bytes: int = field(default=512 * 2**20, metadata=_meta(
+        "TRACEHOUSE_SQL_MEMORY", "--sql-memory",
+        "Hard memory cap of one query from the SQL console or API: it runs in a process of its own and "
+        "is stopped at the cap, apart from the store's memory (docs/sql.md)."))
     retention_interval_seconds: float = field(default=60.0, metadata=_meta(
         "TRACEHOUSE_RETENTION_INTERVAL", None, "How often the background retention pass runs."))
     sampling_file: Path | None = field(default=None, metadata=_meta(
@@ -195,7 +199,7 @@ class Settings:
 
 # Settings given as sizes ('10GB', '128MiB'): parsed by parse_size, shown by format_size.
 SIZE_SETTINGS = ("max_size_bytes", "disk_reserve_bytes", "queue_max_bytes", "attribute_value_max_bytes",
-                 "span_max_bytes")
+                 "span_max_bytes", "sql_memory_bytes")
 
 
 def _convert(name: str, raw: str, source: str) -> Any:

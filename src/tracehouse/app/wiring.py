@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 def open_store(settings: Settings, read_only: bool = False) -> Store:
     from tracehouse.stores.duckdb import DuckDBStore
 
-    return DuckDBStore(settings.store_path, memory_limit=settings.store_memory_limit, read_only=read_only)
+    return DuckDBStore(settings.store_path, memory_limit=settings.store_memory_limit, read_only=read_only,
+                       sql_memory_bytes=settings.sql_memory_bytes)
 
 
 class Wiring:

@@ -52,6 +52,10 @@ class SqlTimeoutError(StoreError):
     """A user's SQL ran past its time limit and was cancelled."""
 
 
+class SqlMemoryError(StoreError):
+    """A user's SQL needed more memory than its cap and was stopped; nothing else was affected."""
+
+
 @dataclass(frozen=True)
 class WriteResult:
     received: int   # rows handed to write_spans

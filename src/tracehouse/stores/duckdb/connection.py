@@ -56,7 +56,9 @@ def use_store(cursor: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     return cursor
 
 
-def open_database(path: Path, memory_limit: str, read_only: bool, row_group_size: int) -> duckdb.DuckDBPyConnection:
+def open_database(path: Path, memory_limit: str, read_only: bool, row_group_size: int,
+                  extra_config: dict[str, str | bool | int | float | list[str]] | None = None,
+                  ) -> duckdb.DuckDBPyConnection:
     """Open (creating when writable) the store at `path` and check its schema version.
 
     The file is attached to an in-memory instance rather than opened as its main database, because
@@ -64,13 +66,14 @@ def open_database(path: Path, memory_limit: str, read_only: bool, row_group_size
 
     Raises StoreError with a plain message when the directory is not writable or the file is not
     a DuckDB database, and IncompatibleStoreError when it was written by another schema version;
-    in both cases the file is left as it was.
+    in both cases the file is left as it was. `extra_config` adds or overrides DuckDB settings (the
+    SQL worker's own limits).
     """
     if read_only and not path.exists():
         raise StoreError(f"no tracehouse store at {path} (start `tracehouse up --data {path.parent}` first)")
     if not read_only:
         _ensure_writable_dir(path.parent)
-    con = duckdb.connect(":memory:", config=_config(memory_limit, path))
+    con = duckdb.connect(":memory:", config={**_config(memory_limit, path), **(extra_config or {})})
     mode = "READ_ONLY" if read_only else "READ_WRITE"
     literal = str(path).replace("'", "''")  # ATTACH takes no bound parameters
     try:

@@ -8,9 +8,11 @@ and its parse tree may hold only query nodes (a data-modifying CTE, `WITH x AS (
 (3) the statement runs in a transaction that is always rolled back;
 (4) functions that act on the database or reach its file (`checkpoint()`, `read_blob` of the store
 file itself, where data removed by retention may remain) are refused by name, and functions that
-build one huge value in a single step (`range(1e9)` as a list, `repeat('x', 2e9)`) must have
-constant arguments within caps (ADR 12): DuckDB can neither interrupt such a step at the time limit
-nor count its memory against the store's limit.
+build one huge value in a single step (`range(1e9)` as a list, `repeat('x', 2e9)`) are refused when
+their constant arguments ask for more than MAX_GENERATED: a clear answer at once.
+What this module cannot tell from the text (sizes that depend on the data, joins, aggregates) is
+bounded by where the statement runs: a worker process with its own DuckDB instance, a hard memory
+cap and a kill at the time limit (sql_workers.py, ADR 17).
 """
 
 from __future__ import annotations
@@ -105,9 +107,10 @@ def _generated_size(name: str, args: list[tuple[str, str] | None]) -> int | None
 
 
 def _check_functions(tree: object) -> None:
-    """Refuse calls of _REFUSED_FUNCTIONS, and _GENERATORS without small constant arguments. Table
-    functions (`FROM range(10)`) stream their rows, so the time limit stops them: only their names
-    are checked."""
+    """Refuse calls of _REFUSED_FUNCTIONS, and _GENERATORS whose constant arguments ask for more than
+    MAX_GENERATED at once: a clear answer before anything runs. Sizes that depend on the data
+    (`range(x * x)`) cannot be told here; the worker's memory cap and time limit bound them (ADR 17).
+    Table functions (`FROM range(10)`) stream their rows: only their names are checked."""
     stack: list[tuple[object, bool]] = [(tree, False)]
     while stack:
         node, in_from = stack.pop()
@@ -130,10 +133,10 @@ def _check_functions(tree: object) -> None:
                 args = [_constant(a.get("expression") if isinstance(a, dict) and "expression" in a else a)
                         for a in arguments]
                 size = _generated_size(name, args)
-                if size is None or size > MAX_GENERATED:
+                if size is not None and size > MAX_GENERATED:
                     raise SqlRefusedError(
-                        f"read-only SQL: {name}() refused: as a value it must have constant arguments and "
-                        f"build at most {MAX_GENERATED:,} elements or bytes (`FROM range(n)` streams rows "
+                        f"read-only SQL: {name}() refused: as a value it would build {size:,} elements or "
+                        f"bytes in one step, more than {MAX_GENERATED:,} (`FROM range(n)` streams rows "
                         "instead)")
         stack.extend((value, False) for value in node.values())
 

@@ -6,8 +6,10 @@ import contextlib
 import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
+import functools
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -39,7 +41,8 @@ from tracehouse.stores.duckdb.analytics import DuckDBAnalytics
 from tracehouse.stores.duckdb.connection import open_database, use_store
 from tracehouse.stores.duckdb.reader import DuckDBReader, trace_id_bytes
 from tracehouse.stores.duckdb.resources import split_resources
-from tracehouse.stores.duckdb.sandbox import run_user_sql
+from tracehouse.stores.duckdb.sandbox import check_statement
+from tracehouse.stores.duckdb.sql_workers import SqlSnapshots, SqlWorkers
 from tracehouse.stores.duckdb.sql_files import sql
 
 _SPAN_KEY = ["trace_id", "span_id", "start_time_unix_nano"]
@@ -81,6 +84,20 @@ _DISK_TROUBLE = re.compile(r"no space left|disk is full|could not write|could no
                            r"input/output error|could not fsync|could not extend", re.I)
 
 
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _writes(method: _Method) -> _Method:
+    """A method that may change the store file: it runs under the write lock, so a SQL snapshot is
+    never copied half-way through it, and counts as a change, so the next query gets a new one."""
+    @functools.wraps(method)
+    def locked(self: DuckDBStore, *args: Any, **kwargs: Any) -> Any:
+        with self._write_lock:
+            self._changes += 1
+            return method(self, *args, **kwargs)
+    return locked  # type: ignore[return-value]
+
+
 class DuckDBStore:
     """A tracehouse store in one DuckDB file. See tracehouse.store.contract for the guarantees.
 
@@ -100,10 +117,13 @@ class DuckDBStore:
     ROW_GROUP_SIZE = 61_440
     preferred_batch_spans = ROW_GROUP_SIZE
 
-    def __init__(self, path: Path, memory_limit: str = "256MB", read_only: bool = False) -> None:
+    def __init__(self, path: Path, memory_limit: str = "256MB", read_only: bool = False,
+                 sql_memory_bytes: int = 512 * 2**20) -> None:
         self.path = path
         self.read_only = read_only
         self._memory_limit = memory_limit
+        self._write_lock = threading.RLock()
+        self._changes = 0
         self._con = open_database(path, memory_limit, read_only, self.ROW_GROUP_SIZE)
         self._generation = 0     # bumped when the database is reopened; older cursors are dropped
         self._needs_reopen = False
@@ -111,6 +131,9 @@ class DuckDBStore:
         self._local = threading.local()
         self._closed = False
         self._close_lock = threading.Lock()
+        # Users' SQL: worker processes (sql_workers.py), on snapshots when this process writes.
+        self._sql_workers = SqlWorkers(sql_memory_bytes, self.ROW_GROUP_SIZE)
+        self._snapshots = None if read_only else SqlSnapshots(path, self._write_lock, lambda: self._changes)
 
     # ---- cursors: DuckDB connections are not shared across threads; each thread gets its own cursor.
     def _new_cursor(self) -> duckdb.DuckDBPyConnection:
@@ -135,6 +158,7 @@ class DuckDBStore:
             self._needs_reopen = True
             self._reopen()
 
+    @_writes
     def _reopen(self) -> None:
         with self._close_lock:
             if not self._needs_reopen:
@@ -153,6 +177,7 @@ class DuckDBStore:
         return DuckDBReader(self._cursor())
 
     # ---- SpanWriter
+    @_writes
     def write_spans(self, batch: pa.Table) -> WriteResult:
         if batch.num_rows == 0:
             return WriteResult(received=0, stored=0)
@@ -201,6 +226,7 @@ class DuckDBStore:
     def delete_before(self, cutoff_unix_nano: int) -> int:
         return self._delete_before(cutoff_unix_nano, honour_pins=True)
 
+    @_writes
     def pin_traces(self, trace_ids: Sequence[str], keep_until_unix_nano: int | None) -> None:
         ids = list(dict.fromkeys(b for b in (trace_id_bytes(t) for t in trace_ids) if b is not None))
         if not ids:
@@ -215,6 +241,7 @@ class DuckDBStore:
             cur.execute("ROLLBACK")
             raise
 
+    @_writes
     def _delete_before(self, cutoff_unix_nano: int, honour_pins: bool) -> int:
         cur = self._write_cursor
         params = {"cutoff": cutoff_unix_nano, "now": time.time_ns(), "honour_pins": honour_pins}
@@ -243,6 +270,7 @@ class DuckDBStore:
         live = self.span_count()
         return used if stored <= live or stored == 0 else used * live // stored
 
+    @_writes
     def enforce_max_size(self, max_bytes: int) -> int:
         """Delete the oldest spans so the live data fits in 90% of the cap (the headroom keeps a
         store at the cap from being trimmed on every pass). One delete per call."""
@@ -295,12 +323,17 @@ class DuckDBStore:
     # ---- SqlRunner
     def run_sql(self, sql_text: str, max_rows: int, timeout_seconds: float,
                 params: Sequence[object] = ()) -> SqlResult:
-        # A fresh cursor per query: interrupt() on timeout must not hit another thread's query.
+        # Refusals are answered here, at once; the query itself runs in a worker process (ADR 17),
+        # which checks it again before running it.
         cursor = self._new_cursor()
         try:
-            return run_user_sql(cursor, sql_text, max_rows, timeout_seconds, params)
+            check_statement(cursor, sql_text)
         finally:
             cursor.close()
+        if self._snapshots is None:
+            return self._sql_workers.run(self.path, sql_text, max_rows, timeout_seconds, params)
+        with self._snapshots.use() as snapshot:
+            return self._sql_workers.run(snapshot, sql_text, max_rows, timeout_seconds, params)
 
     def sql_dialect(self) -> str:
         return "duckdb"
@@ -358,10 +391,13 @@ class DuckDBStore:
         if self.read_only:
             raise StoreError("the store was opened read-only")
         if not getattr(self, "_sampling_tables", False):
-            sampling.create_tables(self._write_cursor)
+            with self._write_lock:
+                self._changes += 1
+                sampling.create_tables(self._write_cursor)
             self._sampling_tables = True
         return self._write_cursor
 
+    @_writes
     def hold_spans(self, batch: pa.Table, received_unix_nano: int) -> None:
         if batch.num_rows:
             sampling.hold_spans(self._sampling_writer(), batch, received_unix_nano)
@@ -380,15 +416,18 @@ class DuckDBStore:
     def prior_decisions(self, trace_ids: Sequence[bytes], cache_since_unix_nano: int) -> dict[bytes, PriorDecision]:
         return sampling.prior_decisions(self._sampling_writer(), trace_ids, cache_since_unix_nano)
 
+    @_writes
     def record_decisions(self, decided: Sequence[DecidedTrace], now_unix_nano: int) -> None:
         sampling.record_decisions(self._sampling_writer(), decided, now_unix_nano)
 
+    @_writes
     def release_held(self, trace_ids: Sequence[bytes]) -> None:
         sampling.release_held(self._sampling_writer(), trace_ids)
 
     def held_count(self) -> tuple[int, int]:
         return sampling.held_count(self._cursor())
 
+    @_writes
     def forget_decisions(self, before_unix_nano: int, minutes_before_unix_nano: int) -> None:
         sampling.forget_decisions(self._sampling_writer(), before_unix_nano, minutes_before_unix_nano)
 
@@ -410,6 +449,7 @@ class DuckDBStore:
     def call_spans(self, start_unix_nano: int, end_unix_nano: int) -> pa.Table:
         return inferred.call_spans(self._cursor(), start_unix_nano, end_unix_nano)
 
+    @_writes
     def replace_inferred_links(self, start_unix_nano: int, end_unix_nano: int, links: pa.Table) -> int:
         if self.read_only:
             raise StoreError("the store was opened read-only")
@@ -422,6 +462,7 @@ class DuckDBStore:
     def inferred_link_stats(self) -> tuple[int, float | None]:
         return inferred.link_stats(self._cursor())
 
+    @_writes
     def checkpoint(self) -> None:
         self._write_cursor.execute("CHECKPOINT")
 
@@ -430,4 +471,7 @@ class DuckDBStore:
             if self._closed:
                 return
             self._closed = True
+            self._sql_workers.close()
+            if self._snapshots is not None:
+                self._snapshots.close()
             self._con.close()
