@@ -79,7 +79,8 @@ class SqlWorkers:
         if self._server is not None and self._server.poll() is None and self._control is not None:
             return self._control
         self._stop_server()
-        ours, theirs = socket.socketpair()
+        # SEQPACKET: each command arrives as one message, never merged with the next.
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._server = subprocess.Popen([sys.executable, "-m", "tracehouse.stores.duckdb.sql_worker"],
                                         stdin=theirs.fileno(), close_fds=True)
         theirs.close()

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import threading
 import time
-import functools
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -42,8 +42,8 @@ from tracehouse.stores.duckdb.connection import open_database, use_store
 from tracehouse.stores.duckdb.reader import DuckDBReader, trace_id_bytes
 from tracehouse.stores.duckdb.resources import split_resources
 from tracehouse.stores.duckdb.sandbox import check_statement
-from tracehouse.stores.duckdb.sql_workers import SqlSnapshots, SqlWorkers
 from tracehouse.stores.duckdb.sql_files import sql
+from tracehouse.stores.duckdb.sql_workers import SqlSnapshots, SqlWorkers
 
 _SPAN_KEY = ["trace_id", "span_id", "start_time_unix_nano"]
 
