@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from tracehouse.query.service import QueryService
 from tracehouse.query.values import json_value
-from tracehouse.store import SqlRefusedError, SqlTimeoutError, StoreError
+from tracehouse.store import SqlMemoryError, SqlRefusedError, SqlTimeoutError, StoreError
 
 
 class SqlRequest(BaseModel):
@@ -30,6 +30,8 @@ def router(service: QueryService) -> APIRouter:
             return JSONResponse({"error": str(exc), "kind": "refused"}, status_code=400)
         except SqlTimeoutError as exc:
             return JSONResponse({"error": str(exc), "kind": "timeout"}, status_code=408)
+        except SqlMemoryError as exc:
+            return JSONResponse({"error": str(exc), "kind": "memory"}, status_code=400)
         except StoreError as exc:
             return JSONResponse({"error": str(exc), "kind": "error"}, status_code=400)
         return JSONResponse({

@@ -175,6 +175,10 @@ def _answer(reply: tuple[Any, ...]) -> SqlResult:
     raise StoreError(message)
 
 
+# A WAL larger than this is checkpointed into the store file before a snapshot is copied.
+SNAPSHOT_WAL_MAX = 1 * 2**20
+
+
 class SqlSnapshots:
     """Copies of a writable store for the SQL workers, in `<store>.sql-snapshots/<n>/`.
 
@@ -183,8 +187,10 @@ class SqlSnapshots:
     taken again only when `changes()` moved since the last one, and removed once it is neither the
     latest nor used by a running query."""
 
-    def __init__(self, store_path: Path, write_lock: threading.RLock, changes: Callable[[], int]) -> None:
+    def __init__(self, store_path: Path, write_lock: threading.RLock, changes: Callable[[], int],
+                 checkpoint: Callable[[], None]) -> None:
         self._store = store_path
+        self._checkpoint = checkpoint
         self._dir = store_path.with_name(store_path.name + ".sql-snapshots")
         self._write_lock = write_lock
         self._changes = changes
@@ -218,6 +224,10 @@ class SqlSnapshots:
         wal = self._store.with_name(self._store.name + ".wal")
         try:
             with self._write_lock:
+                # Every worker replays the copied WAL when it opens the copy: measured at 1.9 s a
+                # query for a 12.6 MB WAL on a busy machine. A checkpoint first leaves it empty.
+                if wal.exists() and wal.stat().st_size > SNAPSHOT_WAL_MAX:
+                    self._checkpoint()
                 changes = self._changes()
                 shutil.copyfile(self._store, target)
                 if wal.exists():

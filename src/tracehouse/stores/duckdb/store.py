@@ -133,7 +133,8 @@ class DuckDBStore:
         self._close_lock = threading.Lock()
         # Users' SQL: worker processes (sql_workers.py), on snapshots when this process writes.
         self._sql_workers = SqlWorkers(sql_memory_bytes, self.ROW_GROUP_SIZE)
-        self._snapshots = None if read_only else SqlSnapshots(path, self._write_lock, lambda: self._changes)
+        self._snapshots = None if read_only else SqlSnapshots(
+            path, self._write_lock, lambda: self._changes, lambda: self._write_cursor.execute("CHECKPOINT") and None)
 
     # ---- cursors: DuckDB connections are not shared across threads; each thread gets its own cursor.
     def _new_cursor(self) -> duckdb.DuckDBPyConnection:
