@@ -134,7 +134,7 @@ class DuckDBStore:
         # Users' SQL: worker processes (sql_workers.py), on snapshots when this process writes.
         self._sql_workers = SqlWorkers(sql_memory_bytes, self.ROW_GROUP_SIZE)
         self._snapshots = None if read_only else SqlSnapshots(
-            path, self._write_lock, lambda: self._changes, lambda: self._write_cursor.execute("CHECKPOINT") and None)
+            path, self._write_lock, lambda: self._changes, self._checkpoint_for_snapshot)
 
     # ---- cursors: DuckDB connections are not shared across threads; each thread gets its own cursor.
     def _new_cursor(self) -> duckdb.DuckDBPyConnection:
@@ -335,6 +335,9 @@ class DuckDBStore:
             return self._sql_workers.run(self.path, sql_text, max_rows, timeout_seconds, params)
         with self._snapshots.use() as snapshot:
             return self._sql_workers.run(snapshot, sql_text, max_rows, timeout_seconds, params)
+
+    def _checkpoint_for_snapshot(self) -> None:
+        self._write_cursor.execute("CHECKPOINT")
 
     def sql_dialect(self) -> str:
         return "duckdb"
