@@ -26,6 +26,7 @@ BENCHES = {
     "security": "bench.security_bench",
     "overload": "bench.overload_bench",
     "scale": "bench.scale_bench",
+    "sqlguard": "bench.sqlguard_bench",
 }
 
 

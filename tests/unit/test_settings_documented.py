@@ -26,7 +26,7 @@ def test_documented_defaults_match_the_code() -> None:
     shown = {"retention_seconds": "7d", "max_size_bytes": "10GB", "max_body_bytes": "64MiB",
              "data_dir": "./.tracehouse",
              "disk_reserve_bytes": "128MiB", "queue_max_bytes": "128MiB", "attribute_value_max_bytes": "1MiB",
-             "span_max_bytes": "4MiB"}
+             "span_max_bytes": "4MiB", "sql_memory_bytes": "512MiB"}
     defaults = Settings()
     for f in fields(Settings):
         value = shown.get(f.name, str(getattr(defaults, f.name)))
