@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import threading
@@ -57,10 +58,8 @@ class _Peaks:
             self.own = max(self.own, self._me.memory_info().rss)
             total = 0
             for child in self._me.children(recursive=True):
-                try:
+                with contextlib.suppress(psutil.NoSuchProcess):
                     total = max(total, child.memory_info().rss)
-                except psutil.NoSuchProcess:
-                    pass
             self.children = max(self.children, total)
             self._stop.wait(0.01)
 
