@@ -1,7 +1,7 @@
-"""Users' SQL in a process of its own (issue 14, ADR 17): what it costs and what it holds.
+"""Users' SQL in a process of its own (issue 14, ADR 19): what it costs and what it holds.
 
 - Latency of the console's own example queries (store.sql_examples) on a store of synthetic traces,
-  p50 of several runs each: in-process on the store's instance (the design before ADR 17, the
+  p50 of several runs each: in-process on the store's instance (the design before ADR 19, the
   sandbox's run_user_sql on a cursor) against the process per query, with the snapshot current
   and with the store changed before each query (a new snapshot each time).
 - Hostile SQL at the default caps (512 MiB, 10 s): how each query ended and how long it took, the

@@ -1,4 +1,4 @@
-"""Hostile SQL against a running backend under ingest (issue 14, ADR 17).
+"""Hostile SQL against a running backend under ingest (issue 14, ADR 19).
 
 `SELECT len(range(1000000000))` once ran 81 s on the backend and took it to 20 GB; user queries
 shared the writer's 128 MB, so ingest commits failed and were retried. Now each query runs in a

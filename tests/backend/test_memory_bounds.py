@@ -15,7 +15,7 @@ from .conftest import BackendFactory, wait_for
 LIMIT_MIB = 400
 
 
-# Users' SQL runs in processes of their own, under their own cap (--sql-memory, ADR 17): the test's
+# Users' SQL runs in processes of their own, under their own cap (--sql-memory, ADR 19): the test's
 # span counts are SQL queries, but their processes are not the ingest path this bound is about.
 SQL_PROCESS = "tracehouse.stores.duckdb.sql_worker"
 

@@ -1,4 +1,4 @@
-"""Hostile SQL meets a hard memory cap and the time limit, away from the writer (ADR 17).
+"""Hostile SQL meets a hard memory cap and the time limit, away from the writer (ADR 19).
 
 Users' SQL once ran on the store's own DuckDB instance: `SELECT len(range(1000000000))` ran 81 s and
 reached 20 GB, and a heavy query took memory from the writer, whose commits then failed. Each query

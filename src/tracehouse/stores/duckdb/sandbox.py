@@ -12,7 +12,7 @@ build one huge value in a single step (`range(1e9)` as a list, `repeat('x', 2e9)
 their constant arguments ask for more than MAX_GENERATED: a clear answer at once.
 What this module cannot tell from the text (sizes that depend on the data, joins, aggregates) is
 bounded by where the statement runs: a worker process with its own DuckDB instance, a hard memory
-cap and a kill at the time limit (sql_workers.py, ADR 17).
+cap and a kill at the time limit (sql_workers.py, ADR 19).
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def _generated_size(name: str, args: list[tuple[str, str] | None]) -> int | None
 def _check_functions(tree: object) -> None:
     """Refuse calls of _REFUSED_FUNCTIONS, and _GENERATORS whose constant arguments ask for more than
     MAX_GENERATED at once: a clear answer before anything runs. Sizes that depend on the data
-    (`range(x * x)`) cannot be told here; the worker's memory cap and time limit bound them (ADR 17).
+    (`range(x * x)`) cannot be told here; the worker's memory cap and time limit bound them (ADR 19).
     Table functions (`FROM range(10)`) stream their rows: only their names are checked."""
     stack: list[tuple[object, bool]] = [(tree, False)]
     while stack:

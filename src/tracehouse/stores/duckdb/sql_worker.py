@@ -1,4 +1,4 @@
-"""The child side of users' SQL: one query in a process of its own, under a hard memory cap (ADR 17).
+"""The child side of users' SQL: one query in a process of its own, under a hard memory cap (ADR 19).
 
 Started by sql_workers.SqlWorkers as `python -m tracehouse.stores.duckdb.sql_worker`, a fork
 server: it imports DuckDB once (~0.5 s) and forks a child per query (milliseconds). The child opens

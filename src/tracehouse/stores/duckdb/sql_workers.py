@@ -1,4 +1,4 @@
-"""The parent side of users' SQL: a worker process per query, on a snapshot of the store (ADR 17).
+"""The parent side of users' SQL: a worker process per query, on a snapshot of the store (ADR 19).
 
 DuckDB has one memory limit per database instance and no per-query pool, and some of a query's
 memory (a list built by `range(x * x)`, a string built by `repeat`) is not counted against any

@@ -324,7 +324,7 @@ class DuckDBStore:
     # ---- SqlRunner
     def run_sql(self, sql_text: str, max_rows: int, timeout_seconds: float,
                 params: Sequence[object] = ()) -> SqlResult:
-        # Refusals are answered here, at once; the query itself runs in a worker process (ADR 17),
+        # Refusals are answered here, at once; the query itself runs in a worker process (ADR 19),
         # which checks it again before running it.
         cursor = self._new_cursor()
         try:
