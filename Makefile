@@ -9,6 +9,8 @@ ARGS ?=
 APT_PACKAGES := chromium fonts-dejavu-core nodejs
 # The OpenTelemetry JS remote sampler the remote-sampling test drives (tests/sampling/js, locked).
 JS_DIR := tests/sampling/js
+# The ClickHouse store's tests start their own servers (18.16) and ZooKeeper on loopback ports.
+APT_PACKAGES += clickhouse-server clickhouse-client zookeeper
 
 .PHONY: install demo test lint typecheck unit bench apt js clean lock fuzz
 
@@ -31,6 +33,7 @@ apt:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 	@test -x /usr/bin/chromium || { echo "error: /usr/bin/chromium is missing after apt-get install chromium" >&2; exit 1; }
+	@test -x /usr/sbin/clickhouse-server || { echo "error: /usr/sbin/clickhouse-server is missing after apt-get install clickhouse-server" >&2; exit 1; }
 
 lint: install
 	$(VENV)/bin/ruff check src tests bench

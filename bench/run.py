@@ -27,6 +27,7 @@ BENCHES = {
     "overload": "bench.overload_bench",
     "scale": "bench.scale_bench",
     "sqlguard": "bench.sqlguard_bench",
+    "clickhouse": "bench.clickhouse_bench",
 }
 
 

@@ -169,6 +169,11 @@ class Settings:
         "TRACEHOUSE_INSECURE", "--insecure",
         "Allow a non-loopback --host without both tokens. Anyone who reaches the ports can then send, "
         "read and query traces."))
+    store_url: str = field(default="", metadata=_meta(
+        "TRACEHOUSE_STORE", "--store",
+        "Where spans are stored: empty = the embedded DuckDB store in --data; "
+        "clickhouse://HOST:8123/DB[?cluster=NAME] = a ClickHouse server or cluster (docs/clickhouse.md). "
+        "The spool stays in --data either way."))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -208,6 +213,11 @@ def _convert(name: str, raw: str, source: str) -> Any:
             return Path(raw)
         if name == "host":
             return raw
+        if name == "store_url":
+            url = raw.strip()
+            if url and not url.lower().startswith("clickhouse://"):
+                raise ValueError(f"{url!r} is not a store URL (expected clickhouse://HOST:8123/DB[?cluster=NAME])")
+            return url
         if name == "retention_seconds":
             return parse_retention(raw)
         if name in SIZE_SETTINGS:

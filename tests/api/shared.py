@@ -15,4 +15,6 @@ XSS = fixture_store.XSS
 fixture_body = fixture_store.fixture_body
 make_fixture_store = fixture_store.fixture_store
 wide_trace_batch = fixture_store.wide_trace_batch
+batch_of = fixture_store.batch_of
+fixture_names = fixture_store.ALL
 write = fixture_store.write

@@ -5,6 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
+# Served by both stores (tests/api/conftest.py).
+STORE_KINDS = ("duckdb", "clickhouse")
+
 V1_CASES = [
     ("/api/traces", {"minDuration": "fast"}, "minDuration"),
     ("/api/traces", {"maxDuration": "-5ms"}, "maxDuration"),

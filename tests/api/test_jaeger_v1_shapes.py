@@ -10,6 +10,9 @@ import httpx
 
 from .shared import ERROR_XSS, OK, SLOW, XSS
 
+# Served by both stores (tests/api/conftest.py).
+STORE_KINDS = ("duckdb", "clickhouse")
+
 ENVELOPE_KEYS = {"data", "total", "limit", "offset", "errors"}
 SPAN_KEYS = {"traceID", "spanID", "operationName", "references", "flags", "startTime", "duration", "tags",
              "logs", "processID", "warnings"}

@@ -10,6 +10,9 @@ import httpx
 
 from .shared import ERROR_XSS, OK, SLOW
 
+# Served by both stores (tests/api/conftest.py).
+STORE_KINDS = ("duckdb", "clickhouse")
+
 
 def rfc3339(ns: int) -> str:
     return dt.datetime.fromtimestamp(ns / 1e9, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

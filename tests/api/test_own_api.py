@@ -9,6 +9,9 @@ import httpx
 
 from .shared import ERROR_XSS, OK, SLOW, fixture_body
 
+# Served by both stores (tests/api/conftest.py).
+STORE_KINDS = ("duckdb", "clickhouse")
+
 
 def search(client: httpx.Client, **params: Any) -> list[dict[str, Any]]:
     r = client.get("/api/search", params=params)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import httpx
 
+# Served by both stores (tests/api/conftest.py).
+STORE_KINDS = ("duckdb", "clickhouse")
+
 
 def test_params_are_bound_not_spliced(client: httpx.Client) -> None:
     body = {"sql": "SELECT count(*) FROM spans WHERE service_name = $1", "params": ["fizzer"]}
@@ -21,6 +24,9 @@ def test_a_write_is_refused_with_a_reason(client: httpx.Client) -> None:
     assert client.post("/api/sql", json={"sql": "SELECT count(*) FROM spans"}).json()["rows"][0][0] > 0
 
 
-def test_truncation_is_flagged(client: httpx.Client) -> None:
-    result = client.post("/api/sql", json={"sql": "SELECT * FROM range(50)", "max_rows": 10}).json()
+FIFTY_ROWS = {"duckdb": "SELECT * FROM range(50)", "clickhouse": "SELECT number FROM system.numbers LIMIT 50"}
+
+
+def test_truncation_is_flagged(client: httpx.Client, store_kind: str) -> None:
+    result = client.post("/api/sql", json={"sql": FIFTY_ROWS[store_kind], "max_rows": 10}).json()
     assert len(result["rows"]) == 10 and result["truncated"] is True

@@ -252,7 +252,8 @@ class BackendFactory:
         ports = [x for flag, value in defaults.items() if flag not in flags for x in (flag, value)]
         return [PYTHON, "-m", "tracehouse", "up", "--data", str(data_dir), *ports, *flags]
 
-    def __call__(self, *flags: str, env: dict[str, str] | None = None, data_dir: Path | None = None) -> Backend:
+    def __call__(self, *flags: str, env: dict[str, str] | None = None, data_dir: Path | None = None,
+                 start_timeout: float = START_TIMEOUT) -> Backend:
         data_dir = data_dir or self._next_dir("data")
         log_path = self._next_dir("log") / "backend.log"
         with log_path.open("wb") as log:
@@ -274,7 +275,7 @@ class BackendFactory:
             backend.info = info
             return info if backend.healthy() else None
 
-        wait_for(ready, START_TIMEOUT, "the backend to become ready")
+        wait_for(ready, start_timeout, "the backend to become ready")
         return backend
 
     def fails(self, *flags: str, data_dir: Path | str | None = None, timeout: float = 60.0) -> Failure:

@@ -10,6 +10,7 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.ipc
@@ -21,7 +22,7 @@ from tracehouse.model import SPAN_ROW_SCHEMA, TraceQuery
 from tracehouse.otlp.columns import to_columns
 from tracehouse.store import Store, WriteResult
 
-from .conftest import StoreFactory
+from .conftest import STORE_FACTORIES, StoreFactory
 from .traces import BASE_NS, MS, Trace, batch, fbaas_trace, traces
 
 
@@ -151,17 +152,20 @@ def test_spans_survive_close_and_reopen(open_store: Callable[..., Store]) -> Non
     assert read_only.get_spans([sent[0].hex]).num_rows == 5
 
 
-def test_spans_survive_kill_9_right_after_write_returns(factory: StoreFactory, data_dir: Path,
+@pytest.mark.parametrize("factory", [f for f in STORE_FACTORIES if f.subprocess_source], ids=str, indirect=True)
+def test_spans_survive_kill_9_right_after_write_returns(factory: StoreFactory, data_dir: Path, service: Any,
                                                         open_store: Callable[..., Store],
                                                         tmp_path: Path) -> None:
-    """Durable on return: a writer killed the moment write_spans returns loses nothing."""
+    """Durable on return: a writer killed the moment write_spans returns loses nothing. (Not chDB:
+    it runs inside the test's own process.)"""
+    assert factory.subprocess_source is not None
     sent: list[Trace] = traces(200, spacing_ns=MS)
     ipc = tmp_path / "batch.arrow"
     with pa.OSFile(str(ipc), "wb") as sink, pa.ipc.new_file(sink, batch(sent).schema) as writer:
         writer.write_table(batch(sent))
     script = (
         "import os, signal, sys\nfrom pathlib import Path\nimport pyarrow as pa\nimport pyarrow.ipc\n"
-        f"data_dir = Path({str(data_dir)!r})\n" + factory.open_in_subprocess +
+        f"data_dir = Path({str(data_dir)!r})\n" + factory.subprocess_source(data_dir, service) +
         f"table = pa.ipc.open_file({str(ipc)!r}).read_all()\n"
         "result = store.write_spans(table)\n"
         "print(result.stored, flush=True)\n"

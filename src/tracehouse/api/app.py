@@ -26,6 +26,7 @@ from tracehouse.api import (
 )
 from tracehouse.api.security import QueryAccess, QueryAuthMiddleware
 from tracehouse.query.service import QueryService
+from tracehouse.store import StoreError
 
 _OPENAPI_URL = "/api/openapi.json"
 
@@ -41,6 +42,12 @@ def create_app(service: QueryService) -> FastAPI:
         # With a query token the health check stays public, so it names nothing about the machine.
         body = {"status": "ok"} if access.required else {"status": "ok", "data_dir": str(settings.data_dir)}
         return JSONResponse(body)
+
+    @app.exception_handler(StoreError)
+    def store_failed(request: object, exc: StoreError) -> JSONResponse:
+        # The store could not answer (a ClickHouse shard unreachable, say): say why, in Jaeger's error
+        # shape, rather than a bare 500 or a partial answer.
+        return JSONResponse({"data": None, "errors": [{"code": 503, "msg": str(exc)}]}, status_code=503)
 
     app.include_router(sql_routes.router(service))
     app.include_router(analyze_routes.router(service))

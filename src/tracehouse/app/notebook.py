@@ -3,6 +3,7 @@
     th = tracehouse.connect(".tracehouse")            # the store itself (read-only)
     th = tracehouse.connect("http://127.0.0.1:16686")  # a running backend
     th = tracehouse.connect("https://traces.example:16686", token="...")  # one with a query token
+    th = tracehouse.connect("clickhouse://ch1:8123/tracehouse")  # a ClickHouse store, directly
     th.sql("SELECT * FROM traces LIMIT 5").df()        # pandas; .pl() polars; .arrow() Arrow
     th.analyze("latency", what_if="fizzer=-50%")       # any analysis, as a Report
     th.spans(since="1h").arrow()                       # the spans of a window
@@ -72,8 +73,8 @@ def _rows_table(columns: list[str], rows: list[list[Any]] | list[tuple[Any, ...]
 class LocalConnection:
     """Reads the store in a data directory directly (read-only; stop the backend first)."""
 
-    def __init__(self, data_dir: Path) -> None:
-        settings = Settings.from_env().with_overrides(data_dir=data_dir)
+    def __init__(self, data_dir: Path, store_url: str | None = None) -> None:
+        settings = Settings.from_env().with_overrides(data_dir=data_dir, store_url=store_url)
         self._service = QueryService(open_store(settings, read_only=True), settings)
 
     def sql(self, query: str, max_rows: int | None = None) -> Result:
@@ -152,9 +153,12 @@ def _query(kwargs: dict[str, Any]) -> list[tuple[str, str | int | float | bool |
 
 
 def connect(data_dir_or_url: str | Path, token: str | None = None) -> LocalConnection | RemoteConnection:
-    """Open a data directory (read-only) or connect to a backend at an http(s):// URL, with its query
-    token if it has one (`token=`, else TRACEHOUSE_QUERY_TOKEN or TRACEHOUSE_QUERY_TOKEN_FILE)."""
+    """Open a data directory (read-only), a ClickHouse store at a clickhouse:// URL, or connect to a
+    backend at an http(s):// URL, with its query token if it has one (`token=`, else
+    TRACEHOUSE_QUERY_TOKEN or TRACEHOUSE_QUERY_TOKEN_FILE)."""
     text = str(data_dir_or_url)
     if text.startswith(("http://", "https://")):
         return RemoteConnection(text, token)
+    if text.lower().startswith("clickhouse://"):
+        return LocalConnection(Path("."), store_url=text)
     return LocalConnection(Path(text))

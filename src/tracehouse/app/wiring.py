@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from tracehouse.settings import Settings
+from tracehouse.settings import Settings, parse_size
 
 if TYPE_CHECKING:
     # Imported where used: `tracehouse up` must bind its receivers before DuckDB, pyarrow and the
     # query layer are loaded (app/server.py), and every other command pays for them only if it uses them.
+    from tracehouse.query.migrate import MigrationResult
     from tracehouse.query.service import QueryService
     from tracehouse.receiver import maintenance
     from tracehouse.store import Store
 
 
 def open_store(settings: Settings, read_only: bool = False) -> Store:
+    if settings.store_url:
+        from tracehouse.stores.clickhouse import ClickHouseStore, parse_location
+
+        # --store-memory bounds each user query (tracehouse sql) on ClickHouse: the server manages its own caches.
+        return ClickHouseStore(parse_location(settings.store_url), read_only=read_only,
+                               sql_memory_bytes=parse_size(settings.store_memory_limit))
     from tracehouse.stores.duckdb import DuckDBStore
 
     return DuckDBStore(settings.store_path, memory_limit=settings.store_memory_limit, read_only=read_only,
@@ -47,6 +57,48 @@ class Wiring:
         except StartupError as exc:
             raise click.ClickException(str(exc)) from exc
 
+    def schema_statements(self, settings: Settings, replicated: bool = True) -> list[str]:
+        """The DDL of the store `settings` name, without connecting to it (for a DBA)."""
+        from tracehouse.store import StoreError
+        from tracehouse.stores.clickhouse import clickhouse_ddl, parse_location
+        from tracehouse.stores.duckdb import duckdb_schema_sql
+
+        if settings.store_url:
+            try:
+                return clickhouse_ddl(parse_location(settings.store_url), replicated)
+            except StoreError as exc:
+                raise click.ClickException(str(exc)) from exc
+        return [duckdb_schema_sql()]
+
+    def migrate(self, from_dir: Path, to_url: str, progress: Callable[[int, int], None]) -> MigrationResult:
+        """Copy the embedded store in `from_dir` into the ClickHouse store at `to_url`."""
+        from tracehouse.query.migrate import copy_spans
+        from tracehouse.store import StoreError
+        from tracehouse.stores.clickhouse import ClickHouseStore, parse_location
+        from tracehouse.stores.duckdb import DuckDBStore
+
+        path = Settings(data_dir=from_dir).store_path
+        if not path.exists():
+            raise click.ClickException(f"no tracehouse store in {from_dir} (expected {path})")
+        try:
+            source = DuckDBStore(path, read_only=True)
+        except StoreError as exc:
+            raise click.ClickException(f"{exc} (stop the backend that serves {from_dir} first)") from exc
+        try:
+            target = ClickHouseStore(parse_location(to_url))
+        except StoreError as exc:
+            source.close()
+            raise click.ClickException(str(exc)) from exc
+        try:
+            [(first, last, count)] = source.run_sql(
+                "SELECT epoch_ns(min(start_time)), epoch_ns(max(start_time)), count(*) FROM spans", 1, 3600).rows
+            return copy_spans(source, target, int(first or 0), int(last or 0), int(count), progress)
+        except StoreError as exc:
+            raise click.ClickException(str(exc)) from exc
+        finally:
+            target.close()
+            source.close()
+
     def open_query_service(self, settings: Settings, read_only: bool = True) -> QueryService:
         from tracehouse.query.service import QueryService
         from tracehouse.store import StoreError
@@ -63,7 +115,7 @@ class Wiring:
         from tracehouse.receiver import maintenance
         from tracehouse.store import StoreError
 
-        if not maintenance.backlog_bytes(settings.data_dir) or not settings.store_path.exists():
+        if not maintenance.backlog_bytes(settings.data_dir) or not (settings.store_url or settings.store_path.exists()):
             return
         try:
             store = open_store(settings)

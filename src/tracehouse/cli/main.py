@@ -24,6 +24,8 @@ COMMANDS = {
     "sql": "tracehouse.cli.sql_cmd:sql",
     "store": "tracehouse.cli.store_cmd:store",
     "up": "tracehouse.cli.up_cmd:up",
+    "migrate": "tracehouse.cli.migrate_cmd:migrate",
+    "schema": "tracehouse.cli.schema_cmd:schema",
 }
 
 

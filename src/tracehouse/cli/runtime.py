@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import click
@@ -13,6 +15,7 @@ from tracehouse.settings import Settings
 
 if TYPE_CHECKING:
     # Not at run time: `tracehouse up` loads the query layer only after its receivers serve.
+    from tracehouse.query.migrate import MigrationResult
     from tracehouse.query.service import QueryService
     from tracehouse.receiver.maintenance import StoreHealth
 
@@ -20,6 +23,14 @@ if TYPE_CHECKING:
 class Runtime(Protocol):
     def serve(self, settings: Settings) -> None:
         """Run the backend (receivers, ingest pipeline, query API and UI) until SIGINT/SIGTERM."""
+        ...
+
+    def schema_statements(self, settings: Settings, replicated: bool = True) -> list[str]:
+        """The DDL of the store `settings` name (ClickHouse: without connecting to it)."""
+        ...
+
+    def migrate(self, from_dir: Path, to_url: str, progress: Callable[[int, int], None]) -> MigrationResult:
+        """Copy the embedded store in `from_dir` into the store at `to_url`."""
         ...
 
     def open_query_service(self, settings: Settings, read_only: bool = True) -> QueryService:

@@ -15,8 +15,9 @@ from rich.console import Console
 from rich.table import Table
 
 from tracehouse.cli.runtime import runtime
-from tracehouse.cli.target import resolve_target
+from tracehouse.cli.target import Target, resolve_target
 from tracehouse.query.values import json_value
+from tracehouse.settings import SettingError
 from tracehouse.store import StoreError
 
 
@@ -81,10 +82,14 @@ def _print(result: dict[str, Any], fmt: str) -> None:
 @click.option("--data", type=click.Path(path_type=Path, file_okay=False),
               help="Data directory of the store [env TRACEHOUSE_DATA; default ./.tracehouse].")
 @click.option("--url", metavar="URL", help="Query a running backend at this address instead.")
+@click.option("--store", "store_url", metavar="URL",
+              help="Query this ClickHouse store directly: clickhouse://HOST:8123/DB[?cluster=NAME] "
+                   "[env TRACEHOUSE_STORE].")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @click.option("--max-rows", type=int, help="Row cap (the server's cap applies if smaller).")
 @click.pass_context
-def sql(ctx: click.Context, query: str, data: Path | None, url: str | None, fmt: str, max_rows: int | None) -> None:
+def sql(ctx: click.Context, query: str, data: Path | None, url: str | None, store_url: str | None, fmt: str,
+        max_rows: int | None) -> None:
     """Run one read-only SQL QUERY over the store (use '-' to read it from stdin).
 
     Tables and views: spans, traces, edges (docs/schema.md). Attributes read as
@@ -99,6 +104,11 @@ def sql(ctx: click.Context, query: str, data: Path | None, url: str | None, fmt:
     if query == "-":
         query = sys.stdin.read()
     target = resolve_target(data, url)
+    if store_url:   # a ClickHouse store is a server of its own: no backend in between
+        try:
+            target = Target(url=None, settings=target.settings.with_overrides(store_url=store_url))
+        except SettingError as exc:
+            raise click.UsageError(str(exc)) from exc
     result = (_fetch_remote(target.url, query, max_rows, target.http) if target.url
               else _fetch_local(ctx, target.settings, query, max_rows))
     _print(result, fmt)

@@ -1,0 +1,144 @@
+"""AnalyticsReader on ClickHouse (store/analytics_contract.py). In ClickHouse: the selection, the
+joins and the grouping (per-trace durations, the call join of routes, the contrast's threshold and
+per-side sample, error hot spots), per shard where the work is per trace. In Python, bounded by the
+analyses' sample sizes: each route's percentiles over the traces read, and the contrast's unnesting
+of the sampled spans' attribute JSON (18.16 cannot list a JSON object's keys). origin_stats says
+plainly that it does not run on ClickHouse yet (its DuckDB SQL is a recursive walk up each call's
+ancestors, which 18.16 cannot express), so the origins analysis answers with that message.
+
+Every statement selects traces with sql/analytics/_selected_traces.sql, over the local table: on a
+cluster it runs on each shard, where each trace's spans all are.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pyarrow as pa
+
+from tracehouse.model import SPAN_KINDS, SPAN_ROW_SCHEMA, STATUS_CODES
+from tracehouse.store import AnalysisFilter, StoreError
+from tracehouse.store.analytics_contract import MAX_ATTRIBUTE_FILTERS
+from tracehouse.stores.clickhouse.results import Result
+
+_NO_START = -(2**63) + 1
+_NO_END = 2**63 - 1
+
+TRACE_SAMPLE_SCHEMA = pa.schema([
+    ("trace_id", pa.string()), ("span_id", pa.string()), ("parent_span_id", pa.string()),
+    ("service_name", pa.string()), ("span_name", pa.string()), ("start_time_unix_nano", pa.int64()),
+    ("duration_ns", pa.int64()), ("error", pa.bool_()),
+])
+ERROR_HOTSPOTS_SCHEMA = pa.schema([
+    ("service", pa.string()), ("operation", pa.string()), ("version", pa.string()), ("spans", pa.int64()),
+    ("error_spans", pa.int64()), ("own_error_spans", pa.int64()), ("example_trace_id", pa.string()),
+])
+
+
+def filter_params(flt: AnalysisFilter, attribute_regex: Any) -> dict[str, object]:
+    params: dict[str, object] = {
+        "start_ns": flt.start_ns if flt.start_ns is not None else _NO_START,
+        "end_ns": flt.end_ns if flt.end_ns is not None else _NO_END,
+        "service": flt.service,
+        "operation": flt.operation,
+    }
+    items = sorted(flt.attributes.items())
+    for slot in range(MAX_ATTRIBUTE_FILTERS):
+        key, value = items[slot] if slot < len(items) else ("", "")
+        params[f"re{slot + 1}"] = attribute_regex(key, value) if key else ""
+    return params
+
+
+def table_of(result: Result, schema: pa.Schema) -> pa.Table:
+    columns = list(zip(*result.rows, strict=True)) if result.rows else [() for _ in schema]
+    return pa.table([pa.array(list(values), field.type) for values, field in zip(columns, schema, strict=True)],
+                    schema=schema)
+
+
+def span_rows(rows: list[list[Any]]) -> pa.Table:
+    names = SPAN_ROW_SCHEMA.names
+    columns: dict[str, list[Any]] = {name: [r[i] for r in rows] for i, name in enumerate(names)}
+    columns["span_kind"] = [SPAN_KINDS[int(k)] if int(k) < len(SPAN_KINDS) else "UNSPECIFIED"
+                            for k in columns["span_kind"]]
+    columns["status_code"] = [STATUS_CODES[int(c)] if int(c) < len(STATUS_CODES) else "UNSET"
+                              for c in columns["status_code"]]
+    return pa.table({name: pa.array(columns[name], SPAN_ROW_SCHEMA.field(name).type) for name in names},
+                    schema=SPAN_ROW_SCHEMA)
+
+
+ROUTE_STATS_SCHEMA = pa.schema([
+    ("route_key", pa.string()), ("traces", pa.int64()), ("error_traces", pa.int64()), ("p50_ns", pa.float64()),
+    ("p95_ns", pa.float64()), ("p99_ns", pa.float64()), ("slow_traces", pa.int64()),
+    ("slow_threshold_ns", pa.int64()), ("example_trace_id", pa.string()), ("selected_traces", pa.int64()),
+])
+HASH_SPACE = 2**64
+
+
+def quantile_cont(ordered: list[int], q: float) -> float:
+    """Linear interpolation between closest ranks of sorted values (DuckDB's quantile_cont)."""
+    position = (len(ordered) - 1) * q
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def quantile_disc(ordered: list[int], q: float) -> int:
+    """The value at rank floor((n - 1) * q) of sorted values (DuckDB's quantile_disc)."""
+    return ordered[int((len(ordered) - 1) * q)]
+
+
+def route_table(result: Result, slowest_fraction: float | None, selected: int | None) -> pa.Table:
+    """The routes statement's rows (route_key, traces, error_traces, durations, example) finished:
+    percentiles per route, the slow threshold over every trace read, and the slow count per route."""
+    routes = [(str(key), int(n), int(errors), sorted(int(d) for d in durations), str(example))
+              for key, n, errors, durations, example in result.rows]
+    threshold = None
+    if slowest_fraction is not None and routes:
+        everything = sorted(d for route in routes for d in route[3])
+        threshold = quantile_disc(everything, 1 - slowest_fraction)
+    total = selected if selected is not None else sum(r[1] for r in routes)
+    rows = [[key, n, errors, quantile_cont(ds, 0.5), quantile_cont(ds, 0.95), quantile_cont(ds, 0.99),
+             sum(1 for d in ds if d >= threshold) if threshold is not None else 0, threshold, example, total]
+            for key, n, errors, ds, example in sorted(routes, key=lambda r: (-r[1], r[0]))]
+    return table_of(Result([], [], rows), ROUTE_STATS_SCHEMA)
+
+
+CONTRAST_SCHEMA = pa.schema([
+    ("scope", pa.string()), ("key", pa.string()), ("value", pa.string()), ("selected", pa.int64()),
+    ("baseline", pa.int64()), ("selected_total", pa.int64()), ("baseline_total", pa.int64()),
+    ("threshold_ns", pa.int64()),
+])
+
+
+def json_text(value: object) -> str | None:
+    """An attribute value as text, as DuckDB's `->> '$'` gives it: strings as they are, null as
+    NULL, anything else as compact JSON ('500', 'true', '["a","b"]')."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def contrast_table(sides: dict[str, bool], attribute_rows: list[list[Any]], threshold: int | None) -> pa.Table:
+    """Count, per (scope, key, value), the sampled traces of each side that carry it."""
+    pairs: set[tuple[str, str, str, str | None]] = set()
+    for trace, span_json, resource_json in attribute_rows:
+        for scope, text in (("span", span_json), ("resource", resource_json)):
+            try:
+                document = json.loads(text) if text else {}
+            except ValueError:
+                continue
+            if isinstance(document, dict):
+                pairs.update((str(trace), scope, str(k), json_text(v)) for k, v in document.items())
+    counts: dict[tuple[str, str, str | None], list[int]] = {}
+    for trace, scope, key, value in pairs:
+        counts.setdefault((scope, key, value), [0, 0])[0 if sides[trace] else 1] += 1
+    selected_total = sum(1 for s in sides.values() if s)
+    baseline_total = len(sides) - selected_total
+    rows = [[scope, key, value, n[0], n[1], selected_total, baseline_total, threshold]
+            for (scope, key, value), n in sorted(counts.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or ""))]
+    return table_of(Result([], [], rows), CONTRAST_SCHEMA)
+
+
+def not_yet(analysis: str) -> StoreError:
+    return StoreError(f"the {analysis} does not run on a ClickHouse store yet (see docs/clickhouse.md)")

@@ -1,0 +1,76 @@
+"""The DDL tracehouse creates in ClickHouse, for one server or a cluster (ON CLUSTER, replicated
+tables, a Distributed table sharded by trace id). `statements()` is also what `tracehouse schema
+--print` shows a DBA."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tracehouse.stores.clickhouse.quoting import Identifier, Raw, statement
+
+SCHEMA_FILES = ("database", "span_data")
+CLUSTER_FILES = ("span_data_distributed", "parts_distributed", "mutations_distributed")
+VIEW_FILES = ("spans_view", "traces_view", "edges_view")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Names of the store's tables in one database, on one server or on a cluster."""
+
+    database: str
+    cluster: str | None = None
+
+    def table(self, name: str) -> Identifier:
+        return Identifier(f"{self.database}.{name}")
+
+    @property
+    def span_data_local(self) -> Identifier:
+        return self.table("span_data_local")
+
+    @property
+    def span_data(self) -> Identifier:
+        """The table reads and writes go to: the Distributed table on a cluster, else the table."""
+        return self.table("span_data") if self.cluster else self.span_data_local
+
+    @property
+    def parts(self) -> Identifier:
+        return self.table("cluster_parts") if self.cluster else Identifier("system.parts")
+
+    @property
+    def mutations(self) -> Identifier:
+        return self.table("cluster_mutations") if self.cluster else Identifier("system.mutations")
+
+    @property
+    def on_cluster(self) -> Raw:
+        return Raw(f"ON CLUSTER `{self.cluster}`" if self.cluster else "")
+
+    def engine(self, replicated: bool) -> Raw:
+        if not (self.cluster and replicated):
+            return Raw("ReplacingMergeTree")
+        # {shard} and {replica} are the servers' macros; the path is unique per database.
+        return Raw(f"ReplicatedReplacingMergeTree('/clickhouse/tables/{{shard}}/{self.database}/span_data_local', "
+                   "'{replica}')")
+
+    def params(self, replicated: bool = True) -> dict[str, object]:
+        return {
+            "database": Identifier(self.database),
+            "database_name": self.database,
+            "cluster": Identifier(self.cluster) if self.cluster else Raw(""),
+            "cluster_name": self.cluster or "",
+            "on_cluster": self.on_cluster,
+            "engine": self.engine(replicated),
+            "span_data_local": self.span_data_local,
+            "span_data": self.span_data,
+            "parts": self.parts,
+            "mutations": self.mutations,
+            "spans_view": self.table("spans"),
+            "traces_view": self.table("traces"),
+            "edges_view": self.table("edges"),
+        }
+
+
+def statements(layout: Layout, replicated: bool = True) -> list[str]:
+    """Every CREATE statement, in the order they must run."""
+    names = list(SCHEMA_FILES) + (list(CLUSTER_FILES) if layout.cluster else []) + list(VIEW_FILES)
+    params = layout.params(replicated)
+    return [statement(f"schema/{name}", **params).strip() for name in names]

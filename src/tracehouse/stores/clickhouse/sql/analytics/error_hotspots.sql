@@ -1,0 +1,25 @@
+-- Where errors happen: spans per service, operation and resource service.version among the
+-- selected traces' window spans, how many failed, and how many failed on their own (an error span
+-- none of whose children in the window failed; errors propagate up, own errors show where they
+-- start). The failing children are looked up in the local table: a trace lives on one shard.
+SELECT
+    service_name                                                          AS service,
+    span_name                                                             AS operation,
+    nullIf(visitParamExtractString(resource_attributes, 'service.version'), '') AS version,
+    count()                                                               AS spans,
+    countIf(status_code = 2)                                              AS error_spans,
+    countIf(status_code = 2 AND (trace_id, span_id) NOT IN (
+        SELECT trace_id, assumeNotNull(parent_span_id)
+        FROM {span_data_local}
+        WHERE start_time_unix_nano >= {start_ns} AND start_time_unix_nano < {end_ns}
+          AND status_code = 2 AND isNotNull(parent_span_id)
+    ))                                                                    AS own_error_spans,
+    lower(hex(maxIf(trace_id, status_code = 2)))                          AS example_trace_id
+FROM {span_data} FINAL
+WHERE start_time_unix_nano >= {start_ns} AND start_time_unix_nano < {end_ns}
+  AND trace_id IN (
+-- include: analytics/_selected_traces
+  )
+GROUP BY service, operation, version
+HAVING error_spans > 0
+ORDER BY own_error_spans DESC, error_spans DESC, service, operation

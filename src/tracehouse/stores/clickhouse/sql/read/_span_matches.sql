@@ -1,0 +1,12 @@
+        ({service} IS NULL OR service_name = {service})
+        AND ({operation} IS NULL OR span_name = {operation})
+        AND ({span_kind} IS NULL OR span_kind = {span_kind})
+        AND duration_ns >= {span_dur_min} AND duration_ns <= {span_dur_max}
+        AND ({re1} = '' OR match(attributes, {re1}) OR match(resource_attributes, {re1}) OR ({err1} AND status_code = 2))
+        AND ({re2} = '' OR match(attributes, {re2}) OR match(resource_attributes, {re2}) OR ({err2} AND status_code = 2))
+        AND ({re3} = '' OR match(attributes, {re3}) OR match(resource_attributes, {re3}) OR ({err3} AND status_code = 2))
+        AND ({re4} = '' OR match(attributes, {re4}) OR match(resource_attributes, {re4}) OR ({err4} AND status_code = 2))
+        AND ({re5} = '' OR match(attributes, {re5}) OR match(resource_attributes, {re5}) OR ({err5} AND status_code = 2))
+        AND ({re6} = '' OR match(attributes, {re6}) OR match(resource_attributes, {re6}) OR ({err6} AND status_code = 2))
+        AND ({re7} = '' OR match(attributes, {re7}) OR match(resource_attributes, {re7}) OR ({err7} AND status_code = 2))
+        AND ({re8} = '' OR match(attributes, {re8}) OR match(resource_attributes, {re8}) OR ({err8} AND status_code = 2))

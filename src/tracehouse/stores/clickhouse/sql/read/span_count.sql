@@ -1,0 +1,1 @@
+SELECT count() FROM {span_data} FINAL

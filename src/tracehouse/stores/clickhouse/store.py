@@ -1,0 +1,538 @@
+"""ClickHouseStore: the store contract on a ClickHouse server or cluster, over its HTTP interface.
+
+Writes: a batch goes in as one Native block (built from the Arrow batch without per-span Python),
+after dropping the spans it repeats and the spans already stored (looked up by trace id, within
+the batch's start-time range). ReplacingMergeTree on the span's identity and FINAL on every read
+are the backstop: if two instances store the same span at once, readers still see it once.
+
+On a cluster the block goes to the Distributed table with insert_distributed_sync=1: write_spans
+returns only once every shard holding part of the batch has it, so an unreachable shard is an
+error and the batch stays in the tracehouse instance's spool, to be retried.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator, Sequence
+from itertools import pairwise
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tracehouse.model import (
+    SPAN_KINDS,
+    SPAN_ROW_SCHEMA,
+    DependencyLink,
+    DurationScope,
+    Operation,
+    SpanMetricsPoint,
+    SpanMetricsQuery,
+    SqlResult,
+    TraceBreakdown,
+    TraceQuery,
+    TraceSummary,
+)
+from tracehouse.store import (
+    AnalysisFilter,
+    CatalogColumn,
+    CatalogTable,
+    ExampleQuery,
+    Selection,
+    StoreError,
+    WriteResult,
+)
+from tracehouse.stores.clickhouse import native
+from tracehouse.stores.clickhouse.analytics import (
+    ERROR_HOTSPOTS_SCHEMA,
+    HASH_SPACE,
+    TRACE_SAMPLE_SCHEMA,
+    contrast_table,
+    filter_params,
+    not_yet,
+    route_table,
+    span_rows,
+    table_of,
+)
+from tracehouse.stores.clickhouse.location import ClickHouseLocation
+from tracehouse.stores.clickhouse.quoting import sql, statement
+from tracehouse.stores.clickhouse.results import Result, select
+from tracehouse.stores.clickhouse.sandbox import run_user_sql
+from tracehouse.stores.clickhouse.schema import Layout, statements
+from tracehouse.stores.clickhouse.transport import ClickHouseError, HttpTransport, Transport
+
+MAX_ATTRIBUTE_FILTERS = 8
+_EXAMPLE = re.compile(r"^-- example: (.+)$", re.MULTILINE)
+# What each user-facing view is for (docs/clickhouse.md lists the columns).
+VIEW_DESCRIPTIONS = {
+    "spans": "One row per span: ids as hex, times in ns, attributes as JSON text "
+             "(visitParamExtractString(attributes, 'key')).",
+    "traces": "One row per trace: root service/operation, start, duration, span and error counts.",
+    "edges": "One row per call: parent service/operation -> child service/operation.",
+}
+_HEX_ID = re.compile(r"[0-9a-fA-F]{1,32}")
+_NS_MIN = -(2**63) + 1
+_NS_MAX = 2**63 - 1
+_IDS_PER_STATEMENT = 2500          # ~110 KB of id literals, well within the server's 256 KiB max_query_size
+_MUTATION_TIMEOUT_S = 120.0
+_TIMEOUT_EXCEEDED = 159
+# How long an ON CLUSTER statement waits for every host to report (the server's default is 180 s).
+_DDL_SETTINGS: dict[str, str | int | float] = {"distributed_ddl_task_timeout": 30}
+# Spans per slice of an export (as the embedded store: ~16 MB of FBaaS-shaped rows at a time).
+EXPORT_SLICE_ROWS = 20_000
+_ALL_AFTER = _NS_MAX   # the end of the last export slice: after every storable start time
+_REGEX_SPECIAL = set("\\.^$|?*+()[]{}")
+
+
+def trace_id_bytes(hex_id: str) -> bytes | None:
+    """A hex trace id (any case, leading zeros optional) as the 16 stored bytes; None if malformed."""
+    if not _HEX_ID.fullmatch(hex_id):
+        return None
+    return bytes.fromhex(hex_id.rjust(32, "0"))
+
+
+def _regex_escape(text: str) -> str:
+    return "".join("\\" + ch if ch in _REGEX_SPECIAL else ch for ch in text)
+
+
+def _json_forms(text: str) -> list[str]:
+    """The ways a JSON encoder writes `text` as a string: with non-ASCII as is, or escaped."""
+    return list(dict.fromkeys([json.dumps(text, ensure_ascii=False), json.dumps(text)]))
+
+
+_JSON_SCALAR = re.compile(r"-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?|true|false")
+
+
+def attribute_regex(key: str, value: str) -> str:
+    """An RE2 expression that finds `"key": value` in attribute JSON, the value written as a JSON
+    string or, when it reads as one, as a JSON number or boolean (attributes keep their OTLP types:
+    status code 500 is stored as 500, and a search for "500" finds it)."""
+    keys = "|".join(_regex_escape(k) for k in _json_forms(key))
+    values = [_regex_escape(v) for v in _json_forms(value)]
+    if _JSON_SCALAR.fullmatch(value):
+        values.append(_regex_escape(value))
+    return f"(?:{keys})\\s*:\\s*(?:{'|'.join(values)})\\s*[,}}\\]]"
+
+
+class ClickHouseStore:
+    """A tracehouse store in one ClickHouse database, on one server or a cluster."""
+
+    # One INSERT per batch; ClickHouse prefers large blocks (one part each, merged in background).
+    preferred_batch_spans = 50_000
+
+    def __init__(self, location: ClickHouseLocation, read_only: bool = False,
+                 transport: Transport | None = None, owns_transport: bool = True,
+                 sql_memory_bytes: int = 128 * 10**6) -> None:
+        self.location = location
+        self.sql_memory_bytes = sql_memory_bytes   # the memory cap of one user query (tracehouse sql)
+        self.read_only = read_only
+        self.layout = Layout(location.database, location.cluster)
+        self._transport: Transport = transport or HttpTransport(
+            location.http_url, location.user, location.password)
+        self._owns_transport = owns_transport if transport is not None else True
+        self._closed = False
+        self._params = self.layout.params()
+        self._insert_settings: dict[str, str | int | float] = (
+            {"insert_distributed_sync": 1} if location.cluster else {})
+        try:
+            self._open()
+        except BaseException:
+            self.close()
+            raise
+
+    # ---- opening
+    def _open(self) -> None:
+        if self.read_only:
+            if not self._tables_exist():
+                raise StoreError(f"no tracehouse store in {self.location}: start `tracehouse up --store "
+                                 f"{self.location}` once to create it")
+            return
+        replicated = False
+        if self.layout.cluster:
+            rows = self._select(statement("admin/replicas", cluster_name=self.layout.cluster)).rows
+            if not rows or rows[0][0] is None:
+                raise StoreError(f"the ClickHouse server has no cluster named {self.layout.cluster!r} "
+                                 "in its remote_servers configuration")
+            replicated = bool(rows[0][0])
+        self._params = self.layout.params(replicated)
+        if self._tables_exist():
+            return   # created before (by this or another instance); ON CLUSTER DDL costs ~0.1 s a statement
+        for ddl in statements(self.layout, replicated):
+            self._transport.query(ddl)
+
+    def _tables_exist(self) -> bool:
+        rows = self._select(self._statement("admin/store_exists")).rows
+        return bool(rows and rows[0][0])
+
+    def _select(self, sql: str) -> Result:
+        return select(self._transport, sql)
+
+    def _statement(self, name: str, **params: object) -> str:
+        return statement(name, **(self._params | params))
+
+    # ---- SpanWriter
+    def write_spans(self, batch: pa.Table) -> WriteResult:
+        if batch.num_rows == 0:
+            return WriteResult(received=0, stored=0)
+        if self.read_only:
+            raise StoreError("the store was opened read-only")
+        received = batch.num_rows
+        try:
+            columns = _columns(batch)   # validates before anything is sent: a bad batch stores nothing
+        except (ValueError, pa.ArrowException) as exc:
+            raise StoreError(f"the batch cannot be stored: {exc}") from exc
+        keep = _first_of_each_span(batch)
+        existing = self._existing_spans(batch if keep is None else batch.take(keep))
+        if existing:
+            keys = _span_keys(batch)
+            base = range(batch.num_rows) if keep is None else keep.to_pylist()
+            keep = pa.array([i for i in base if keys[i] not in existing], pa.int64())
+        if keep is not None:
+            if len(keep) == 0:
+                return WriteResult(received=received, stored=0)
+            columns = _columns(batch.take(keep))
+        rows = received if keep is None else len(keep)
+        self._transport.insert(self.layout.span_data.name, native.block(columns, rows), self._insert_settings)
+        return WriteResult(received=received, stored=rows)
+
+    def _existing_spans(self, batch: pa.Table) -> set[tuple[str, str, int]]:
+        starts = pc.min_max(batch.column("start_time_unix_nano"))
+        ids = pc.unique(batch.column("trace_id").combine_chunks()).to_pylist()
+        found: set[tuple[str, str, int]] = set()
+        for at in range(0, len(ids), _IDS_PER_STATEMENT):
+            rows = self._select(self._statement(
+                "read/existing_spans", trace_ids=ids[at:at + _IDS_PER_STATEMENT],
+                min_start=starts["min"].as_py(), max_start=starts["max"].as_py())).rows
+            found.update((str(t), str(s), int(start)) for t, s, start in rows)
+        return found
+
+    def pin_traces(self, trace_ids: Sequence[str], keep_until_unix_nano: int | None) -> None:
+        raise not_yet("pinning of imported traces (tracehouse import)")
+
+    def delete_before(self, cutoff_unix_nano: int) -> int:
+        if self.read_only:
+            raise StoreError("the store was opened read-only")
+        rows = self._select(self._statement("admin/count_before", cutoff=cutoff_unix_nano)).rows
+        count = int(rows[0][0]) if rows else 0
+        if count:
+            try:
+                self._transport.query(self._statement("admin/delete_before", cutoff=cutoff_unix_nano),
+                                      settings=_DDL_SETTINGS if self.layout.cluster else None)
+            except ClickHouseError as exc:
+                # ClickHouse 18.16's DDLWorker can fail an ALTER ... ON CLUSTER on a replicated table
+                # on one host after another replica of its shard already ran it ("Node exists:
+                # .../shards/.../executed"); that host never reports, and the statement waits out
+                # distributed_ddl_task_timeout. The mutation did reach the shard, so time-outs are
+                # judged by their outcome: below, every span before the cutoff must be gone.
+                if not self.layout.cluster or exc.code != _TIMEOUT_EXCEEDED:
+                    raise
+            self._wait_for_mutations()
+            if self.layout.cluster:
+                left = self._select(self._statement("admin/count_before", cutoff=cutoff_unix_nano)).rows
+                if left and int(left[0][0]):
+                    raise StoreError(f"ClickHouse has not deleted {int(left[0][0]):,} span(s) before the cutoff "
+                                     "yet (a shard's distributed DDL is late); the next retention pass retries")
+        return count
+
+    def _wait_for_mutations(self) -> None:
+        deadline = time.monotonic() + _MUTATION_TIMEOUT_S
+        delay = 0.02
+        while True:
+            rows = self._select(self._statement("admin/pending_mutations")).rows
+            if not rows or not rows[0][0]:
+                return
+            if time.monotonic() > deadline:
+                raise StoreError(f"ClickHouse did not finish deleting within {_MUTATION_TIMEOUT_S:g} s; "
+                                 "the delete goes on in the background")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+    def size_bytes(self) -> int:
+        rows = self._select(self._statement("admin/size_bytes")).rows
+        return int(rows[0][0] or 0) if rows else 0
+
+    def enforce_max_size(self, max_bytes: int) -> int:
+        """Delete the oldest spans so the data fits in 90% of the cap. Sizes are of compressed parts,
+        so the share to delete is re-estimated up to three times."""
+        if max_bytes <= 0:
+            return 0
+        deleted = 0
+        for _ in range(3):
+            size = self.size_bytes()
+            if size <= max_bytes:
+                break
+            fraction = min(1.0, 1 - (max_bytes * 0.9) / size)
+            rows = self._select(self._statement("admin/start_time_quantile", fraction=fraction)).rows
+            if not rows or rows[0][0] is None:
+                break
+            deleted += self.delete_before(int(rows[0][0]) + 1)
+        return deleted
+
+    # ---- SpanReader
+    def services(self) -> list[str]:
+        return [str(r[0]) for r in self._select(self._statement("read/services")).rows]
+
+    def operations(self, service: str | None, span_kind: str | None = None) -> list[Operation]:
+        if span_kind is not None and span_kind not in SPAN_KINDS:
+            return []
+        kind = SPAN_KINDS.index(span_kind) if span_kind is not None else None
+        rows = self._select(self._statement("read/operations", service=service, span_kind=kind)).rows
+        return [Operation(name=str(name), span_kind=SPAN_KINDS[int(k)]) for name, k in rows]
+
+    def find_traces(self, query: TraceQuery) -> list[TraceSummary]:
+        if query.limit <= 0:
+            return []
+        if len(query.attributes) > MAX_ATTRIBUTE_FILTERS or "" in query.attributes:
+            raise StoreError(f"at most {MAX_ATTRIBUTE_FILTERS} attribute filters, each with a non-empty key")
+        if query.span_kind is not None and query.span_kind not in SPAN_KINDS:
+            return []
+        rows = self._select(self._statement("read/find_traces", **_search_params(query))).rows
+        if not rows:
+            return []
+        per_service: dict[str, dict[str, int]] = {}
+        ids = [bytes.fromhex(str(r[0])) for r in rows]
+        for at in range(0, len(ids), _IDS_PER_STATEMENT):
+            for trace_id, service, count in self._select(self._statement(
+                    "read/spans_per_service", trace_ids=ids[at:at + _IDS_PER_STATEMENT])).rows:
+                per_service.setdefault(str(trace_id), {})[str(service)] = int(count)
+        return [
+            TraceSummary(trace_id=str(trace_id), root_service=root_service, root_span_name=root_name,
+                         start_time_unix_nano=int(start), duration_ns=int(duration), span_count=int(spans),
+                         error_count=int(errors), spans_per_service=per_service.get(str(trace_id), {}))
+            for trace_id, root_service, root_name, start, duration, spans, errors in rows
+        ]
+
+    def get_spans(self, trace_ids: Sequence[str]) -> pa.Table:
+        ids = list(dict.fromkeys(b for b in (trace_id_bytes(t) for t in trace_ids) if b is not None))
+        if not ids:
+            return SPAN_ROW_SCHEMA.empty_table()
+        rows: list[list[Any]] = []
+        for at in range(0, len(ids), _IDS_PER_STATEMENT):
+            rows += self._select(self._statement("read/spans_of_traces",
+                                                 trace_ids=ids[at:at + _IDS_PER_STATEMENT])).rows
+        if len(ids) > _IDS_PER_STATEMENT:
+            rows.sort(key=lambda r: (r[0], r[7], r[1]))
+        return span_rows(rows)
+
+    def trace_breakdowns(self, summaries: Sequence[TraceSummary]) -> list[TraceBreakdown]:
+        ids = list(dict.fromkeys(b for b in (trace_id_bytes(s.trace_id) for s in summaries) if b is not None))
+        services: dict[str, dict[str, tuple[int, int]]] = {}
+        orphans: dict[str, int] = {}
+        for at in range(0, len(ids), _IDS_PER_STATEMENT):
+            for trace, service, spans, errors, orphan in self._select(self._statement(
+                    "read/trace_breakdowns", trace_ids=ids[at:at + _IDS_PER_STATEMENT])).rows:
+                services.setdefault(str(trace), {})[str(service)] = (int(spans), int(errors))
+                orphans[str(trace)] = orphans.get(str(trace), 0) + int(orphan)
+        return [TraceBreakdown(trace_id=s.trace_id.lower().rjust(32, "0"),
+                               services=services[s.trace_id.lower().rjust(32, "0")],
+                               orphan_span_count=orphans[s.trace_id.lower().rjust(32, "0")])
+                for s in summaries if s.trace_id.lower().rjust(32, "0") in services]
+
+    def span_metrics(self, query: SpanMetricsQuery) -> list[SpanMetricsPoint]:
+        raise not_yet("Monitor tab's span metrics (/api/metrics)")
+
+    def dependencies(self, start_unix_nano: int, end_unix_nano: int) -> list[DependencyLink]:
+        rows = self._select(self._statement("read/dependencies", start=start_unix_nano, end=end_unix_nano)).rows
+        return [DependencyLink(parent=str(p), child=str(c), call_count=int(n), error_count=int(e),
+                               p95_duration_ns=int(p95 or 0)) for p, c, n, e, p95 in rows]
+
+    def span_count(self) -> int:
+        rows = self._select(self._statement("read/span_count")).rows
+        return int(rows[0][0]) if rows else 0
+
+    # ---- SqlRunner
+    def run_sql(self, sql_text: str, max_rows: int, timeout_seconds: float,
+                params: Sequence[object] = ()) -> SqlResult:
+        return run_user_sql(self._transport, self.layout.database, sql_text, max_rows, timeout_seconds, params,
+                            self.sql_memory_bytes)
+
+    def sql_dialect(self) -> str:
+        return "clickhouse"
+
+    # ---- AnalyticsReader (tracehouse.store.analytics_contract; see analytics.py for what runs here)
+    def _analysis(self, name: str, flt: AnalysisFilter, **extra: object) -> Result:
+        return self._select(self._statement(f"analytics/{name}", **filter_params(flt, attribute_regex), **extra))
+
+    def route_stats(self, flt: AnalysisFilter, slowest_fraction: float | None = None,
+                    max_traces: int | None = None) -> pa.Table:
+        sample_below = HASH_SPACE - 1
+        selected = None
+        if max_traces is not None:
+            # cityHash64(trace_id) is uniform over UInt64: the traces below this bound are about
+            # max_traces of them, the same ones every time.
+            selected = self.count_traces(flt)
+            if selected > max_traces:
+                sample_below = min(HASH_SPACE * max_traces // selected, HASH_SPACE - 1)
+        result = self._analysis("route_traces", flt, sample_below=sample_below)
+        return route_table(result, slowest_fraction, selected)
+
+    def origin_stats(self, flt: AnalysisFilter, service: str, operation: str | None = None) -> pa.Table:
+        raise not_yet("origins analysis")
+
+    def attribute_contrast(self, flt: AnalysisFilter, selection: Selection, max_traces: int) -> pa.Table:
+        sample = self._analysis(
+            "contrast_sample", flt, errors=selection.errors, max_traces=max(0, int(max_traces)),
+            min_duration_ns=selection.min_duration_ns if selection.min_duration_ns is not None else -1,
+            slowest_fraction=selection.slowest_fraction if selection.slowest_fraction is not None else 0.05).rows
+        sides = {str(trace): bool(in_selection) for trace, in_selection, _ in sample}
+        threshold = None if selection.errors or not sample else int(sample[0][2])
+        ids = [bytes.fromhex(t) for t in sides]
+        attribute_rows: list[list[Any]] = []
+        for at in range(0, len(ids), _IDS_PER_STATEMENT):
+            attribute_rows += self._analysis("contrast_attributes", flt,
+                                             trace_ids=ids[at:at + _IDS_PER_STATEMENT]).rows
+        return contrast_table(sides, attribute_rows, threshold)
+
+    def error_hotspots(self, flt: AnalysisFilter) -> pa.Table:
+        return table_of(self._analysis("error_hotspots", flt), ERROR_HOTSPOTS_SCHEMA)
+
+    def trace_sample(self, flt: AnalysisFilter, max_traces: int) -> pa.Table:
+        result = self._analysis("trace_sample", flt, max_traces=max(0, int(max_traces)))
+        rows = [[*r[:7], bool(r[7])] for r in result.rows]
+        return table_of(Result(result.columns, result.types, rows), TRACE_SAMPLE_SCHEMA)
+
+    def export_spans(self, flt: AnalysisFilter) -> pa.Table:
+        return pa.Table.from_batches(list(self.export_span_batches(flt)), SPAN_ROW_SCHEMA)
+
+    def export_span_batches(self, flt: AnalysisFilter) -> Iterator[pa.RecordBatch]:
+        """The export one slice of EXPORT_SLICE_ROWS spans (by start time) at a time, so neither this
+        process nor the server holds every selected span with its attributes at once."""
+        starts = [int(r[0]) for r in self._analysis("export_slices", flt, slice_rows=EXPORT_SLICE_ROWS).rows]
+        for low, high in pairwise([*starts, _ALL_AFTER]):
+            if low == high:
+                continue   # many spans with one start time: the next slice holds them
+            rows = self._analysis("export_spans", flt, from_ns=low, to_ns=high).rows
+            yield from span_rows(rows).to_batches()
+
+    def count_traces(self, flt: AnalysisFilter) -> int:
+        rows = self._analysis("count_traces", flt).rows
+        return int(rows[0][0]) if rows else 0
+
+    # ---- SqlCatalog (the console's schema browser)
+    def sql_catalog(self) -> list[CatalogTable]:
+        columns: dict[str, list[CatalogColumn]] = {}
+        for table, name, ch_type in self._select(self._statement("console/catalog")).rows:
+            columns.setdefault(str(table), []).append(CatalogColumn(str(name), str(ch_type)))
+        return [CatalogTable(name, "view", VIEW_DESCRIPTIONS.get(name, ""), tuple(cols))
+                for name, cols in sorted(columns.items())]
+
+    def sql_examples(self) -> list[ExampleQuery]:
+        return parse_examples(sql("console/examples"))
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._owns_transport:
+            self._transport.close()
+
+
+def parse_examples(text: str) -> list[ExampleQuery]:
+    """Split the examples file at its '-- example: title' lines."""
+    marks = list(_EXAMPLE.finditer(text))
+    examples = []
+    for i, mark in enumerate(marks):
+        end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
+        body = text[mark.end():end].strip().rstrip(";").strip()
+        examples.append(ExampleQuery(mark.group(1).strip(), body))
+    return examples
+
+
+# ---- batches to columns
+def _columns(batch: pa.Table) -> list[native.NativeColumn]:
+    col = batch.column
+    starts = col("start_time_unix_nano")
+    ends = col("end_time_unix_nano")
+    if starts.null_count or ends.null_count:
+        raise ValueError("every span needs a start and an end time")
+    duration = pc.max_element_wise(pc.subtract(ends, starts), 0)
+    return [
+        native.fixed_string_column("trace_id", col("trace_id"), 16, nullable=False),
+        native.fixed_string_column("span_id", col("span_id"), 8, nullable=False),
+        native.fixed_string_column("parent_span_id", col("parent_span_id"), 8, nullable=True),
+        native.string_column("trace_state", col("trace_state"), nullable=True),
+        native.string_column("service_name", col("service_name"), nullable=False),
+        native.string_column("span_name", col("span_name"), nullable=False),
+        native.number_column("span_kind", col("span_kind"), "UInt8"),
+        native.number_column("start_time_unix_nano", starts, "Int64"),
+        native.number_column("duration_ns", duration, "Int64"),
+        native.number_column("status_code", col("status_code"), "UInt8"),
+        native.string_column("status_message", col("status_message"), nullable=True),
+        native.string_column("attributes", pc.fill_null(_decoded(col("attributes")), "{}"), nullable=False),
+        native.string_column("resource_attributes", pc.fill_null(_decoded(col("resource_attributes")), "{}"),
+                             nullable=False),
+        native.string_column("events", col("events"), nullable=True),
+        native.string_column("links", col("links"), nullable=True),
+        native.string_column("scope_name", col("scope_name"), nullable=True),
+        native.string_column("scope_version", col("scope_version"), nullable=True),
+        native.nullable_number_column("flags", col("flags"), "Int64"),
+        native.string_column("scope_attributes", col("scope_attributes"), nullable=True),
+        native.string_column("scope_schema_url", col("scope_schema_url"), nullable=True),
+        native.string_column("resource_schema_url", col("resource_schema_url"), nullable=True),
+    ]
+
+
+def _decoded(column: pa.ChunkedArray) -> pa.Array:
+    array = column.combine_chunks()
+    return array.dictionary_decode() if pa.types.is_dictionary(array.type) else array
+
+
+def _key_column(batch: pa.Table) -> pa.Array:
+    return pc.binary_join_element_wise(
+        batch.column("trace_id").combine_chunks().cast(pa.binary()),
+        batch.column("span_id").combine_chunks().cast(pa.binary()),
+        batch.column("start_time_unix_nano").combine_chunks().cast(pa.string()).cast(pa.binary()),
+        pa.scalar(b"", pa.binary()))
+
+
+def _first_of_each_span(batch: pa.Table) -> pa.Array | None:
+    """Row numbers of the first occurrence of each (trace_id, span_id, start), in row order; None
+    when nothing repeats (the usual case)."""
+    keys = _key_column(batch)
+    if pc.count_distinct(keys, mode="all").as_py() == batch.num_rows:
+        return None
+    first = pc.index_in(pc.unique(keys), value_set=keys).cast(pa.int64())
+    return pc.take(first, pc.sort_indices(first))
+
+
+def _span_keys(batch: pa.Table) -> list[tuple[str, str, int]]:
+    trace_ids = batch.column("trace_id").to_pylist()
+    span_ids = batch.column("span_id").to_pylist()
+    starts = batch.column("start_time_unix_nano").to_pylist()
+    return [(t.hex(), s.hex(), int(st)) for t, s, st in zip(trace_ids, span_ids, starts, strict=True)]
+
+
+def _search_params(query: TraceQuery) -> dict[str, object]:
+    by_span = query.duration_scope is DurationScope.SPAN
+    dur_min = query.duration_min_ns if query.duration_min_ns is not None else _NS_MIN
+    dur_max = query.duration_max_ns if query.duration_max_ns is not None else _NS_MAX
+    start_min = query.start_time_min_ns if query.start_time_min_ns is not None else _NS_MIN
+    start_max = query.start_time_max_ns if query.start_time_max_ns is not None else _NS_MAX
+    # Without a span filter any span of the trace makes it a candidate, the first one included,
+    # which starts in the window; with one, the matching span may start after the window's end.
+    span_filter = bool(query.service or query.operation or query.span_kind or query.attributes or by_span)
+    params: dict[str, object] = {
+        "start_min": start_min,
+        "start_max": start_max,
+        "candidate_start_max": _NS_MAX if span_filter else start_max,
+        "trace_dur_min": _NS_MIN if by_span else dur_min,
+        "trace_dur_max": _NS_MAX if by_span else dur_max,
+        "service": query.service,
+        "operation": query.operation,
+        "span_kind": SPAN_KINDS.index(query.span_kind) if query.span_kind is not None else None,
+        "span_dur_min": dur_min if by_span else _NS_MIN,
+        "span_dur_max": dur_max if by_span else _NS_MAX,
+        "sort": query.sort.value,
+        "limit": query.limit,
+    }
+    items = list(query.attributes.items())
+    for slot in range(MAX_ATTRIBUTE_FILTERS):
+        key, value = items[slot] if slot < len(items) else ("", "")
+        params[f"re{slot + 1}"] = attribute_regex(key, value) if key else ""
+        params[f"err{slot + 1}"] = key == "error" and value == "true"
+    return params
+
+
+__all__ = ["ClickHouseError", "ClickHouseStore"]

@@ -1,0 +1,179 @@
+"""AnalyticsReader on ClickHouse gives the embedded store's answers, on the same synthetic traces
+(with planted errors and attributes): export, trace counts, the trace sample behind critical paths,
+and error hot spots, on 18.16 and on chDB; and through the analyses, the errors analysis. The
+analyses that do not run on ClickHouse yet say so."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from bench.clickhouse_local import ClickHouseServer
+
+from tracehouse.analytics import synthetic
+from tracehouse.query.analyses import Analyses
+from tracehouse.store import AnalysisFilter, Selection, StoreError
+from tracehouse.stores.clickhouse import ClickHouseStore, parse_location
+from tracehouse.stores.clickhouse import store as clickhouse_store_module
+from tracehouse.stores.clickhouse.chdb_transport import ChdbTransport
+from tracehouse.stores.duckdb import DuckDBStore
+
+START = 1_700_000_000 * 10**9
+TRACES = 600
+
+
+@pytest.fixture(scope="module")
+def batches() -> list[pa.Table]:
+    return list(synthetic.generate(synthetic.mixed(), TRACES, seed=3, start_ns=START))
+
+
+@pytest.fixture(scope="module")
+def duckdb_store(batches: list[pa.Table], tmp_path_factory: pytest.TempPathFactory) -> Iterator[DuckDBStore]:
+    store = DuckDBStore(Path(tmp_path_factory.mktemp("duck")) / "tracehouse.duckdb")
+    for b in batches:
+        store.write_spans(b)
+    yield store
+    store.close()
+
+
+@pytest.fixture(scope="module", params=["clickhouse-18.16", "chdb"])
+def clickhouse_store(request: pytest.FixtureRequest, batches: list[pa.Table]) -> Iterator[ClickHouseStore]:
+    database = "analytics_" + uuid.uuid4().hex[:10]
+    if request.param == "chdb":
+        transport: ChdbTransport = request.getfixturevalue("chdb_transport")
+        store = ClickHouseStore(parse_location(f"clickhouse://chdb/{database}"), transport=transport,
+                                owns_transport=False)
+    else:
+        server: ClickHouseServer = request.getfixturevalue("clickhouse_server")
+        store = ClickHouseStore(parse_location(f"clickhouse://127.0.0.1:{server.http_port}/{database}"))
+    for b in batches:
+        store.write_spans(b)
+    yield store
+    store.close()
+
+
+def _filters(batches: list[pa.Table]) -> list[AnalysisFilter]:
+    rows = batches[0].to_pylist()
+    first = rows[0]
+    key, value = next((k, v) for r in rows for k, v in json.loads(r["attributes"] or "{}").items()
+                      if isinstance(v, str | int | bool))
+    return [
+        AnalysisFilter(),
+        AnalysisFilter(start_ns=START + 10**9, end_ns=START + 30 * 10**9),
+        AnalysisFilter(service=first["service_name"], operation=first["span_name"]),
+        AnalysisFilter(attributes={key: str(value).lower() if isinstance(value, bool) else str(value)}),
+        AnalysisFilter(service="nobody"),
+    ]
+
+
+_JSON_COLUMNS = ("attributes", "resource_attributes", "events", "links")
+
+
+def _rows(table: pa.Table, *keys: str) -> list[dict[str, Any]]:
+    """Rows in a fixed order, JSON columns parsed (DuckDB's VARIANT gives keys back sorted), floats
+    to 1e-3 (interpolated percentiles may differ in their last bit)."""
+    rows = [{k: json.loads(v) if k in _JSON_COLUMNS and v is not None else round(v, 3) if isinstance(v, float)
+             else v for k, v in r.items()} for r in table.to_pylist()]
+    return sorted(rows, key=lambda r: tuple(str(r[k]) for k in keys))
+
+
+def test_export_in_slices_gives_every_span_once_in_order(duckdb_store: DuckDBStore,
+                                                         clickhouse_store: ClickHouseStore, batches: list[pa.Table],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """export_span_batches with slices of 97 spans (a few thousand spans: dozens of slices): the
+    embedded store's spans, each once, in start-time order."""
+    monkeypatch.setattr(clickhouse_store_module, "EXPORT_SLICE_ROWS", 97)
+    for flt in _filters(batches):
+        sliced = list(clickhouse_store.export_span_batches(flt))
+        expected = duckdb_store.export_spans(flt)
+        if expected.num_rows > 97:
+            assert len(sliced) > 1, "the export was not sliced"
+        got = pa.Table.from_batches(sliced, expected.schema) if sliced else expected.schema.empty_table()
+        starts = got.column("start_time_unix_nano").to_pylist()
+        assert starts == sorted(starts)
+        assert _rows(got, "trace_id", "span_id") == _rows(expected, "trace_id", "span_id"), flt
+
+
+def test_same_answers_as_the_embedded_store(duckdb_store: DuckDBStore, clickhouse_store: ClickHouseStore,
+                                            batches: list[pa.Table]) -> None:
+    for flt in _filters(batches):
+        count = duckdb_store.count_traces(flt)
+        assert clickhouse_store.count_traces(flt) == count, flt
+        exported = clickhouse_store.export_spans(flt)
+        assert exported.schema.equals(duckdb_store.export_spans(flt).schema)
+        assert _rows(exported, "trace_id", "span_id") == _rows(duckdb_store.export_spans(flt), "trace_id", "span_id")
+        # The whole selection as a "sample": both stores return every selected trace's spans.
+        sample = clickhouse_store.trace_sample(flt, TRACES * 2)
+        assert _rows(sample, "trace_id", "span_id") == _rows(duckdb_store.trace_sample(flt, TRACES * 2),
+                                                             "trace_id", "span_id")
+        hot = clickhouse_store.error_hotspots(flt)
+        expected = duckdb_store.error_hotspots(flt)
+        assert hot.column_names == expected.column_names
+        assert _rows(hot.drop_columns(["example_trace_id"]), "service", "operation", "version") == _rows(
+            expected.drop_columns(["example_trace_id"]), "service", "operation", "version"), flt
+        routes = clickhouse_store.route_stats(flt, slowest_fraction=0.05)
+        expected_routes = duckdb_store.route_stats(flt, slowest_fraction=0.05)
+        assert routes.schema.equals(expected_routes.schema)
+        # Route keys are hashes (each engine its own); the routes and their figures are the same.
+        assert _rows(routes.drop_columns(["route_key"]), "traces", "example_trace_id") == _rows(
+            expected_routes.drop_columns(["route_key"]), "traces", "example_trace_id"), flt
+        selections = (Selection(errors=True), Selection(slowest_fraction=0.05), Selection(min_duration_ns=20 * 10**6))
+        for selection in selections if flt == AnalysisFilter() else selections[:1]:
+            contrast = clickhouse_store.attribute_contrast(flt, selection, TRACES)
+            expected_contrast = duckdb_store.attribute_contrast(flt, selection, TRACES)
+            assert contrast.schema.equals(expected_contrast.schema)
+            assert _rows(contrast, "scope", "key", "value") == _rows(expected_contrast, "scope", "key", "value"), (
+                flt, selection)
+    small = clickhouse_store.attribute_contrast(AnalysisFilter(), Selection(errors=True), 10)
+    assert small.num_rows and max(small.column("selected_total").to_pylist()) <= 10
+    sampled = clickhouse_store.route_stats(AnalysisFilter(), max_traces=TRACES // 4)
+    assert sampled.column("selected_traces")[0].as_py() == TRACES
+    assert TRACES // 8 < sum(sampled.column("traces").to_pylist()) < TRACES // 2    # about a quarter
+    some = clickhouse_store.trace_sample(AnalysisFilter(), 25)
+    assert len(set(some.column("trace_id").to_pylist())) == 25
+    assert some.equals(clickhouse_store.trace_sample(AnalysisFilter(), 25))       # the same sample every time
+
+
+def test_the_errors_analysis_runs_and_the_others_say_they_do_not(duckdb_store: DuckDBStore,
+                                                                 clickhouse_store: ClickHouseStore) -> None:
+    analyses = Analyses(clickhouse_store)
+    assert analyses.errors(AnalysisFilter()) == Analyses(duckdb_store).errors(AnalysisFilter())
+    assert analyses.latency(AnalysisFilter()) is not None
+    paths, expected = analyses.paths(AnalysisFilter()), Analyses(duckdb_store).paths(AnalysisFilter())
+    assert (paths.title, paths.findings, len(paths.rows)) == (expected.title, expected.findings, len(expected.rows))
+    doctor, expected_doctor = analyses.doctor(AnalysisFilter()), Analyses(duckdb_store).doctor(AnalysisFilter())
+    assert (doctor.title, len(doctor.rows)) == (expected_doctor.title, len(expected_doctor.rows))
+    with pytest.raises(StoreError, match="does not run on a ClickHouse store yet"):
+        clickhouse_store.origin_stats(AnalysisFilter(), "hub")
+
+
+def test_export_and_connect_on_clickhouse(clickhouse_server: ClickHouseServer, batches: list[pa.Table],
+                                          tmp_path: Path) -> None:
+    """`tracehouse export` and `tracehouse.connect("clickhouse://...")` read a ClickHouse store."""
+    import subprocess
+
+    import pyarrow.parquet as pq
+    from tests.backend.conftest import PYTHON, clean_env
+
+    import tracehouse
+
+    url = f"clickhouse://127.0.0.1:{clickhouse_server.http_port}/connect_{uuid.uuid4().hex[:10]}"
+    store = ClickHouseStore(parse_location(url))
+    for b in batches:
+        store.write_spans(b)
+    total = store.span_count()
+    store.close()
+    with tracehouse.connect(url) as th:
+        assert th.sql("SELECT count() AS n FROM spans").arrow().to_pylist() == [{"n": total}]
+        assert len(th.spans(start=str(START // 10**9 - 60), end=str(START // 10**9 + 3600))) == total
+    done = subprocess.run([PYTHON, "-m", "tracehouse", "export", "--parquet", str(tmp_path / "out"),
+                           "--start", str(START // 10**9 - 60), "--end", str(START // 10**9 + 3600)],
+                          env=clean_env({"TRACEHOUSE_STORE": url}), capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert pq.read_table(tmp_path / "out" / "spans.parquet").num_rows == total

@@ -1,0 +1,156 @@
+"""`tracehouse up --store clickhouse://...`: the whole backend on a local ClickHouse 18.16 server.
+
+OTLP in, the Jaeger v1 and v3 APIs, search, the service map, SQL, retention and the size cap, and the
+spool's guarantees: a tracehouse instance killed with kill -9 under load replays its spool into
+ClickHouse with no span stored twice; ClickHouse itself killed with kill -9 under load makes the
+receivers answer 503 once the spool's queue is full, and every acknowledged span is stored once the
+server is back.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from bench.clickhouse_local import ClickHouseServer
+from tests.backend.conftest import BackendFactory, wait_for
+from tests.backend.load import Load
+from tests.backend.otlp_requests import fbaas_request
+
+from tracehouse.stores.clickhouse import ClickHouseStore, parse_location
+
+MINUTE = 60 * 10**9
+# Bounds for waits on conditions, sized for a machine at a load average of 10-20: they only cost
+# time when something is wrong.
+START = 180.0      # a backend or a server starting
+PROGRESS = 120.0   # load making progress; retention and the size cap passing
+STORED = 240.0     # acknowledged spans reaching the store
+pytestmark = pytest.mark.timeout(900)   # a test may wait several of these: past pytest's default 300 s
+FAST_RETENTION = {"TRACEHOUSE_RETENTION_INTERVAL": "0.2"}
+
+
+def store_url(server: ClickHouseServer, database: str | None = None) -> str:
+    return f"clickhouse://127.0.0.1:{server.http_port}/{database or 'e2e_' + uuid.uuid4().hex[:12]}"
+
+
+def test_up_on_clickhouse_serves_the_jaeger_apis(backend: BackendFactory, clickhouse_server: ClickHouseServer) -> None:
+    url = store_url(clickhouse_server)
+    server = backend("--store", url, start_timeout=START)
+    sent = fbaas_request(20)
+    server.send(sent)
+    server.send(sent)                                    # a client retry: stored once
+    server.wait_stored(sent.span_ids, timeout=STORED)
+    api = httpx.Client(base_url=server.query_url, timeout=30)
+
+    assert api.get("/api/services").json()["data"] == ["buzzer", "fizzer", "hub"]
+    found = api.get("/api/traces", params={"service": "fizzer", "limit": 50, "lookback": "1h"}).json()["data"]
+    assert sorted(t["traceID"] for t in found) == sorted(sent.trace_ids)
+    one = sent.trace_ids[3]
+    trace = api.get(f"/api/traces/{one}").json()["data"][0]
+    assert trace["traceID"] == one and len(trace["spans"]) == 5
+    assert {p["serviceName"] for p in trace["processes"].values()} == {"hub", "fizzer", "buzzer"}
+    now_ms = time.time_ns() // 10**6
+    links = api.get("/api/dependencies", params={"endTs": now_ms + 60_000, "lookback": 3_600_000}).json()["data"]
+    assert sorted((d["parent"], d["child"], d["callCount"]) for d in links) == [
+        ("hub", "buzzer", 20), ("hub", "fizzer", 20)]
+    v3 = api.get(f"/api/v3/traces/{one}").json()
+    assert sum(len(ss["spans"]) for rs in v3["result"]["resourceSpans"] for ss in rs["scopeSpans"]) == 5
+    assert api.get("/api/v3/services").json() == {"services": ["buzzer", "fizzer", "hub"]}
+    assert server.sql("SELECT count(*) FROM traces WHERE trace_id IN :t", t=sent.trace_ids) == [[20]]
+    refused = api.post("/api/sql", json={"sql": "SELECT * FROM file('/etc/passwd', 'CSV', 'l String')"})
+    assert refused.status_code == 400 and refused.json()["kind"] == "refused"
+    assert server.stop(timeout=START) == 0
+
+
+def test_retention_and_size_cap_on_clickhouse(backend: BackendFactory, clickhouse_server: ClickHouseServer) -> None:
+    url = store_url(clickhouse_server)
+    loader = backend("--store", url, "--retention", "0", "--max-size", "0", start_timeout=START)
+    now = time.time_ns()
+    old = fbaas_request(30, start_ns=now - 120 * MINUTE)
+    recent = [fbaas_request(100, start_ns=now - (60 - k) * MINUTE, spacing_ns=10**6) for k in range(10)]
+    loader.send(old)
+    for built in recent:
+        loader.send(built)
+    everything = old.span_ids + [s for b in recent for s in b.span_ids]
+    loader.wait_stored(everything, timeout=STORED)
+    assert loader.stop(timeout=START) == 0
+
+    # Retention: spans older than 90 minutes go, the rest stay.
+    server = backend("--store", url, "--retention", "90m", "--max-size", "0", env=FAST_RETENTION,
+                     data_dir=loader.data_dir, start_timeout=START)
+    wait_for(lambda: not server.stored_of(old.span_ids), PROGRESS, "spans older than 90 minutes to be deleted")
+    server.wait_stored([s for b in recent for s in b.span_ids], timeout=STORED)
+    assert server.stop(timeout=START) == 0
+
+    # Size cap: the oldest spans go until the store fits; the newest trace stays whole.
+    store = ClickHouseStore(parse_location(url))
+    size = store.size_bytes()
+    store.close()
+    cap = int(size * 0.6)
+    capped = backend("--store", url, "--retention", "0", "--max-size", str(cap), env=FAST_RETENTION,
+                     data_dir=loader.data_dir, start_timeout=START)
+    wait_for(lambda: not capped.stored_of(recent[0].span_ids), PROGRESS, "the oldest spans to be trimmed")
+    capped.wait_stored(recent[-1].span_ids, timeout=STORED)
+    store = ClickHouseStore(parse_location(url))
+    assert store.size_bytes() <= cap
+    store.close()
+    assert capped.stop(timeout=START) == 0
+
+
+def test_kill_9_of_tracehouse_under_load_replays_its_spool_once(backend: BackendFactory,
+                                                               clickhouse_server: ClickHouseServer) -> None:
+    url = store_url(clickhouse_server)
+    first = backend("--store", url, start_timeout=START)
+    with Load(first, http_threads=2, grpc_threads=1, traces_per_request=40) as load:
+        wait_for(lambda: load.acked_requests >= 30, PROGRESS, "30 acknowledged requests")
+        first.kill9()
+    acked = list(load.acked)
+    assert acked
+    second = backend("--store", url, data_dir=first.data_dir, start_timeout=START)
+    second.wait_stored(acked, timeout=STORED)           # every acknowledged span, each once
+    assert max(second.stored_span_ids().values()) == 1
+    assert second.stop(timeout=START) == 0
+
+
+def test_clickhouse_killed_under_load_then_back(backend: BackendFactory, tmp_path: Path) -> None:
+    """kill -9 of the ClickHouse server: receivers keep acknowledging into the spool while the queue
+    has room, then answer 503 / UNAVAILABLE; once the server is back on the same files, every
+    acknowledged span is stored, each once, and ingest resumes without a restart of tracehouse."""
+    clickhouse = ClickHouseServer(tmp_path / "clickhouse")
+    clickhouse.start(timeout=START)
+    try:
+        url = store_url(clickhouse)
+        server = backend("--store", url, "--queue-max-spans", "4000", start_timeout=START)
+        with Load(server, http_threads=2, grpc_threads=1, traces_per_request=20) as warm:
+            wait_for(lambda: warm.acked_requests >= 10, PROGRESS, "10 acknowledged requests")
+        # The queue is empty before the server dies (everything acknowledged so far is stored), so
+        # the spool has room for ~35 requests after it: they must be acknowledged, not refused.
+        # Under a load that outpaces a slow store, the queue could otherwise be full at the kill.
+        server.wait_stored(warm.acked, timeout=STORED)
+        with Load(server, http_threads=2, grpc_threads=1, traces_per_request=20) as load:
+            clickhouse.kill()     # while requests arrive and the writer may be mid-insert
+            acked_at_kill = load.acked_requests
+            wait_for(lambda: load.count("http 503") + load.count("grpc UNAVAILABLE") >= 5, PROGRESS,
+                     "receivers to refuse once the queue is full")
+        assert load.acked_requests > acked_at_kill, "nothing was acknowledged into the spool while it had room"
+        acked = warm.acked + load.acked
+        clickhouse.start(timeout=START)
+        server.wait_stored(acked, timeout=STORED)
+        assert max(server.stored_span_ids().values()) == 1
+        more = fbaas_request(5)
+        server.send(more)
+        server.wait_stored(more.span_ids, timeout=STORED)
+        assert server.stop(timeout=START) == 0
+    finally:
+        clickhouse.stop()
+
+
+@pytest.mark.parametrize("url", ["clickhouse://", "clickhouse://127.0.0.1:1/db?shards=2", "mysql://x/y"])
+def test_a_bad_store_url_is_one_clear_error(backend: BackendFactory, url: str) -> None:
+    failure = backend.fails("--store", url)
+    assert failure.returncode != 0
+    assert "Traceback" not in failure.stderr
+    assert "clickhouse://" in failure.stderr
