@@ -27,9 +27,17 @@ _NO_END = 2**63 - 1
 
 TRACE_SAMPLE_SCHEMA = pa.schema([
     ("trace_id", pa.string()), ("span_id", pa.string()), ("parent_span_id", pa.string()),
-    ("service_name", pa.string()), ("span_name", pa.string()), ("start_time_unix_nano", pa.int64()),
-    ("duration_ns", pa.int64()), ("error", pa.bool_()),
+    ("service_name", pa.string()), ("span_name", pa.string()), ("span_kind", pa.string()),
+    ("start_time_unix_nano", pa.int64()), ("duration_ns", pa.int64()), ("error", pa.bool_()),
 ])
+CAUSE_SAMPLE_SCHEMA = pa.schema([*TRACE_SAMPLE_SCHEMA, ("attributes", pa.string()),
+                                 ("resource_attributes", pa.string())])
+
+
+def sample_rows(rows: list[list[Any]]) -> list[list[Any]]:
+    """trace_sample/cause_sample rows as the contract has them: the kind by name, error as a bool."""
+    return [[*r[:5], SPAN_KINDS[int(r[5])] if int(r[5]) < len(SPAN_KINDS) else "UNSPECIFIED", *r[6:8],
+             bool(r[8]), *r[9:]] for r in rows]
 ERROR_HOTSPOTS_SCHEMA = pa.schema([
     ("service", pa.string()), ("operation", pa.string()), ("version", pa.string()), ("spans", pa.int64()),
     ("error_spans", pa.int64()), ("own_error_spans", pa.int64()), ("example_trace_id", pa.string()),

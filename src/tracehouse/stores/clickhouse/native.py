@@ -119,7 +119,8 @@ def fixed_string_column(name: str, column: pa.Array | pa.ChunkedArray, width: in
     return NativeColumn(name, f"Nullable(FixedString({width}))", _null_map(array) + data)
 
 
-_NUMBER_TYPES = {"UInt8": (pa.uint8(), 1), "Int64": (pa.int64(), 8), "UInt64": (pa.uint64(), 8)}
+_NUMBER_TYPES = {"UInt8": (pa.uint8(), 1), "Int64": (pa.int64(), 8), "UInt64": (pa.uint64(), 8),
+                 "Float64": (pa.float64(), 8)}
 
 
 def nullable_number_column(name: str, column: pa.Array | pa.ChunkedArray, ch_type: str) -> NativeColumn:

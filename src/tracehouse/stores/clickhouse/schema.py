@@ -8,8 +8,9 @@ from dataclasses import dataclass
 
 from tracehouse.stores.clickhouse.quoting import Identifier, Raw, statement
 
-SCHEMA_FILES = ("database", "span_data")
-CLUSTER_FILES = ("span_data_distributed", "parts_distributed", "mutations_distributed")
+SCHEMA_FILES = ("database", "span_data", "pins", "inferred_links")
+CLUSTER_FILES = ("span_data_distributed", "parts_distributed", "mutations_distributed", "pins_distributed",
+                 "inferred_links_distributed")
 VIEW_FILES = ("spans_view", "traces_view", "edges_view")
 
 
@@ -32,6 +33,10 @@ class Layout:
         """The table reads and writes go to: the Distributed table on a cluster, else the table."""
         return self.table("span_data") if self.cluster else self.span_data_local
 
+    def local_or_distributed(self, local_name: str) -> Identifier:
+        """The Distributed table over `local_name` on a cluster, else the table itself."""
+        return self.table(local_name.removesuffix("_local")) if self.cluster else self.table(local_name)
+
     @property
     def parts(self) -> Identifier:
         return self.table("cluster_parts") if self.cluster else Identifier("system.parts")
@@ -44,12 +49,14 @@ class Layout:
     def on_cluster(self) -> Raw:
         return Raw(f"ON CLUSTER `{self.cluster}`" if self.cluster else "")
 
-    def engine(self, replicated: bool) -> Raw:
+    def engine(self, replicated: bool, table: str = "span_data_local", version: str | None = None) -> Raw:
+        version_arg = f"({version})" if version else ""
         if not (self.cluster and replicated):
-            return Raw("ReplacingMergeTree")
+            return Raw(f"ReplacingMergeTree{version_arg}")
         # {shard} and {replica} are the servers' macros; the path is unique per database.
-        return Raw(f"ReplicatedReplacingMergeTree('/clickhouse/tables/{{shard}}/{self.database}/span_data_local', "
-                   "'{replica}')")
+        tail = f", {version}" if version else ""
+        return Raw(f"ReplicatedReplacingMergeTree('/clickhouse/tables/{{shard}}/{self.database}/{table}', "
+                   f"'{{replica}}'{tail})")
 
     def params(self, replicated: bool = True) -> dict[str, object]:
         return {
@@ -66,6 +73,12 @@ class Layout:
             "spans_view": self.table("spans"),
             "traces_view": self.table("traces"),
             "edges_view": self.table("edges"),
+            "pins_local": self.table("retention_pins_local"),
+            "pins": self.local_or_distributed("retention_pins_local"),
+            "pins_engine": self.engine(replicated, "retention_pins_local", "pinned_at"),
+            "links_local": self.table("inferred_links_local"),
+            "links": self.local_or_distributed("inferred_links_local"),
+            "links_engine": self.engine(replicated, "inferred_links_local", "version"),
         }
 
 

@@ -36,6 +36,7 @@ from tracehouse.model import (
     TraceSummary,
 )
 from tracehouse.store import (
+    INFERRED_LINK_SCHEMA,
     AnalysisFilter,
     CatalogColumn,
     CatalogTable,
@@ -44,8 +45,10 @@ from tracehouse.store import (
     StoreError,
     WriteResult,
 )
+from tracehouse.stores.clickhouse import links as inferred
 from tracehouse.stores.clickhouse import native
 from tracehouse.stores.clickhouse.analytics import (
+    CAUSE_SAMPLE_SCHEMA,
     ERROR_HOTSPOTS_SCHEMA,
     HASH_SPACE,
     TRACE_SAMPLE_SCHEMA,
@@ -53,11 +56,12 @@ from tracehouse.stores.clickhouse.analytics import (
     filter_params,
     not_yet,
     route_table,
+    sample_rows,
     span_rows,
     table_of,
 )
 from tracehouse.stores.clickhouse.location import ClickHouseLocation
-from tracehouse.stores.clickhouse.quoting import sql, statement
+from tracehouse.stores.clickhouse.quoting import Raw, sql, statement
 from tracehouse.stores.clickhouse.results import Result, select
 from tracehouse.stores.clickhouse.sandbox import run_user_sql
 from tracehouse.stores.clickhouse.schema import Layout, statements
@@ -133,6 +137,7 @@ class ClickHouseStore:
             location.http_url, location.user, location.password)
         self._owns_transport = owns_transport if transport is not None else True
         self._closed = False
+        self._versions = inferred.LinkVersions()
         self._params = self.layout.params()
         self._insert_settings: dict[str, str | int | float] = (
             {"insert_distributed_sync": 1} if location.cluster else {})
@@ -209,16 +214,34 @@ class ClickHouseStore:
         return found
 
     def pin_traces(self, trace_ids: Sequence[str], keep_until_unix_nano: int | None) -> None:
-        raise not_yet("pinning of imported traces (tracehouse import)")
-
-    def delete_before(self, cutoff_unix_nano: int) -> int:
         if self.read_only:
             raise StoreError("the store was opened read-only")
-        rows = self._select(self._statement("admin/count_before", cutoff=cutoff_unix_nano)).rows
+        ids = list(dict.fromkeys(b for b in (trace_id_bytes(t) for t in trace_ids) if b is not None))
+        if not ids:
+            return
+        until = _NS_MAX if keep_until_unix_nano is None else int(keep_until_unix_nano)
+        pinned_at = self._versions.next()
+        columns = [
+            native.fixed_string_column("trace_id", pa.array(ids, pa.binary(16)), 16, nullable=False),
+            native.number_column("keep_until_unix_nano", pa.array([until] * len(ids), pa.int64()), "Int64"),
+            native.number_column("pinned_at", pa.array([pinned_at] * len(ids), pa.uint64()), "UInt64"),
+        ]
+        self._transport.insert(self.layout.local_or_distributed("retention_pins_local").name,
+                               native.block(columns, len(ids)), self._insert_settings)
+
+    def delete_before(self, cutoff_unix_nano: int) -> int:
+        return self._delete_before(cutoff_unix_nano, honour_pins=True)
+
+    def _delete_before(self, cutoff_unix_nano: int, honour_pins: bool) -> int:
+        if self.read_only:
+            raise StoreError("the store was opened read-only")
+        spare = Raw(self._statement("admin/spare_pins", now=time.time_ns()).strip() if honour_pins else "")
+        rows = self._select(self._statement("admin/count_before", cutoff=cutoff_unix_nano, spare=spare)).rows
         count = int(rows[0][0]) if rows else 0
+        self._delete_links_before(cutoff_unix_nano)
         if count:
             try:
-                self._transport.query(self._statement("admin/delete_before", cutoff=cutoff_unix_nano),
+                self._transport.query(self._statement("admin/delete_before", cutoff=cutoff_unix_nano, spare=spare),
                                       settings=_DDL_SETTINGS if self.layout.cluster else None)
             except ClickHouseError as exc:
                 # ClickHouse 18.16's DDLWorker can fail an ALTER ... ON CLUSTER on a replicated table
@@ -230,11 +253,22 @@ class ClickHouseStore:
                     raise
             self._wait_for_mutations()
             if self.layout.cluster:
-                left = self._select(self._statement("admin/count_before", cutoff=cutoff_unix_nano)).rows
+                left = self._select(self._statement("admin/count_before", cutoff=cutoff_unix_nano,
+                                                    spare=spare)).rows
                 if left and int(left[0][0]):
                     raise StoreError(f"ClickHouse has not deleted {int(left[0][0]):,} span(s) before the cutoff "
                                      "yet (a shard's distributed DDL is late); the next retention pass retries")
         return count
+
+    def _delete_links_before(self, cutoff_unix_nano: int) -> None:
+        rows = self._select(self._statement("admin/count_links_before", cutoff=cutoff_unix_nano)).rows
+        if rows and int(rows[0][0]):
+            try:
+                self._transport.query(self._statement("admin/delete_links_before", cutoff=cutoff_unix_nano),
+                                      settings=_DDL_SETTINGS if self.layout.cluster else None)
+            except ClickHouseError as exc:
+                if not self.layout.cluster or exc.code != _TIMEOUT_EXCEEDED:   # as for spans, below
+                    raise
 
     def _wait_for_mutations(self) -> None:
         deadline = time.monotonic() + _MUTATION_TIMEOUT_S
@@ -267,7 +301,7 @@ class ClickHouseStore:
             rows = self._select(self._statement("admin/start_time_quantile", fraction=fraction)).rows
             if not rows or rows[0][0] is None:
                 break
-            deleted += self.delete_before(int(rows[0][0]) + 1)
+            deleted += self._delete_before(int(rows[0][0]) + 1, honour_pins=False)
         return deleted
 
     # ---- SpanReader
@@ -331,7 +365,31 @@ class ClickHouseStore:
                 for s in summaries if s.trace_id.lower().rjust(32, "0") in services]
 
     def span_metrics(self, query: SpanMetricsQuery) -> list[SpanMetricsPoint]:
-        raise not_yet("Monitor tab's span metrics (/api/metrics)")
+        kinds = [SPAN_KINDS.index(k) for k in query.span_kinds if k in SPAN_KINDS]
+        if not query.services or not kinds or query.step_ns <= 0:
+            return []
+        points = query.lookback_ns // query.step_ns + 1
+        first = query.end_ns - (points - 1) * query.step_ns
+        params: dict[str, object] = {
+            "services": list(query.services), "kinds": kinds, "by_operation": query.group_by_operation,
+            "first": first, "last": first + (points - 1) * query.step_ns, "step": query.step_ns,
+            "points": points, "rate_per": query.rate_per_ns,
+            # Makes every numerator of sql/read/span_metrics.sql positive (a multiple of the step).
+            "shift": (query.rate_per_ns // query.step_ns + 2) * query.step_ns,
+            "quantile": query.quantile if query.quantile is not None else -1.0,
+        }
+        grouped = self._select(self._statement("read/span_metrics", **params)).rows
+        operation = (lambda op: str(op)) if query.group_by_operation else (lambda op: None)
+        if query.quantile is not None:   # points without spans are left out, as on DuckDB
+            return [SpanMetricsPoint(service=str(svc), operation=operation(op), timestamp_ns=int(t), calls=int(n),
+                                     errors=int(e), latency_ns=float(lat))
+                    for svc, op, t, n, e, lat in grouped]
+        counts = {(str(svc), str(op), int(t)): (int(n), int(e)) for svc, op, t, n, e, _ in grouped}
+        series = self._select(self._statement("read/span_metrics_series", **params)).rows
+        return [SpanMetricsPoint(service=str(svc), operation=operation(op), timestamp_ns=t,
+                                 calls=counts.get((str(svc), str(op), t), (0, 0))[0],
+                                 errors=counts.get((str(svc), str(op), t), (0, 0))[1], latency_ns=None)
+                for svc, op in series for t in range(first, first + points * query.step_ns, query.step_ns)]
 
     def dependencies(self, start_unix_nano: int, end_unix_nano: int) -> list[DependencyLink]:
         rows = self._select(self._statement("read/dependencies", start=start_unix_nano, end=end_unix_nano)).rows
@@ -390,8 +448,17 @@ class ClickHouseStore:
 
     def trace_sample(self, flt: AnalysisFilter, max_traces: int) -> pa.Table:
         result = self._analysis("trace_sample", flt, max_traces=max(0, int(max_traces)))
-        rows = [[*r[:7], bool(r[7])] for r in result.rows]
-        return table_of(Result(result.columns, result.types, rows), TRACE_SAMPLE_SCHEMA)
+        return table_of(Result(result.columns, result.types, sample_rows(result.rows)), TRACE_SAMPLE_SCHEMA)
+
+    def cause_sample(self, flt: AnalysisFilter, max_traces: int) -> pa.Table:
+        result = self._analysis("cause_sample", flt, max_traces=max(0, int(max_traces)))
+        return table_of(Result(result.columns, result.types, sample_rows(result.rows)), CAUSE_SAMPLE_SCHEMA)
+
+    def trace_times(self, flt: AnalysisFilter) -> tuple[int, int | None, int | None]:
+        rows = self._analysis("trace_times", flt).rows
+        if not rows or not rows[0][0]:
+            return 0, None, None
+        return int(rows[0][0]), int(rows[0][1]), int(rows[0][2])
 
     def export_spans(self, flt: AnalysisFilter) -> pa.Table:
         return pa.Table.from_batches(list(self.export_span_batches(flt)), SPAN_ROW_SCHEMA)
@@ -409,6 +476,40 @@ class ClickHouseStore:
     def count_traces(self, flt: AnalysisFilter) -> int:
         rows = self._analysis("count_traces", flt).rows
         return int(rows[0][0]) if rows else 0
+
+    # ---- InferredLinkStore (tracehouse.store.links_contract; links.py)
+    def call_spans(self, start_unix_nano: int, end_unix_nano: int) -> pa.Table:
+        return inferred.call_span_table(self._select(self._statement(
+            "links/call_spans", start=start_unix_nano, end=end_unix_nano)))
+
+    def replace_inferred_links(self, start_unix_nano: int, end_unix_nano: int, links: pa.Table) -> int:
+        if self.read_only:
+            raise StoreError("the store was opened read-only")
+        links = inferred.checked_links(start_unix_nano, end_unix_nano, links)
+        live = self._select(self._statement("links/live_in_range", start=start_unix_nano, end=end_unix_nano)).rows
+        new = {(str(r["child_trace_id"]).rjust(32, "0"), str(r["child_span_id"]).rjust(16, "0"),
+                int(r["child_start_time_unix_nano"])) for r in links.select(
+                    ["child_trace_id", "child_span_id", "child_start_time_unix_nano"]).to_pylist()}
+        tombstones = [(str(t), str(s), int(st)) for t, s, st in live if (str(t), str(s), int(st)) not in new]
+        if links.num_rows or tombstones:
+            block, _ = inferred.link_block(links, tombstones, self._versions.next())
+            self._transport.insert(self.layout.local_or_distributed("inferred_links_local").name, block,
+                                   self._insert_settings)
+        return int(links.num_rows)
+
+    def inferred_links(self, trace_ids: Sequence[str]) -> pa.Table:
+        ids = list(dict.fromkeys(b for b in (trace_id_bytes(t) for t in trace_ids) if b is not None))
+        if not ids:
+            return INFERRED_LINK_SCHEMA.empty_table()
+        rows: list[list[Any]] = []
+        for at in range(0, len(ids), _IDS_PER_STATEMENT):
+            rows += self._select(self._statement("links/of_traces", trace_ids=ids[at:at + _IDS_PER_STATEMENT])).rows
+        return inferred.link_table(Result([], [], rows))
+
+    def inferred_link_stats(self) -> tuple[int, float | None]:
+        rows = self._select(self._statement("links/stats")).rows
+        count = int(rows[0][0]) if rows else 0
+        return count, (float(rows[0][1]) if count else None)
 
     # ---- SqlCatalog (the console's schema browser)
     def sql_catalog(self) -> list[CatalogTable]:

@@ -1,1 +1,3 @@
-SELECT count() FROM {mutations} WHERE database = {database_name} AND table = 'span_data_local' AND is_done = 0
+SELECT count() FROM {mutations}
+WHERE database = {database_name} AND table IN ('span_data_local', 'inferred_links_local', 'retention_pins_local')
+  AND is_done = 0

@@ -1,5 +1,8 @@
--- Whether every table and view of the store exists on this server (the last one created is a view).
-SELECT count() = 1 + 3 + if({cluster_name} = '', 0, 3)
+-- Whether every table and view of the store exists on this server (the last ones created are the
+-- views). A store created by an earlier version lacks the newer tables: opening it for writing
+-- creates them (every CREATE is IF NOT EXISTS).
+SELECT count() = 3 + 3 + if({cluster_name} = '', 0, 5)
 FROM system.tables
 WHERE database = {database_name}
-  AND name IN ('span_data_local', 'span_data', 'cluster_parts', 'cluster_mutations', 'spans', 'traces', 'edges')
+  AND name IN ('span_data_local', 'span_data', 'cluster_parts', 'cluster_mutations', 'spans', 'traces', 'edges',
+               'retention_pins_local', 'retention_pins', 'inferred_links_local', 'inferred_links')

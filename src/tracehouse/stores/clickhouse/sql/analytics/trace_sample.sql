@@ -7,6 +7,7 @@ SELECT
     lower(hex(parent_span_id))    AS parent_hex,
     service_name,
     span_name,
+    span_kind,
     start_time_unix_nano,
     duration_ns,
     status_code = 2               AS error

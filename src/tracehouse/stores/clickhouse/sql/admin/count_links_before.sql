@@ -1,0 +1,1 @@
+SELECT count() FROM {links} WHERE child_start_time_unix_nano < {cutoff}
