@@ -35,8 +35,6 @@ class StoreFactory:
     # Whether test_sql's list of refused statements runs on this store too. The refusals are decided
     # before anything reaches the server, so one server of each dialect covers them.
     check_refusals: bool = True
-    # Whether the store implements pin_traces (the ClickHouse store does not yet).
-    pins: bool = True
 
     def __str__(self) -> str:
         return self.name
@@ -67,7 +65,6 @@ STORE_FACTORIES = [
             parse_location(_clickhouse_url(data_dir, server)), read_only=read_only),
         dialect="clickhouse",
         service="clickhouse_server",
-        pins=False,
         subprocess_source=lambda data_dir, server: (
             "from tracehouse.stores.clickhouse import ClickHouseStore, parse_location\n"
             f"store = ClickHouseStore(parse_location({_clickhouse_url(data_dir, server)!r}))\n"
@@ -84,7 +81,6 @@ STORE_FACTORIES = [
             f"store = ClickHouseStore(parse_location({_cluster_url(data_dir, cluster)!r}))\n"
         ),
         check_refusals=False,
-        pins=False,
     ),
     StoreFactory(
         name="chdb",
@@ -93,7 +89,6 @@ STORE_FACTORIES = [
             transport=transport, owns_transport=False),
         dialect="clickhouse",
         service="chdb_transport",
-        pins=False,
     ),
 ]
 

@@ -10,7 +10,6 @@ import pytest
 from tracehouse.model import TraceQuery
 from tracehouse.store import Store
 
-from .conftest import STORE_FACTORIES
 from .traces import BASE_NS, MINUTE, MS, batch, fbaas_trace, traces
 
 
@@ -87,12 +86,6 @@ def test_enforce_max_size_deletes_the_oldest_until_under_the_cap(open_store: Cal
     assert store.get_spans([sent[-1].hex]).num_rows == 5   # the newest trace is intact
 
 
-# Pins (for `tracehouse import`) arrived while the ClickHouse store was being written; it refuses
-# pin_traces with a clear message for now (docs/clickhouse.md), so these run on the stores that pin.
-PINNING = [f for f in STORE_FACTORIES if f.pins]
-
-
-@pytest.mark.parametrize("factory", PINNING, ids=str, indirect=True)
 def test_pinned_traces_survive_delete_before_until_their_pin_ends(open_store: Callable[..., Store]) -> None:
     store = open_store()
     sent = traces(4)
@@ -113,7 +106,6 @@ def test_pinned_traces_survive_delete_before_until_their_pin_ends(open_store: Ca
     assert reopened.get_spans([sent[0].hex]).num_rows == 5
 
 
-@pytest.mark.parametrize("factory", PINNING, ids=str, indirect=True)
 def test_the_size_cap_does_not_spare_pinned_traces(store: Store) -> None:
     sent = traces(40)
     store.write_spans(batch(sent))
