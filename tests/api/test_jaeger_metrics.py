@@ -13,6 +13,8 @@ import pytest
 
 from . import jaeger_definitions as jd
 
+STORE_KINDS = ("duckdb", "clickhouse")
+
 
 def metric(client: httpx.Client, kind: str, params: list[tuple[str, str]]) -> dict[str, Any]:
     r = client.get(f"/api/metrics/{kind}", params=params)

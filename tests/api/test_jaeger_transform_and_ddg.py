@@ -11,6 +11,8 @@ import orjson
 from . import jaeger_definitions as jd
 from .shared import ERROR_XSS, OK, SLOW, fixture_body
 
+STORE_KINDS = ("duckdb", "clickhouse")
+
 
 def test_transform_of_v3_output_is_what_v1_returns(client: httpx.Client) -> None:
     # /api/v3 gives OTLP-JSON; transformed, it must be exactly the Jaeger JSON /api/traces gives.

@@ -13,6 +13,8 @@ from . import jaeger_definitions as jd
 from .shared import ERROR_XSS, OK, SLOW
 from .test_jaeger_v3 import rfc3339
 
+STORE_KINDS = ("duckdb", "clickhouse")
+
 
 def window(**extra: str) -> dict[str, str]:
     now = time.time_ns()

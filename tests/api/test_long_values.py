@@ -17,6 +17,8 @@ from tracehouse.stores.duckdb import DuckDBStore
 
 from .live_server import serve
 
+STORE_KINDS = ("duckdb", "clickhouse")
+
 MB = 1_000_000
 TRACE = "5b8efff798038103d269b633813fc60c"
 
