@@ -17,7 +17,7 @@ from bench.clickhouse_local import ClickHouseServer
 
 from tracehouse.analytics import synthetic
 from tracehouse.query.analyses import Analyses
-from tracehouse.store import AnalysisFilter, Selection, StoreError
+from tracehouse.store import AnalysisFilter, Selection
 from tracehouse.stores.clickhouse import ClickHouseStore, parse_location
 from tracehouse.stores.clickhouse import store as clickhouse_store_module
 from tracehouse.stores.clickhouse.chdb_transport import ChdbTransport
@@ -139,7 +139,7 @@ def test_same_answers_as_the_embedded_store(duckdb_store: DuckDBStore, clickhous
     assert some.equals(clickhouse_store.trace_sample(AnalysisFilter(), 25))       # the same sample every time
 
 
-def test_the_errors_analysis_runs_and_the_others_say_they_do_not(duckdb_store: DuckDBStore,
+def test_every_analysis_gives_the_embedded_answers(duckdb_store: DuckDBStore,
                                                                  clickhouse_store: ClickHouseStore) -> None:
     analyses = Analyses(clickhouse_store)
     assert analyses.errors(AnalysisFilter()) == Analyses(duckdb_store).errors(AnalysisFilter())
@@ -148,8 +148,16 @@ def test_the_errors_analysis_runs_and_the_others_say_they_do_not(duckdb_store: D
     assert (paths.title, paths.findings, len(paths.rows)) == (expected.title, expected.findings, len(expected.rows))
     doctor, expected_doctor = analyses.doctor(AnalysisFilter()), Analyses(duckdb_store).doctor(AnalysisFilter())
     assert (doctor.title, len(doctor.rows)) == (expected_doctor.title, len(expected_doctor.rows))
-    with pytest.raises(StoreError, match="does not run on a ClickHouse store yet"):
-        clickhouse_store.origin_stats(AnalysisFilter(), "hub")
+    for service in duckdb_store.services():
+        for flt in (AnalysisFilter(), AnalysisFilter(start_ns=START + 10**9, end_ns=START + 30 * 10**9)):
+            origins = clickhouse_store.origin_stats(flt, service)
+            expected_origins = duckdb_store.origin_stats(flt, service)
+            assert origins.schema.equals(expected_origins.schema)
+            assert _rows(origins, "calls", "entry", "chain", "operation") == _rows(
+                expected_origins, "calls", "entry", "chain", "operation"), (service, flt)
+    origins_report = analyses.origins(AnalysisFilter(), "hub")
+    expected_report = Analyses(duckdb_store).origins(AnalysisFilter(), "hub")
+    assert (origins_report.findings, origins_report.rows) == (expected_report.findings, expected_report.rows)
 
 
 def test_export_and_connect_on_clickhouse(clickhouse_server: ClickHouseServer, batches: list[pa.Table],

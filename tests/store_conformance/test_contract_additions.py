@@ -151,3 +151,15 @@ def test_links_survive_a_reopen(open_store: Any, sent: list[Trace]) -> None:
                                  pa.Table.from_pylist([_link(sent[1], sent[0])], schema=INFERRED_LINK_SCHEMA))
     store.close()
     assert open_store(read_only=True).inferred_link_stats()[0] == 1
+
+
+@pytest.mark.parametrize("flt", FILTERS[:3], ids=range(3))
+def test_origins_give_the_embedded_answers(written: Store, reference: DuckDBStore, flt: AnalysisFilter) -> None:
+    for service in ("hub", "fizzer", "buzzer"):
+        got = written.origin_stats(flt, service)  # type: ignore[attr-defined]
+        expected = reference.origin_stats(flt, service)
+        assert got.schema.equals(expected.schema)
+        def rounded(table: pa.Table) -> list[dict[str, Any]]:   # percentiles may differ in their last bit
+            return [{k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()} for r in table.to_pylist()]
+        assert rounded(got) == rounded(expected), service
+    assert written.origin_stats(AnalysisFilter(), "buzzer").num_rows  # type: ignore[attr-defined]

@@ -54,13 +54,13 @@ from tracehouse.stores.clickhouse.analytics import (
     TRACE_SAMPLE_SCHEMA,
     contrast_table,
     filter_params,
-    not_yet,
     route_table,
     sample_rows,
     span_rows,
     table_of,
 )
 from tracehouse.stores.clickhouse.location import ClickHouseLocation
+from tracehouse.stores.clickhouse.origins import origin_table
 from tracehouse.stores.clickhouse.quoting import Raw, sql, statement
 from tracehouse.stores.clickhouse.results import Result, select
 from tracehouse.stores.clickhouse.sandbox import run_user_sql
@@ -427,7 +427,8 @@ class ClickHouseStore:
         return route_table(result, slowest_fraction, selected)
 
     def origin_stats(self, flt: AnalysisFilter, service: str, operation: str | None = None) -> pa.Table:
-        raise not_yet("origins analysis")
+        rows = self._analysis("origin_spans", flt, target_service=service, target_operation=operation).rows
+        return origin_table(rows, service, operation)
 
     def attribute_contrast(self, flt: AnalysisFilter, selection: Selection, max_traces: int) -> pa.Table:
         sample = self._analysis(
