@@ -154,3 +154,36 @@ def test_a_bad_store_url_is_one_clear_error(backend: BackendFactory, url: str) -
     assert failure.returncode != 0
     assert "Traceback" not in failure.stderr
     assert "clickhouse://" in failure.stderr
+
+
+def test_imported_old_traces_are_pinned_on_clickhouse(backend: BackendFactory, clickhouse_server: ClickHouseServer,
+                                                      tmp_path: Path) -> None:
+    """`tracehouse import` through a backend on ClickHouse: a year-old trace is pinned, so the
+    retention passes (every 0.2 s, 7 days) keep it."""
+    import subprocess
+
+    from tests.backend.conftest import PYTHON, clean_env
+
+    server = backend("--store", store_url(clickhouse_server), env=FAST_RETENTION, start_timeout=START)
+    old = fbaas_request(2, start_ns=time.time_ns() - 365 * 86400 * 10**9)
+    (tmp_path / "old.pb").write_bytes(old.request.SerializeToString())
+    done = subprocess.run([PYTHON, "-m", "tracehouse", "import", str(tmp_path / "old.pb"), "--url", server.query_url],
+                          env=clean_env(), capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "kept until deleted" in done.stdout
+    server.wait_stored(old.span_ids, timeout=STORED)
+    time.sleep(2.0)   # several retention passes
+    assert server.span_count() == 10
+    assert server.stop(timeout=START) == 0
+
+
+def test_tail_sampling_is_refused_on_clickhouse(backend: BackendFactory, clickhouse_server: ClickHouseServer,
+                                                tmp_path: Path) -> None:
+    """Tail sampling holds spans in the embedded store (ADR 0011); a ClickHouse store has no hold, so
+    `--sampling` with policies is one clear error at start, never a silently unsampled backend."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("policies: [{name: errors, error: true}]")
+    failure = backend.fails("--store", store_url(clickhouse_server), "--sampling", str(policy), timeout=START)
+    assert failure.returncode != 0
+    assert "Traceback" not in failure.stderr
+    assert "cannot hold spans for tail sampling" in failure.stderr
