@@ -2,9 +2,8 @@
 joins and the grouping (per-trace durations, the call join of routes, the contrast's threshold and
 per-side sample, error hot spots), per shard where the work is per trace. In Python, bounded by the
 analyses' sample sizes: each route's percentiles over the traces read, and the contrast's unnesting
-of the sampled spans' attribute JSON (18.16 cannot list a JSON object's keys). origin_stats says
-plainly that it does not run on ClickHouse yet (its DuckDB SQL is a recursive walk up each call's
-ancestors, which 18.16 cannot express), so the origins analysis answers with that message.
+of the sampled spans' attribute JSON (18.16 cannot list a JSON object's keys); origins' walk up
+each call's parents (origins.py; 18.16 has no recursive queries).
 
 Every statement selects traces with sql/analytics/_selected_traces.sql, over the local table: on a
 cluster it runs on each shard, where each trace's spans all are.
@@ -18,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 
 from tracehouse.model import SPAN_KINDS, SPAN_ROW_SCHEMA, STATUS_CODES
-from tracehouse.store import AnalysisFilter, StoreError
+from tracehouse.store import AnalysisFilter
 from tracehouse.store.analytics_contract import MAX_ATTRIBUTE_FILTERS
 from tracehouse.stores.clickhouse.results import Result
 
@@ -147,6 +146,3 @@ def contrast_table(sides: dict[str, bool], attribute_rows: list[list[Any]], thre
             for (scope, key, value), n in sorted(counts.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or ""))]
     return table_of(Result([], [], rows), CONTRAST_SCHEMA)
 
-
-def not_yet(analysis: str) -> StoreError:
-    return StoreError(f"the {analysis} does not run on a ClickHouse store yet (see docs/clickhouse.md)")
