@@ -65,7 +65,7 @@ SELECT
            if(k = 4 AND err, '500', '200'), '}}'),
     concat('{{"service.name":"', arrayElement(['hub', 'hub', 'fizzer', 'hub', 'buzzer'], k + 1),
            '","service.version":"1.2.3"}}'),
-    NULL, NULL, 'fbaas', '0.1'
+    NULL, NULL, 'fbaas', '0.1', NULL, NULL, NULL, NULL
 FROM (
     SELECT
         number + {first} AS i,

@@ -12,7 +12,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from tracehouse.model import SpanMetricsQuery
+from tracehouse.model import DurationScope, SortOrder, SpanMetricsQuery, TraceQuery
 from tracehouse.store import INFERRED_LINK_SCHEMA, AnalysisFilter, InferredLinkStore, Store, StoreError
 from tracehouse.stores.duckdb import DuckDBStore
 
@@ -163,3 +163,46 @@ def test_origins_give_the_embedded_answers(written: Store, reference: DuckDBStor
             return [{k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()} for r in table.to_pylist()]
         assert rounded(got) == rounded(expected), service
     assert written.origin_stats(AnalysisFilter(), "buzzer").num_rows  # type: ignore[attr-defined]
+
+
+HOUR = 60 * MINUTE
+
+
+@pytest.mark.parametrize("query", [
+    TraceQuery(start_time_min_ns=BASE_NS + 2 * HOUR, start_time_max_ns=BASE_NS + 5 * HOUR, limit=50),
+    TraceQuery(start_time_min_ns=BASE_NS + 2 * HOUR + 7 * MINUTE, start_time_max_ns=BASE_NS + 4 * HOUR, limit=3),
+    TraceQuery(service="buzzer", start_time_min_ns=BASE_NS + HOUR + 1, start_time_max_ns=BASE_NS + 5 * HOUR,
+               duration_min_ns=20 * MS, limit=50),
+    TraceQuery(service="fizzer", operation="POST /", start_time_min_ns=BASE_NS + 3 * HOUR, limit=50,
+               sort=SortOrder.LONGEST),
+    TraceQuery(span_kind="CLIENT", start_time_min_ns=BASE_NS + 2 * HOUR, start_time_max_ns=BASE_NS + 5 * HOUR,
+               duration_min_ns=3 * MS, duration_max_ns=30 * MS, duration_scope=DurationScope.SPAN, limit=50,
+               sort=SortOrder.MOST_ERRORS),
+    TraceQuery(start_time_min_ns=BASE_NS + 2 * HOUR, limit=5, sort=SortOrder.MOST_SPANS),
+], ids=range(6))
+def test_searches_over_later_hours_give_the_embedded_answers(open_store: Any, tmp_path: Path,
+                                                             query: TraceQuery) -> None:
+    """Searches whose window starts after the first hour of data (the ClickHouse store answers them
+    from its per-trace summaries and search index): the embedded store's traces, in its order, also
+    for a trace whose spans straddle an hour and one whose late span arrives in a later batch."""
+    store = open_store()
+    made = [fbaas_trace(BASE_NS + k * 13 * MINUTE, error_in="buzzer" if k % 4 == 1 else None) for k in range(25)]
+    made[9].row("fizzer")["end_time_unix_nano"] += 40 * MS
+    late = made[14].row("buzzer")
+    made[14].rows.remove(late)
+    late["start_time_unix_nano"] += 70 * MINUTE                     # starts an hour later than its trace
+    late["end_time_unix_nano"] += 70 * MINUTE
+    reference = DuckDBStore(tmp_path / "searches.duckdb")
+    try:
+        for target in (store, reference):
+            target.write_spans(batch(made[:12]))
+            target.write_spans(batch(made[12:]))
+            target.write_spans(batch(late))
+        expected = reference.find_traces(query)
+        assert expected or query.limit == 3
+        assert store.find_traces(query) == expected
+    finally:
+        reference.close()
+    store.delete_before(BASE_NS + 3 * HOUR + 1)                     # retention: the next search agrees with
+    assert [t.trace_id for t in store.find_traces(query)] == [       # the spans left
+        t.trace_id for t in store.find_traces(query) if t.start_time_unix_nano > BASE_NS + 3 * HOUR]

@@ -8,9 +8,12 @@ from dataclasses import dataclass
 
 from tracehouse.stores.clickhouse.quoting import Identifier, Raw, statement
 
-SCHEMA_FILES = ("database", "span_data", "pins", "inferred_links")
+SCHEMA_FILES = ("database", "span_data", "pins", "inferred_links", "span_index", "trace_summary",
+                "span_index_mv", "trace_summary_mv")
 CLUSTER_FILES = ("span_data_distributed", "parts_distributed", "mutations_distributed", "pins_distributed",
-                 "inferred_links_distributed")
+                 "inferred_links_distributed", "span_index_distributed", "trace_summary_distributed")
+# The per-trace summary's time buckets (sql/schema/trace_summary.sql).
+SUMMARY_BUCKET_NS = 3600 * 10**9
 VIEW_FILES = ("spans_view", "traces_view", "edges_view")
 
 
@@ -49,13 +52,15 @@ class Layout:
     def on_cluster(self) -> Raw:
         return Raw(f"ON CLUSTER `{self.cluster}`" if self.cluster else "")
 
-    def engine(self, replicated: bool, table: str = "span_data_local", version: str | None = None) -> Raw:
+    def engine(self, replicated: bool, table: str = "span_data_local", version: str | None = None,
+               family: str = "ReplacingMergeTree") -> Raw:
         version_arg = f"({version})" if version else ""
         if not (self.cluster and replicated):
-            return Raw(f"ReplacingMergeTree{version_arg}")
-        # {shard} and {replica} are the servers' macros; the path is unique per database.
+            return Raw(f"{family}{version_arg}")
+        # {shard} and {replica} are the servers' macros; the path is unique per database. Tables fed
+        # by materialized views are replicated too: a view runs only where the insert arrives.
         tail = f", {version}" if version else ""
-        return Raw(f"ReplicatedReplacingMergeTree('/clickhouse/tables/{{shard}}/{self.database}/{table}', "
+        return Raw(f"Replicated{family}('/clickhouse/tables/{{shard}}/{self.database}/{table}', "
                    f"'{{replica}}'{tail})")
 
     def params(self, replicated: bool = True) -> dict[str, object]:
@@ -79,6 +84,15 @@ class Layout:
             "links_local": self.table("inferred_links_local"),
             "links": self.local_or_distributed("inferred_links_local"),
             "links_engine": self.engine(replicated, "inferred_links_local", "version"),
+            "index_local": self.table("span_index_local"),
+            "index": self.local_or_distributed("span_index_local"),
+            "index_engine": self.engine(replicated, "span_index_local", family="MergeTree"),
+            "index_mv": self.table("span_index_mv"),
+            "summary_local": self.table("trace_summary_local"),
+            "summary": self.local_or_distributed("trace_summary_local"),
+            "summary_engine": self.engine(replicated, "trace_summary_local", family="AggregatingMergeTree"),
+            "summary_mv": self.table("trace_summary_mv"),
+            "bucket_ns": SUMMARY_BUCKET_NS,
         }
 
 

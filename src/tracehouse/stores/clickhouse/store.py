@@ -64,7 +64,7 @@ from tracehouse.stores.clickhouse.origins import origin_table
 from tracehouse.stores.clickhouse.quoting import Raw, sql, statement
 from tracehouse.stores.clickhouse.results import Result, select
 from tracehouse.stores.clickhouse.sandbox import run_user_sql
-from tracehouse.stores.clickhouse.schema import Layout, statements
+from tracehouse.stores.clickhouse.schema import SUMMARY_BUCKET_NS, Layout, statements
 from tracehouse.stores.clickhouse.transport import ClickHouseError, HttpTransport, Transport
 
 MAX_ATTRIBUTE_FILTERS = 8
@@ -240,6 +240,13 @@ class ClickHouseStore:
         count = int(rows[0][0]) if rows else 0
         self._delete_links_before(cutoff_unix_nano)
         if count:
+            for ddl in self._statement("admin/delete_derived_before", cutoff=cutoff_unix_nano).split(";"):
+                try:
+                    self._transport.query(ddl.strip(), settings=_DDL_SETTINGS if self.layout.cluster else None)
+                except ClickHouseError as exc:
+                    if not self.layout.cluster or exc.code != _TIMEOUT_EXCEEDED:   # as for spans, below
+                        raise
+        if count:
             try:
                 self._transport.query(self._statement("admin/delete_before", cutoff=cutoff_unix_nano, spare=spare),
                                       settings=_DDL_SETTINGS if self.layout.cluster else None)
@@ -322,7 +329,10 @@ class ClickHouseStore:
             raise StoreError(f"at most {MAX_ATTRIBUTE_FILTERS} attribute filters, each with a non-empty key")
         if query.span_kind is not None and query.span_kind not in SPAN_KINDS:
             return []
-        rows = self._select(self._statement("read/find_traces", **_search_params(query))).rows
+        params = _search_params(query)
+        rows = self._summary_search(query, params)
+        if rows is None:
+            rows = self._select(self._statement("read/find_traces", **params)).rows
         if not rows:
             return []
         per_service: dict[str, dict[str, int]] = {}
@@ -338,6 +348,39 @@ class ClickHouseStore:
             for trace_id, root_service, root_name, start, duration, spans, errors in rows
         ]
 
+    def _summary_search(self, query: TraceQuery, params: dict[str, object]) -> list[list[Any]] | None:
+        """The search from the per-trace summaries and the search index (sql/read/find_traces_fast.sql),
+        its rows checked against the spans; None when it cannot answer exactly (attribute filters, no
+        window start, a window from the oldest summary hour, or summaries that disagree with the spans)
+        and read/find_traces.sql must."""
+        if query.attributes or query.start_time_min_ns is None:
+            return None
+        oldest = self._select(self._statement("read/oldest_bucket")).rows
+        bucket_min = _trunc_div(query.start_time_min_ns, SUMMARY_BUCKET_NS)
+        if not oldest or oldest[0][0] is None or bucket_min <= int(oldest[0][0]):
+            return None
+        span_filter = bool(query.service or query.operation or query.span_kind
+                           or query.duration_scope is DurationScope.SPAN)
+        # The service is left out rather than compared with NULL: 18.16 cannot compare the index's
+        # leading key column with NULL.
+        service_clause = Raw(statement("read/_service_clause", service=query.service).strip()
+                             if query.service is not None else "")
+        candidates = Raw(self._statement("read/_index_candidates", service_clause=service_clause, **params).strip()
+                         if span_filter else "")
+        fast = self._select(self._statement("read/find_traces_fast", bucket_min=bucket_min, candidates=candidates,
+                                            **params)).rows
+        if not fast:
+            return []
+        facts = {str(r[0]): r for r in self._select(self._statement(
+            "read/trace_facts", trace_ids=[bytes.fromhex(str(r[0])) for r in fast])).rows}
+        rows = []
+        for trace_hex, start, duration, spans, errors in fast:
+            exact = facts.get(str(trace_hex))
+            if exact is None or [int(v) for v in exact[3:]] != [int(start), int(duration), int(spans), int(errors)]:
+                return None    # a span re-sent before a merge, or a summary behind a delete: ask the spans
+            rows.append(list(exact))
+        return rows
+
     def get_spans(self, trace_ids: Sequence[str]) -> pa.Table:
         ids = list(dict.fromkeys(b for b in (trace_id_bytes(t) for t in trace_ids) if b is not None))
         if not ids:
@@ -348,7 +391,7 @@ class ClickHouseStore:
                                                  trace_ids=ids[at:at + _IDS_PER_STATEMENT])).rows
         if len(ids) > _IDS_PER_STATEMENT:
             rows.sort(key=lambda r: (r[0], r[7], r[1]))
-        return span_rows(rows)
+        return span_rows(_first_of_each(rows))
 
     def trace_breakdowns(self, summaries: Sequence[TraceSummary]) -> list[TraceBreakdown]:
         ids = list(dict.fromkeys(b for b in (trace_id_bytes(s.trace_id) for s in summaries) if b is not None))
@@ -574,6 +617,22 @@ def _columns(batch: pa.Table) -> list[native.NativeColumn]:
         native.string_column("scope_schema_url", col("scope_schema_url"), nullable=True),
         native.string_column("resource_schema_url", col("resource_schema_url"), nullable=True),
     ]
+
+
+def _trunc_div(a: int, b: int) -> int:
+    """ClickHouse's intDiv: the quotient rounded toward zero."""
+    return a // b if (a >= 0) == (b > 0) else -(-a // b)
+
+
+def _first_of_each(rows: list[list[Any]]) -> list[list[Any]]:
+    """Rows sorted by (trace, start, span) with a span's repeats (same trace, span and start: a
+    re-sent span not merged away yet) dropped."""
+    kept: list[list[Any]] = []
+    for row in rows:
+        if kept and kept[-1][0] == row[0] and kept[-1][1] == row[1] and kept[-1][7] == row[7]:
+            continue
+        kept.append(row)
+    return kept
 
 
 def _decoded(column: pa.ChunkedArray) -> pa.Array:

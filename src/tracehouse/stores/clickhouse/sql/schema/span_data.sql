@@ -4,7 +4,9 @@
 -- MergeTree keeps one row per key when parts merge, and every read uses FINAL so a span re-sent
 -- before a merge is still seen once. Partitions are UTC days of the start time: retention drops
 -- whole days, and a time window prunes the other days (MergeTree's min/max index of the partition
--- key's column). Times are Int64 nanoseconds (18.16 has no DateTime64). Enumerations
+-- key's column). Granules of 1024 rows rather than the default 8192: a trace by id reads one or two
+-- granules per part, 8 times fewer rows with their attributes (the primary index stays small: one
+-- entry per 1024 spans). Times are Int64 nanoseconds (18.16 has no DateTime64). Enumerations
 -- are their OTLP numbers (views turn them into names); attribute maps, events and links are JSON.
 CREATE TABLE IF NOT EXISTS {span_data_local} {on_cluster} (
     trace_id             FixedString(16),
@@ -31,3 +33,4 @@ CREATE TABLE IF NOT EXISTS {span_data_local} {on_cluster} (
 ) ENGINE = {engine}
 PARTITION BY toDate(intDiv(start_time_unix_nano, 1000000000))
 ORDER BY (trace_id, span_id, start_time_unix_nano)
+SETTINGS index_granularity = 1024
