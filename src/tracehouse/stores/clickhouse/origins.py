@@ -28,12 +28,16 @@ ORIGIN_SCHEMA = pa.schema([
 ])
 
 
-def origin_table(rows: list[list[Any]], service: str, operation: str | None) -> pa.Table:
+Groups = dict[tuple[tuple[str, ...], str], list[Any]]
+TRACES_PER_PART = 50_000
+
+
+def add_calls(groups: Groups, rows: list[list[Any]], service: str, operation: str | None) -> None:
+    """Walk up from each call of `rows` (the spans of whole traces) and count it in its group:
+    (labels root first, operation) -> [durations, errors, (slowest duration, trace), is_root]."""
     by_trace: dict[str, list[list[Any]]] = defaultdict(list)
     for row in rows:
         by_trace[str(row[0])].append(row)
-    # (labels root first, operation) -> [durations, errors, (slowest duration, trace), is_root]
-    groups: dict[tuple[tuple[str, ...], str], list[Any]] = {}
     for trace, spans in by_trace.items():
         nodes = {str(s[1]): (s[2], str(s[3]), str(s[4])) for s in spans}
         for _, _, parent, svc, name, duration, error in spans:
@@ -61,6 +65,9 @@ def origin_table(rows: list[list[Any]], service: str, operation: str | None) -> 
             group[1] += 1 if error else 0
             group[2] = max(group[2], (int(duration), trace))
             group[3] = group[3] or is_root
+
+
+def origin_table(groups: Groups, service: str) -> pa.Table:
     out = []
     for (path, name), (durations, errors, slowest, is_root) in groups.items():
         ordered = sorted(durations)

@@ -60,7 +60,7 @@ from tracehouse.stores.clickhouse.analytics import (
     table_of,
 )
 from tracehouse.stores.clickhouse.location import ClickHouseLocation
-from tracehouse.stores.clickhouse.origins import origin_table
+from tracehouse.stores.clickhouse.origins import TRACES_PER_PART, Groups, add_calls, origin_table
 from tracehouse.stores.clickhouse.quoting import Raw, sql, statement
 from tracehouse.stores.clickhouse.results import Result, select
 from tracehouse.stores.clickhouse.sandbox import run_user_sql
@@ -470,8 +470,14 @@ class ClickHouseStore:
         return route_table(result, slowest_fraction, selected)
 
     def origin_stats(self, flt: AnalysisFilter, service: str, operation: str | None = None) -> pa.Table:
-        rows = self._analysis("origin_spans", flt, target_service=service, target_operation=operation).rows
-        return origin_table(rows, service, operation)
+        target = {"target_service": service, "target_operation": operation}
+        counted = self._analysis("origin_traces", flt, **target).rows
+        parts = max(1, -(-int(counted[0][0] if counted else 0) // TRACES_PER_PART))
+        groups: Groups = {}
+        for part in range(parts):   # one part's spans in memory at a time
+            add_calls(groups, self._analysis("origin_spans", flt, parts=parts, part=part, **target).rows,
+                      service, operation)
+        return origin_table(groups, service)
 
     def attribute_contrast(self, flt: AnalysisFilter, selection: Selection, max_traces: int) -> pa.Table:
         sample = self._analysis(
