@@ -10,7 +10,14 @@ import pyarrow as pa
 import pytest
 
 from tracehouse.model import SPAN_BATCH_SCHEMA, SPAN_KINDS
-from tracehouse.store import INFERRED_LINK_SCHEMA, AnalysisFilter, AnalyticsReader, InferredLinkStore, Store
+from tracehouse.store import (
+    INFERRED_LINK_SCHEMA,
+    AnalysisFilter,
+    AnalyticsReader,
+    InferredLinkStore,
+    Store,
+    StoreError,
+)
 
 MS = 10**6
 T0 = 1_700_000_000 * 10**9
@@ -46,6 +53,13 @@ def test_reconstructed_traces_received_included_excluded_or_alone(store: Store) 
             "parent_trace_id": BROKEN, "parent_span_id": "02" * 8, "confidence": 0.97, "method": "test",
             "child_service": "api", "parent_service": "web"}
     store.replace_inferred_links(T0, T0 + 60 * MS, pa.Table.from_pylist([link], schema=INFERRED_LINK_SCHEMA))
+    if store.sql_dialect() == "clickhouse":
+        # Not on ClickHouse yet (docs/clickhouse.md): the received spans are read, the joined modes refused.
+        assert store.count_traces(AnalysisFilter(reconstructed="received")) == 3
+        for mode in ("include", "exclude", "only"):
+            with pytest.raises(StoreError, match="do not run on a ClickHouse store yet"):
+                store.count_traces(AnalysisFilter(reconstructed=mode))
+        return
     counts = {mode: store.count_traces(AnalysisFilter(reconstructed=mode))
               for mode in ("received", "include", "exclude", "only")}
     assert counts == {"received": 3, "include": 2, "exclude": 1, "only": 1}
