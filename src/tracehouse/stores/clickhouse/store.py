@@ -165,7 +165,20 @@ class ClickHouseStore:
         if self._tables_exist():
             return   # created before (by this or another instance); ON CLUSTER DDL costs ~0.1 s a statement
         for ddl in statements(self.layout, replicated):
-            self._transport.query(ddl)
+            self._create(ddl)
+
+    def _create(self, ddl: str) -> None:
+        """Run one CREATE ... IF NOT EXISTS; on a cluster, again after a failure (up to three tries):
+        18.16's distributed DDL can time out or fail on a host under load, and the statement is
+        idempotent."""
+        for attempt in range(3):
+            try:
+                self._transport.query(ddl)
+                return
+            except ClickHouseError:
+                if not self.layout.cluster or attempt == 2:
+                    raise
+                time.sleep(1.0 + attempt)
 
     def _tables_exist(self) -> bool:
         rows = self._select(self._statement("admin/store_exists")).rows
