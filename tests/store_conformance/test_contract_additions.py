@@ -169,6 +169,18 @@ def test_origins_give_the_embedded_answers(written: Store, reference: DuckDBStor
     assert written.origin_stats(AnalysisFilter(), "buzzer").num_rows  # type: ignore[attr-defined]
 
 
+def test_origins_sample_about_max_traces_the_same_every_time(written: Store) -> None:
+    # Issue 11: past a size, origins groups the calls of a fixed sample of about max_traces traces.
+    def calls(table: pa.Table) -> int:
+        return sum(table.column("calls").to_pylist())
+    full = calls(written.origin_stats(AnalysisFilter(), "hub"))  # type: ignore[attr-defined]
+    assert full == 9                                     # one root call of hub per trace
+    sampled = written.origin_stats(AnalysisFilter(), "hub", max_traces=3)  # type: ignore[attr-defined]
+    assert 1 <= calls(sampled) < full
+    assert written.origin_stats(AnalysisFilter(), "hub", max_traces=3).equals(sampled)  # type: ignore[attr-defined]
+    assert calls(written.origin_stats(AnalysisFilter(), "hub", max_traces=100)) == full  # type: ignore[attr-defined]
+
+
 HOUR = 60 * MINUTE
 
 

@@ -482,12 +482,18 @@ class ClickHouseStore:
         result = self._analysis("route_traces", flt, sample_below=sample_below)
         return route_table(result, slowest_fraction, selected)
 
-    def origin_stats(self, flt: AnalysisFilter, service: str, operation: str | None = None) -> pa.Table:
+    def origin_stats(self, flt: AnalysisFilter, service: str, operation: str | None = None,
+                     max_traces: int | None = None) -> pa.Table:
         target = {"target_service": service, "target_operation": operation}
         counted = self._analysis("origin_traces", flt, **target).rows
-        parts = max(1, -(-int(counted[0][0] if counted else 0) // TRACES_PER_PART))
+        traces = int(counted[0][0] if counted else 0)
+        wanted = traces if max_traces is None or traces <= max_traces else max(1, max_traces)
+        # Parts of at most TRACES_PER_PART (and at most `wanted`) traces by trace-id hash; a sample
+        # of about `wanted` traces is the first parts, the same every time.
+        parts = max(1, -(-traces // min(TRACES_PER_PART, max(1, wanted))))
+        used = parts if wanted >= traces else max(1, min(parts, -(-wanted * parts // max(1, traces))))
         groups: Groups = {}
-        for part in range(parts):   # one part's spans in memory at a time
+        for part in range(used):   # one part's spans in memory at a time
             add_calls(groups, self._analysis("origin_spans", flt, parts=parts, part=part, **target).rows,
                       service, operation)
         return origin_table(groups, service)
