@@ -14,7 +14,7 @@ from bench.clickhouse_local import ClickHouseServer
 from tests.backend.conftest import PYTHON, clean_env
 from tests.store_conformance.traces import batch, traces
 
-from tracehouse.store import StoreError
+from tracehouse.store import SqlMemoryError
 from tracehouse.stores.clickhouse import ClickHouseStore, parse_location
 
 
@@ -74,7 +74,7 @@ def test_time_limit_and_row_cap(store_url: str) -> None:
 def test_memory_cap_stops_a_query_that_needs_more(store_url: str) -> None:
     store = ClickHouseStore(parse_location(store_url), read_only=True, sql_memory_bytes=30 * 10**6)
     try:
-        with pytest.raises(StoreError) as info:
+        with pytest.raises(SqlMemoryError) as info:
             store.run_sql("SELECT number, count() FROM (SELECT number FROM system.numbers LIMIT 20000000) "
                           "GROUP BY number", 10, 30)
         assert "memory" in str(info.value).lower()

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from tracehouse.settings import Settings, parse_size
+from tracehouse.settings import Settings
 
 if TYPE_CHECKING:
     # Imported where used: `tracehouse up` must bind its receivers before DuckDB, pyarrow and the
@@ -23,9 +23,10 @@ def open_store(settings: Settings, read_only: bool = False) -> Store:
     if settings.store_url:
         from tracehouse.stores.clickhouse import ClickHouseStore, parse_location
 
-        # --store-memory bounds each user query (tracehouse sql) on ClickHouse: the server manages its own caches.
+        # --sql-memory bounds each user query (tracehouse sql) as on DuckDB, here through ClickHouse's own
+        # per-query max_memory_usage; the server manages its own caches, so --store-memory does not apply.
         return ClickHouseStore(parse_location(settings.store_url), read_only=read_only,
-                               sql_memory_bytes=parse_size(settings.store_memory_limit))
+                               sql_memory_bytes=settings.sql_memory_bytes)
     from tracehouse.stores.duckdb import DuckDBStore
 
     return DuckDBStore(settings.store_path, memory_limit=settings.store_memory_limit, read_only=read_only,

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tracehouse.model import SqlResult
-from tracehouse.store import SqlRefusedError, SqlTimeoutError, StoreError
+from tracehouse.store import SqlMemoryError, SqlRefusedError, SqlTimeoutError, StoreError
 from tracehouse.stores.clickhouse.quoting import literal
 from tracehouse.stores.clickhouse.results import parse
 from tracehouse.stores.clickhouse.transport import ClickHouseError, ClickHouseUnavailable, Transport
@@ -172,7 +172,7 @@ def run_user_sql(transport: Transport, database: str, text: str, max_rows: int, 
         if exc.code in _READONLY_CODES:
             raise SqlRefusedError(f"read-only SQL: refused by the server ({exc})") from exc
         if exc.code in _MEMORY_CODES:
-            raise StoreError(f"the query needs more memory than a console query may use ({exc})") from exc
+            raise SqlMemoryError(f"the query needs more memory than a console query may use ({exc})") from exc
         raise StoreError(str(exc)) from exc
     result = parse(body)
     truncated = len(result.rows) > max_rows
