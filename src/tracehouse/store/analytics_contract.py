@@ -10,6 +10,7 @@ Every method takes an `AnalysisFilter`. Empty results are normal answers (a tabl
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
@@ -185,6 +186,21 @@ class CatalogTable:
 class ExampleQuery:
     title: str
     sql: str
+
+    @staticmethod
+    def parse(text: str) -> list[ExampleQuery]:
+        """A store's examples file, split at its '-- example: title' lines (every store keeps its
+        console examples in its own dialect, in this one format)."""
+        marks = list(_EXAMPLE_MARK.finditer(text))
+        examples = []
+        for i, mark in enumerate(marks):
+            end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
+            body = text[mark.end():end].strip().rstrip(";").strip()
+            examples.append(ExampleQuery(mark.group(1).strip(), body))
+        return examples
+
+
+_EXAMPLE_MARK = re.compile(r"^-- example: (.+)$", re.MULTILINE)
 
 
 @runtime_checkable

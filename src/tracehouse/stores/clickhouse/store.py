@@ -68,7 +68,6 @@ from tracehouse.stores.clickhouse.schema import SUMMARY_BUCKET_NS, Layout, state
 from tracehouse.stores.clickhouse.transport import ClickHouseError, HttpTransport, Transport
 
 MAX_ATTRIBUTE_FILTERS = 8
-_EXAMPLE = re.compile(r"^-- example: (.+)$", re.MULTILINE)
 # What each user-facing view is for (docs/clickhouse.md lists the columns).
 VIEW_DESCRIPTIONS = {
     "spans": "One row per span: ids as hex, times in ns, attributes as JSON text "
@@ -589,7 +588,7 @@ class ClickHouseStore:
                 for name, cols in sorted(columns.items())]
 
     def sql_examples(self) -> list[ExampleQuery]:
-        return parse_examples(sql("console/examples"))
+        return ExampleQuery.parse(sql("console/examples"))
 
     def close(self) -> None:
         if self._closed:
@@ -598,16 +597,6 @@ class ClickHouseStore:
         if self._owns_transport:
             self._transport.close()
 
-
-def parse_examples(text: str) -> list[ExampleQuery]:
-    """Split the examples file at its '-- example: title' lines."""
-    marks = list(_EXAMPLE.finditer(text))
-    examples = []
-    for i, mark in enumerate(marks):
-        end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
-        body = text[mark.end():end].strip().rstrip(";").strip()
-        examples.append(ExampleQuery(mark.group(1).strip(), body))
-    return examples
 
 
 # ---- batches to columns

@@ -6,7 +6,6 @@ attribute), then the analysis' own file; run with bound parameters only."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import replace
 from itertools import pairwise
@@ -44,7 +43,6 @@ _ONE_JOIN_MAX_TRACES = 250_000
 SAMPLE_SLICES = 12
 SLICE_OVERSAMPLE = 1.25
 SAMPLE_CHUNK = 2_000
-_EXAMPLE = re.compile(r"^-- example: (.+)$", re.MULTILINE)
 
 # What each user-facing relation is for; columns are documented in docs/schema.md.
 VIEW_DESCRIPTIONS = {
@@ -243,7 +241,7 @@ class DuckDBAnalytics:
                 for name, cols in by_view.items()]
 
     def sql_examples(self) -> list[ExampleQuery]:
-        return parse_examples(sql("analytics/console_examples"))
+        return ExampleQuery.parse(sql("analytics/console_examples"))
 
 
 def _fetches(rows: list[tuple[int, int, int, int]]) -> Iterator[tuple[list[tuple[int, int]], list[int]]]:
@@ -270,13 +268,3 @@ def _fetches(rows: list[tuple[int, int, int, int]]) -> Iterator[tuple[list[tuple
         ranges.append((current[1], current[2] + 1))
         yield ranges, sample
 
-
-def parse_examples(text: str) -> list[ExampleQuery]:
-    """Split the examples file at its '-- example: title' lines."""
-    marks = list(_EXAMPLE.finditer(text))
-    examples = []
-    for i, mark in enumerate(marks):
-        end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
-        body = text[mark.end():end].strip().rstrip(";").strip()
-        examples.append(ExampleQuery(mark.group(1).strip(), body))
-    return examples
