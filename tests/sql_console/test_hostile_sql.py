@@ -18,7 +18,7 @@ import psutil
 import pytest
 
 from tracehouse.analytics import synthetic
-from tracehouse.store import SqlMemoryError, SqlTimeoutError
+from tracehouse.store import SqlMemoryError, SqlTimeoutError, StoreError
 from tracehouse.stores.duckdb import DuckDBStore
 
 TIME_LIMIT = 4.0
@@ -146,3 +146,31 @@ def test_the_query_sees_every_committed_span(store: DuckDBStore) -> None:
         for batch in synthetic.generate(synthetic.funnel(), 5, seed=100 + round_):
             store.write_spans(batch)
         assert store.run_sql("SELECT count(*) FROM spans", 10, TIME_LIMIT).rows[0][0] == store.span_count()
+
+
+def test_a_copy_for_sql_never_takes_the_room_kept_for_ingest(tmp_path: Path) -> None:
+    """The copy a query reads must leave --disk-reserve free; past that the query is refused, clearly,
+    and the store keeps committing."""
+    import shutil
+
+    free = shutil.disk_usage(tmp_path).free
+    st = DuckDBStore(tmp_path / "store.duckdb", memory_limit="128MB", sql_memory_bytes=SQL_MEMORY,
+                     disk_reserve_bytes=free)          # the copy's own size would eat into the reserve
+    try:
+        for batch in synthetic.generate(synthetic.funnel(), 20):
+            st.write_spans(batch)
+        with pytest.raises(StoreError, match="must stay free for ingest"):
+            st.run_sql("SELECT count(*) FROM spans", 10, TIME_LIMIT)
+        assert not any((tmp_path / "store.duckdb.sql-snapshots").rglob("store.duckdb"))   # nothing half-copied
+        before = st.span_count()
+        for batch in synthetic.generate(synthetic.funnel(), 5, seed=7):
+            st.write_spans(batch)
+        assert st.span_count() > before
+    finally:
+        st.close()
+    roomy = DuckDBStore(tmp_path / "store.duckdb", memory_limit="128MB", sql_memory_bytes=SQL_MEMORY,
+                        disk_reserve_bytes=0)
+    try:
+        assert roomy.run_sql("SELECT count(*) FROM spans", 10, TIME_LIMIT).rows[0][0] == roomy.span_count()
+    finally:
+        roomy.close()

@@ -29,8 +29,9 @@ def open_store(settings: Settings, read_only: bool = False) -> Store:
                                sql_memory_bytes=settings.sql_memory_bytes)
     from tracehouse.stores.duckdb import DuckDBStore
 
+    # A copy of the store for users' SQL must leave --disk-reserve free: that room belongs to ingest.
     return DuckDBStore(settings.store_path, memory_limit=settings.store_memory_limit, read_only=read_only,
-                       sql_memory_bytes=settings.sql_memory_bytes)
+                       sql_memory_bytes=settings.sql_memory_bytes, disk_reserve_bytes=settings.disk_reserve_bytes)
 
 
 class Wiring:

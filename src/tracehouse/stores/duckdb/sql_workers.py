@@ -15,6 +15,7 @@ CLI on a store file) hands the worker the file itself.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import shutil
@@ -185,11 +186,13 @@ class SqlSnapshots:
     A copy is taken under the store's write lock (`write_lock`), so no commit, checkpoint or delete
     runs while the file and its WAL are copied: the copy holds exactly the committed data. It is
     taken again only when `changes()` moved since the last one, and removed once it is neither the
-    latest nor used by a running query."""
+    latest nor used by a running query. A copy that would leave less than `reserve_bytes` free is
+    refused: that room belongs to ingest (the spool and the store's commits, --disk-reserve)."""
 
     def __init__(self, store_path: Path, write_lock: threading.RLock, changes: Callable[[], int],
-                 checkpoint: Callable[[], None]) -> None:
+                 checkpoint: Callable[[], None], reserve_bytes: int = 0) -> None:
         self._store = store_path
+        self._reserve = reserve_bytes
         self._checkpoint = checkpoint
         self._dir = store_path.with_name(store_path.name + ".sql-snapshots")
         self._write_lock = write_lock
@@ -229,6 +232,7 @@ class SqlSnapshots:
                 if wal.exists() and wal.stat().st_size > SNAPSHOT_WAL_MAX:
                     self._checkpoint()
                 changes = self._changes()
+                self._check_room(target.parent, wal)
                 shutil.copyfile(self._store, target)
                 if wal.exists():
                     shutil.copyfile(wal, target.with_name(wal.name))
@@ -239,6 +243,14 @@ class SqlSnapshots:
         if old is not None and not self._users.get(old[1]):
             self._users.pop(old[1], None)
             shutil.rmtree(old[1].parent, ignore_errors=True)
+
+    def _check_room(self, directory: Path, wal: Path) -> None:
+        need = self._store.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+        free = shutil.disk_usage(directory).free
+        if free - need < self._reserve:
+            raise OSError(errno.ENOSPC, f"a copy of the store for SQL needs {need / 2**20:.0f} MiB and "
+                          f"{self._reserve / 2**20:.0f} MiB must stay free for ingest (--disk-reserve), "
+                          f"but only {free / 2**20:.0f} MiB are free")
 
     def close(self) -> None:
         with self._lock:

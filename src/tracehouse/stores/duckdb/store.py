@@ -118,7 +118,7 @@ class DuckDBStore:
     preferred_batch_spans = ROW_GROUP_SIZE
 
     def __init__(self, path: Path, memory_limit: str = "256MB", read_only: bool = False,
-                 sql_memory_bytes: int = 512 * 2**20) -> None:
+                 sql_memory_bytes: int = 512 * 2**20, disk_reserve_bytes: int = 0) -> None:
         self.path = path
         self.read_only = read_only
         self._memory_limit = memory_limit
@@ -134,7 +134,7 @@ class DuckDBStore:
         # Users' SQL: worker processes (sql_workers.py), on snapshots when this process writes.
         self._sql_workers = SqlWorkers(sql_memory_bytes, self.ROW_GROUP_SIZE)
         self._snapshots = None if read_only else SqlSnapshots(
-            path, self._write_lock, lambda: self._changes, self._checkpoint_for_snapshot)
+            path, self._write_lock, lambda: self._changes, self._checkpoint_for_snapshot, disk_reserve_bytes)
 
     # ---- cursors: DuckDB connections are not shared across threads; each thread gets its own cursor.
     def _new_cursor(self) -> duckdb.DuckDBPyConnection:
