@@ -138,8 +138,11 @@ class ClickHouseStore:
         self._closed = False
         self._versions = inferred.LinkVersions()
         self._params = self.layout.params()
+        # A synchronous insert into the Distributed table waits for every shard. Bounded, because an
+        # insert caught mid-way by a replica's death can otherwise hang for the server's 300 s
+        # receive_timeout; a timed-out insert fails, and is retried (writes are idempotent).
         self._insert_settings: dict[str, str | int | float] = (
-            {"insert_distributed_sync": 1} if location.cluster else {})
+            {"insert_distributed_sync": 1, "insert_distributed_timeout": 30} if location.cluster else {})
         try:
             self._open()
         except BaseException:
