@@ -16,6 +16,7 @@ import traceback
 from multiprocessing.connection import Connection
 
 from tracehouse.otlp.walk import packed_payloads
+from tracehouse.receiver import allocator
 
 
 def serve(conn: Connection) -> None:
@@ -34,6 +35,7 @@ def serve(conn: Connection) -> None:
 
 
 def main(argv: list[str]) -> None:
+    allocator.configure()   # payload and column buffers go back to the kernel when freed (ADR 12)
     # Ctrl-C reaches the whole process group; the backend decides when the worker stops, after it
     # has drained the spool, so the worker must not die first.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
