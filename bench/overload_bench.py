@@ -7,7 +7,9 @@ exporter would; the backend's answers are 200 / OK or the retryable 503 / UNAVAI
 FBaaS-like 500-span requests, and heavy ones (the same with a 2 KiB attribute on every span, ~1.1 MB
 a request), which stress what is held in bytes rather than in spans. Figures: spans/s offered
 (acknowledged + refused) and acknowledged, the backend's peak RSS (sum of VmHWM of the backend and
-its decode worker) and the largest PSS sum sampled every 0.2 s, medians over ROUNDS runs.
+its decode worker) and the largest PSS sum sampled every 0.2 s, medians over ROUNDS runs. Then,
+in the same run, the peak for the one legal 51 MB request of 1,000,000 spans (bench/hostile_bench.py),
+the third figure of the same target.
 
     python -m bench.overload_bench [--duration 20] [--rounds 3] [--senders 8]
 """
@@ -90,7 +92,7 @@ def _hwm_mib(pid: int) -> float:
 
 
 def run(duration: float = 20.0, rounds: int = 3, senders: int = 8,
-        shapes: tuple[str, ...] = ("fbaas", "heavy")) -> dict[str, Any]:
+        shapes: tuple[str, ...] = ("fbaas", "heavy", "million")) -> dict[str, Any]:
     print(f"load average: {os.getloadavg()}", flush=True)
     out: dict[str, Any] = {}
     for shape, pad in (("fbaas", 0), ("heavy", 2048)):
@@ -107,6 +109,20 @@ def run(duration: float = 20.0, rounds: int = 3, senders: int = 8,
               f"{[r['peak_rss_each_mib'] for r in runs]}), peak PSS "
               f"{m['peak_pss_mib']} MiB (target <= {TARGET_MIB} MiB); answers {[r['statuses'] for r in runs]}",
               flush=True)
+    if "million" in shapes:
+        from bench.hostile_bench import PROTOBUF, _peak_for, million_span_request
+
+        body = million_span_request()
+
+        def send(backend: Backend) -> None:
+            import httpx
+
+            httpx.post(f"{backend.info['otlp_http']}/v1/traces", content=body, headers=PROTOBUF,
+                       timeout=600).raise_for_status()
+
+        out["million"] = m = _peak_for(send, 1_000_000)
+        print(f"1M-span request ({len(body) / 1e6:.1f} MB): peak RSS backend + worker {m['peak_rss_mib']} MiB, "
+              f"stored {m['stored']:,} in {m['seconds']} s (target <= {TARGET_MIB} MiB)", flush=True)
     print(f"load average: {os.getloadavg()}", flush=True)
     return out
 
@@ -116,6 +132,6 @@ if __name__ == "__main__":
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--senders", type=int, default=8)
-    parser.add_argument("--shapes", default="fbaas,heavy")
+    parser.add_argument("--shapes", default="fbaas,heavy,million")
     args = parser.parse_args()
     print(json.dumps(run(args.duration, args.rounds, args.senders, tuple(args.shapes.split(","))), indent=2))

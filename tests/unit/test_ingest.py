@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from bench.fbaas_shape import RequestFactory
+from bench.fbaas_shape import SPANS_PER_TRACE, RequestFactory
 
 from tracehouse.otlp.prepare import prepare_protobuf
 from tracehouse.receiver.ingest import Ingest, QueueFullError
@@ -156,6 +156,54 @@ def test_decoding_stays_two_batches_ahead_of_a_slow_store(tmp_path: Path) -> Non
     assert ingest.decoded_rows == 0
     ingest.close()
     assert store.span_count() == 3000
+    store.close()
+
+
+def _heavy_payload(factory: RequestFactory, pad_bytes: int) -> bytes:
+    """A request of the factory's spans, each with one attribute of `pad_bytes` (heavy spans)."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    request = ExportTraceServiceRequest.FromString(factory.next_body())
+    for rs in request.resource_spans:
+        for ss in rs.scope_spans:
+            for span in ss.spans:
+                span.attributes.add(key="pad").value.string_value = "x" * pad_bytes
+    return prepare_protobuf(request.SerializeToString()).payload
+
+
+def test_decoded_values_stay_within_one_commit_of_bytes(tmp_path: Path) -> None:
+    """Heavy spans fill memory by bytes long before they do by rows: while the store is busy, the
+    decode thread holds at most DECODED_MAX_BYTES of values (one commit's worth, the batch being
+    written included), however many acknowledged bytes wait in the spool (ADR 12, the memory
+    budget). At 2 x COMMIT_MAX_BYTES, as before, it held ~64 MiB here."""
+    from tracehouse.receiver.ingest import DECODE_CHUNK_BYTES, DECODED_MAX_BYTES
+
+    store = _GatedStore(tmp_path / "t.duckdb")
+    ingest = Ingest(store, Spool(tmp_path / "spool"), max_pending_spans=100_000, max_batch_spans=50_000,
+                    decode_workers=0)
+    ingest.recover()
+    factory = RequestFactory(SPANS_PER_TRACE * 4)
+    spans = SPANS_PER_TRACE * 4
+    payloads = [_heavy_payload(factory, (900 * 2**10) // spans) for _ in range(80)]   # ~0.9 MiB each
+    futures = [ingest.submit(p, spans) for p in payloads]
+    ingest.start()
+    for future in futures:
+        future.result(timeout=60)   # ~72 MiB acknowledged, durable in the spool
+    deadline = time.monotonic() + 30
+    held = 0
+    while time.monotonic() < deadline:
+        now = ingest.decoded_bytes
+        if now == held and now >= DECODED_MAX_BYTES:
+            break   # the decode thread has stopped at the cap
+        held = now
+        time.sleep(0.5)
+    assert DECODED_MAX_BYTES <= held <= DECODED_MAX_BYTES + 2 * DECODE_CHUNK_BYTES, held / 2**20
+    assert ingest.decoded_rows < len(payloads) * spans
+    store.gate.set()
+    assert ingest.wait_stored(timeout=60)
+    assert ingest.decoded_bytes == 0
+    ingest.close()
+    assert store.span_count() == len(payloads) * spans
     store.close()
 
 

@@ -367,6 +367,12 @@ class Ingest:
         with self._lock:
             return self._decoded_rows
 
+    @property
+    def decoded_bytes(self) -> int:
+        """Their value bytes (row_sizes): what DECODED_MAX_BYTES caps."""
+        with self._lock:
+            return self._decoded_bytes
+
     def is_full(self) -> bool:
         """True while new exports would be refused: receivers check it before decoding, so an
         overloaded backend does not spend its CPU parsing requests it is about to turn away."""
