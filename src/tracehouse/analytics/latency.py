@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from tracehouse.analytics.critical_path import PathSegment, SpanTiming
 from tracehouse.analytics.parsing import WhatIf
@@ -65,10 +66,18 @@ class PathSample:
     weights: list[float] = field(default_factory=list)   # tail-sampling weight of each (1: unsampled)
 
 
-def sample_paths(reader: AnalyticsReader, flt: AnalysisFilter, max_traces: int = DEFAULT_SAMPLE) -> PathSample:
+def sample_paths(reader: AnalyticsReader, flt: AnalysisFilter, max_traces: int = DEFAULT_SAMPLE,
+                 table: pa.Table | None = None) -> PathSample:
+    """Critical paths of the store's sample; or, with `table` (a sample already fetched, ordered by
+    trace, with trace_sample's columns), of its first `max_traces` traces."""
     paths, durations, weights = [], [], []
-    table = reader.trace_sample(flt, max_traces)
+    if table is None:
+        table = reader.trace_sample(flt, max_traces)
     trace_ids = list(dict.fromkeys(table.column("trace_id").to_pylist())) if table.num_rows else []
+    if len(trace_ids) > max_traces:
+        trace_ids = trace_ids[:max_traces]
+        rows = pc.sum(pc.is_in(table.column("trace_id"), pa.array(trace_ids))).as_py()
+        table = table.slice(0, rows)
     weight_of = trace_weights(reader, trace_ids)
     for tid, spans in zip(trace_ids, traces_of(table), strict=True):
         path = trace_critical_path(spans)  # the one timeline: skew corrected, async work kept
@@ -100,8 +109,11 @@ def predicted_duration(path: Sequence[PathSegment], change: WhatIf) -> int:
 
 
 def analyze_latency(reader: AnalyticsReader, flt: AnalysisFilter, what_if: WhatIf | None = None,
-                    max_traces: int = DEFAULT_SAMPLE) -> Report:
-    sample = sample_paths(reader, flt, max_traces)
+                    max_traces: int = DEFAULT_SAMPLE, table: pa.Table | None = None) -> Report:
+    """`table`: a sample the caller already holds (doctor's window sample; see sample_paths). The
+    note on tail-sampled data then needs a scan of the window's spans only when that sample holds a
+    tail-sampled trace (doctor at 1M traces: 0.3 s saved)."""
+    sample = sample_paths(reader, flt, max_traces, table)
     n = len(sample.paths)
     per_op: dict[tuple[str, str], list[int]] = defaultdict(list)
     weighted: dict[tuple[str, str], float] = defaultdict(float)   # shares count each trace by its weight
@@ -145,7 +157,8 @@ def analyze_latency(reader: AnalyticsReader, flt: AnalysisFilter, what_if: WhatI
     notes = [f"critical paths of {n:,} traces (a fixed sample of at most {max_traces:,})"]
     if what_if is not None:
         notes.append("what-if assumes the rest of each critical path stays critical")
-    sampled = sampled_counts(reader, flt)
+    may_be_sampled = table is None or any(w != 1.0 for w in sample.weights)
+    sampled = sampled_counts(reader, flt) if may_be_sampled else None
     if sampled is not None:   # tail-sampled data: say so; quantiles over kept traces lean slow
         params["estimated_requests"] = round(sampled.est_traces)
         notes.append(sampled.note() + "; quantiles are over stored traces, where slow ones are over-represented")
