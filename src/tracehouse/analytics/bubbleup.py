@@ -7,7 +7,7 @@ from tracehouse.store import AnalysisFilter, AnalyticsReader, Selection
 
 # Traces read on each side (the lowest trace hashes): every value of ~10 span attributes of 20,000
 # traces a side of ~11 spans did not fit the store's 128 MB at 1M traces (bench/scale_bench.py).
-MAX_TRACES_PER_SIDE = 5_000
+MAX_TRACES_PER_SIDE = 2_000
 MAX_ROWS = 30
 
 
