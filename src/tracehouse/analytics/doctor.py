@@ -4,7 +4,6 @@ which it picked."""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,15 +95,10 @@ def _run(reader: AnalyticsReader, flt: AnalysisFilter, spec: BaselineSpec | None
     window, baseline, how, notes = plan(reader, flt, spec or BaselineSpec())
     if window is None:
         return diagnose(Sides([], [], (flt.start_ns, flt.end_ns), (None, None), "", [])), None
-    # The baseline's sample is read while the window's is turned into facts: the store's work runs
-    # outside the GIL, so the two overlap (0.4 s of 2 s at 1M traces on 2 cores). Stores serve
-    # concurrent readers (each thread has its own cursor or connection).
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="doctor-baseline") as pool:
-        later = pool.submit(_sample_and_count, reader, baseline, max_traces) if baseline is not None else None
-        window_sample = reader.cause_sample(window, max_traces)
-        inc = trace_facts(window_sample)
-        n_window = reader.trace_times(window)[0]
-        base_sample, n_base = later.result() if later is not None else (None, 0)
+    window_sample = reader.cause_sample(window, max_traces)
+    inc = trace_facts(window_sample)
+    n_window = reader.trace_times(window)[0]
+    base_sample, n_base = _sample_and_count(reader, baseline, max_traces) if baseline is not None else (None, 0)
     base = trace_facts(base_sample) if base_sample is not None else []
     if n_window > len(inc) or n_base > len(base):
         notes.append(f"a fixed sample of {len(inc):,} of the window's {n_window:,} traces and {len(base):,} of "

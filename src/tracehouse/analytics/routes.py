@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+import numpy as np
 import pyarrow as pa
 
 from tracehouse.analytics.report import COUNT, MS, PERCENT, TEXT, TRACE, Column, Report
+from tracehouse.analytics.trace_time import dictionary_codes, trace_times
 from tracehouse.store import AnalysisFilter, AnalyticsReader
 
 MAX_ROUTES = 50
 # Past this many selected traces, paths groups a fixed sample of about this many (the store's
-# lowest trace hashes) and says so in a note: every trace of an hour at 1M traces / 11M spans took
-# 1.05 s of CPU a side, 50,000 of them 0.38 s (bench/scale_bench.py), with the same leading routes.
-DEFAULT_SAMPLE = 50_000
+# trace_sample: the same every time) and says so in a note. Each trace is measured by the one trace
+# duration (trace_time.trace_times), over its spans in Python: 50,000 traces of the last hour at
+# 1M traces / 11M spans cost ~1.2 s of CPU to read and ~0.6 s to place, a side; 10,000 about a
+# fifth of that (bench/scale_bench.py), with the same leading routes.
+DEFAULT_SAMPLE = 10_000
+UNSAMPLED = 2**31 - 1   # "every trace", to a store's trace_sample
 
 
 # A route is shown as a short tree: identical sibling calls folded ("x6"), at most this many lines
@@ -150,6 +156,83 @@ def _summary(diff: list[str], limit: int = 3) -> str:
     return text + (f"; and {len(marked) - limit} more changes" if len(marked) > limit else "")
 
 
+def _label_hashes(labels: pa.Array) -> np.ndarray:
+    """A stable 64-bit hash of each distinct 'service:operation' (the same in every process, so a
+    route's key is too)."""
+    return np.array([int.from_bytes(hashlib.blake2b(str(v).encode(), digest_size=8).digest(), "little")
+                     for v in labels.to_pylist()], dtype=np.uint64)
+
+
+def _mix(parent: np.ndarray, child: np.ndarray) -> np.ndarray:
+    """One call's hash from its two labels' (uint64, wrapping): not symmetric, not linear, so the
+    sum over a trace's calls tells routes apart."""
+    h: np.ndarray = parent * np.uint64(0x9E3779B97F4A7C15) ^ child
+    h ^= h >> np.uint64(31)
+    h *= np.uint64(0xBF58476D1CE4E5B9)
+    mixed: np.ndarray = h ^ (h >> np.uint64(29))
+    return mixed
+
+
+def _quantile(ordered: np.ndarray, lo: np.ndarray, count: np.ndarray, q: float) -> np.ndarray:
+    """Per group of `ordered` (rows lo .. lo + count - 1, sorted), linear interpolation between
+    closest ranks (DuckDB's quantile_cont)."""
+    position = (count - 1) * q
+    below = np.floor(position).astype(np.int64)
+    above = np.minimum(below + 1, count - 1)
+    low, high = ordered[lo + below].astype(np.float64), ordered[lo + above].astype(np.float64)
+    result: np.ndarray = low + (high - low) * (position - below)
+    return result
+
+
+def route_rows(spans: pa.Table, slowest_fraction: float | None) -> tuple[list[dict[str, Any]], int | None]:
+    """The routes of the traces in `spans` (trace_sample's columns), busiest first, with each
+    trace measured by the one trace duration (trace_time.trace_times), and the slow threshold.
+
+    A trace's route is the multiset of its calls: for every span, (its parent's service:operation,
+    its own); a span whose parent is not among the spans pairs with nothing. Its key is the sum of
+    the calls' hashes, which does not depend on span order. Rows: route_key, traces, error_traces,
+    p50_ns, p95_ns, p99_ns, slow_traces (at or above the threshold: the duration at rank
+    floor((n - 1) * (1 - slowest_fraction)) of all n traces, as DuckDB's quantile_disc),
+    example_trace_id (the route's slowest trace; ties: the largest id)."""
+    times = trace_times(spans)
+    count = len(times.trace_ids)
+    if count == 0:
+        return [], None
+    services, service_names = dictionary_codes(spans.column("service_name"))
+    names, span_names = dictionary_codes(spans.column("span_name"))
+    pairs, pair_of = np.unique(services * len(span_names) + names, return_inverse=True)
+    labels = pa.array([f"{service_names[int(p) // len(span_names)]}:{span_names[int(p) % len(span_names)]}"
+                       for p in pairs])
+    label = _label_hashes(labels)[pair_of][times.span_rows]
+    parent = times.span_parent
+    parent_label = np.where(parent >= 0, label[np.maximum(parent, 0)], np.uint64(0)).astype(np.uint64)
+    route = np.zeros(count, np.uint64)
+    np.add.at(route, times.span_trace, _mix(parent_label, label))
+    duration = times.duration_ns
+    threshold = None
+    if slowest_fraction is not None:
+        ordered = np.sort(duration)
+        threshold = int(ordered[int(np.floor((count - 1) * (1 - slowest_fraction)))])
+    keys, group = np.unique(route, return_inverse=True)
+    # Traces ordered by route, then duration, then id (trace codes follow trace id order).
+    order = np.lexsort((np.arange(count), duration, group))
+    sizes = np.bincount(group, minlength=len(keys))
+    lo = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    ordered_durations = duration[order]
+    errors = np.bincount(group, weights=times.failed.astype(np.float64), minlength=len(keys))
+    slow = np.bincount(group, weights=(duration >= threshold).astype(np.float64), minlength=len(keys)) \
+        if threshold is not None else np.zeros(len(keys))
+    p50, p95, p99 = (_quantile(ordered_durations, lo, sizes, q) for q in (0.50, 0.95, 0.99))
+    example = order[lo + sizes - 1]
+    rows: list[dict[str, Any]] = [{
+             "route_key": str(int(keys[g])), "traces": int(sizes[g]), "error_traces": int(errors[g]),
+             "p50_ns": float(p50[g]), "p95_ns": float(p95[g]), "p99_ns": float(p99[g]),
+             "slow_traces": int(slow[g]), "slow_threshold_ns": threshold,
+             "example_trace_id": times.trace_ids[int(example[g])]} for g in range(len(keys))]
+    rows.sort(key=lambda r: (-int(r["traces"]), str(r["route_key"])))
+    return rows, threshold
+
+
 class SpanSource(Protocol):
     """Where the example traces' spans come from (a store, or one that joins reconstructed traces)."""
 
@@ -161,8 +244,11 @@ def analyze_paths(reader: AnalyticsReader, spans: SpanSource, flt: AnalysisFilte
                   slowest_fraction: float | None = None, sample: int | None = None) -> Report:
     """Routes of the selected traces; with `sample`, of a fixed sample of about that many (the
     store's choice, the same every time), which the report's notes state."""
-    table = reader.route_stats(flt, slowest_fraction, sample)
-    every_route = table.to_pylist()
+    spans_read = reader.trace_sample(flt, sample if sample is not None else UNSAMPLED)
+    every_route, threshold = route_rows(spans_read, slowest_fraction)
+    sampled = sum(int(r["traces"]) for r in every_route)
+    # The sample holds every selected trace unless it is full (then count them).
+    selected = reader.count_traces(flt) if sampled and sample is not None and sampled >= sample else sampled
     rows = every_route[:MAX_ROUTES]
     total = sum(int(r["traces"]) for r in every_route)
     total_slow = sum(int(r["slow_traces"]) for r in every_route)
@@ -205,7 +291,6 @@ def analyze_paths(reader: AnalyticsReader, spans: SpanSource, flt: AnalysisFilte
         out.sort(key=lambda r: -r["difference"])
         columns += [Column("slow_share", f"share of slowest {slowest_fraction * 100:g}%", PERCENT),
                     Column("difference", "difference", PERCENT)]
-        threshold = table.column("slow_threshold_ns")[0].as_py() if table.num_rows else None
         if out and threshold is not None:
             top = out[0]
             findings.append(
@@ -213,12 +298,11 @@ def analyze_paths(reader: AnalyticsReader, spans: SpanSource, flt: AnalysisFilte
                 f"route {_sentence(top)} {top['slow_share']:.0f}% of the time, against "
                 f"{top['share']:.0f}% for all requests.")
     elif out:
-        findings.append(f"{len(table)} routes over {total:,} traces; the most common, "
+        findings.append(f"{len(every_route)} routes over {total:,} traces; the most common, "
                         f"{_sentence(out[0])}, carries {out[0]['share']:.0f}% of them.")
     columns += [Column("p50_ms", "p50 ms", MS), Column("p95_ms", "p95 ms", MS), Column("p99_ms", "p99 ms", MS),
                 Column("error_rate", "errors", PERCENT), Column("example_trace_id", "example trace", TRACE)]
-    notes = [f"showing the first {MAX_ROUTES} of {len(table)} routes"] if len(table) > MAX_ROUTES else []
-    selected = every_route[0]["selected_traces"] if every_route else 0
+    notes = [f"showing the first {MAX_ROUTES} of {len(every_route)} routes"] if len(every_route) > MAX_ROUTES else []
     if total < selected:
         notes.append(f"routes of a fixed sample of {total:,} of the {selected:,} traces "
                      f"(the same sample every time; sample={sample})")

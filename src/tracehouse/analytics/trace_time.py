@@ -131,17 +131,20 @@ def trace_critical_path(spans: Sequence[SpanTiming]) -> list[PathSegment]:
 class TraceTimes:
     """Per trace of a span table (in order of first appearance): its id, whether any of its spans
     failed, its start (the root's) and its duration, both by the definition above (ns); and, per
-    span, the index of its trace and of its parent span (-1: none in the table)."""
+    span counted (a re-sent span once), its row in the table, the index of its trace, and the
+    index (among the spans counted) of its parent (-1: none in the table)."""
 
     trace_ids: list[str]
     failed: np.ndarray
     start_ns: np.ndarray
     duration_ns: np.ndarray
+    span_rows: np.ndarray
     span_trace: np.ndarray
     span_parent: np.ndarray
 
 
-def _codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array]:
+def dictionary_codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """Each value's index into the distinct values (in order of first appearance), and those."""
     encoded = pc.dictionary_encode(column)
     if isinstance(encoded, pa.ChunkedArray):
         encoded = encoded.combine_chunks() if encoded.num_chunks != 1 else encoded.chunk(0)
@@ -153,16 +156,16 @@ def trace_times(spans: pa.Table) -> TraceTimes:
     span_id, parent_span_id, service_name, span_kind, start_time_unix_nano, duration_ns, error)."""
     if spans.num_rows == 0:
         none = np.zeros(0, np.int64)
-        return TraceTimes([], np.zeros(0, bool), none, none, none, none)
-    trace, trace_dictionary = _codes(spans.column("trace_id"))
-    span, span_dictionary = _codes(spans.column("span_id"))
+        return TraceTimes([], np.zeros(0, bool), none, none, none, none, none)
+    trace, trace_dictionary = dictionary_codes(spans.column("trace_id"))
+    span, span_dictionary = dictionary_codes(spans.column("span_id"))
     parent_span = pc.fill_null(pc.index_in(spans.column("parent_span_id"), value_set=span_dictionary), -1)
     parent_code = parent_span.to_numpy(zero_copy_only=False).astype(np.int64)
     width = len(span_dictionary)
     key = trace * width + span
     start = spans.column("start_time_unix_nano").to_numpy(zero_copy_only=False).astype(np.int64)
     end = start + np.maximum(spans.column("duration_ns").to_numpy(zero_copy_only=False).astype(np.int64), 0)
-    service, _ = _codes(spans.column("service_name"))
+    service, _ = dictionary_codes(spans.column("service_name"))
     kind = pc.fill_null(spans.column("span_kind"), "").to_numpy(zero_copy_only=False)
     errors = pc.fill_null(spans.column("error"), False).to_numpy(zero_copy_only=False).astype(bool)
     trace_ids = [str(t) for t in trace_dictionary.to_pylist()]
@@ -171,6 +174,7 @@ def trace_times(spans: pa.Table) -> TraceTimes:
     np.logical_or.at(failed, trace, errors)
     # A re-sent span counts once: its first row, as `timeline` keeps it.
     keys, first = np.unique(key, return_index=True)
+    kept = np.arange(len(key), dtype=np.int64)
     if len(first) < len(key):
         kept = np.sort(first)
         trace, key, parent_code, start, end, service, kind = (
@@ -224,4 +228,4 @@ def trace_times(spans: pa.Table) -> TraceTimes:
     trace_start = np.zeros(count, np.int64)
     trace_start[trace[roots]] = start[roots] + shift[roots]
     duration_ns = np.maximum(0, last_end - trace_start)
-    return TraceTimes(trace_ids, failed, trace_start, duration_ns, trace, parent)
+    return TraceTimes(trace_ids, failed, trace_start, duration_ns, kept, trace, parent)
