@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
+
 from tracehouse.analytics.report import COUNT, PERCENT, TEXT, Column, Report
+from tracehouse.analytics.trace_time import trace_times
 from tracehouse.store import AnalysisFilter, AnalyticsReader, Selection
 
 # Traces read on each side (the lowest trace hashes): every value of ~10 span attributes of 20,000
-# traces a side of ~11 spans did not fit the store's 128 MB at 1M traces (bench/scale_bench.py).
+# traces a side of ~11 spans did not fit the store's 128 MB at 1M traces (bench/scale_bench.py), and
+# 5,000 a side took 1.4 s of the 2 s budget; 2,000 a side, 0.5 s.
 MAX_TRACES_PER_SIDE = 2_000
+# A selection by duration measures each trace by the one trace duration (trace_time.trace_times) over
+# a fixed sample of this many traces (the store's trace_sample), whose slowest are the selection and
+# the others the baseline: 10,000 traces of the last hour at 1M traces cost ~0.4 s to read and place.
+TIMING_SAMPLE = 10_000
 MAX_ROWS = 30
 
 
@@ -23,8 +33,12 @@ def analyze_compare(reader: AnalyticsReader, flt: AnalysisFilter, selection: Sel
                     max_traces: int = MAX_TRACES_PER_SIDE, max_rows: int | None = MAX_ROWS) -> Report:
     """The attribute values ranked by over-representation in the selection; the first `max_rows`
     (None: all, which a comparison against a baseline ranks again before cutting)."""
-    rows = reader.attribute_contrast(flt, selection, max_traces).to_pylist()
     what = describe(selection)
+    timing_note = None
+    threshold: int | None = None
+    if selection.slowest_fraction is not None or selection.min_duration_ns is not None:
+        selection, threshold, timing_note = _by_duration(reader, flt, selection, max_traces)
+    rows = reader.attribute_contrast(flt, selection, max_traces).to_pylist()
     out = []
     for r in rows:
         selected_pct = 100 * r["selected"] / r["selected_total"] if r["selected_total"] else 0.0
@@ -51,6 +65,35 @@ def analyze_compare(reader: AnalyticsReader, flt: AnalysisFilter, selection: Sel
                Column("baseline", "other traces", COUNT)]
     notes = [f"selection: {sel_total:,} {what}; baseline: {base_total:,} other traces"
              + (f" (each side sampled to at most {max_traces:,})" if max(sel_total, base_total) >= max_traces else "")]
+    if timing_note:
+        notes.append(timing_note)
+    params: dict[str, Any] = {} if threshold is None else {"threshold_ms": threshold / 1e6}
     shown = out[:max_rows] if max_rows is not None else out
-    return Report("compare", f"What marks the {what}", findings, columns, shown,
-                  notes=notes)
+    return Report("compare", f"What marks the {what}", findings, columns, shown, params=params, notes=notes)
+
+
+def _by_duration(reader: AnalyticsReader, flt: AnalysisFilter, selection: Selection,
+                 max_traces: int) -> tuple[Selection, int | None, str | None]:
+    """The sides of a selection by duration, each trace measured by the one trace duration (clock
+    skew corrected, async work kept: trace_time) over the store's fixed sample: the traces at or
+    above the threshold (the duration at rank floor((n - 1) * (1 - fraction)), or the minimum
+    given), against the others. Each side: its first max_traces by trace id. Also the threshold,
+    and a note when the sample is not every selected trace."""
+    times = trace_times(reader.trace_sample(flt, TIMING_SAMPLE))
+    count = len(times.trace_ids)
+    if count == 0:
+        return Selection(traces=(), others=()), None, None
+    if selection.min_duration_ns is not None:
+        threshold = int(selection.min_duration_ns)
+    else:
+        ordered = np.sort(times.duration_ns)
+        threshold = int(ordered[int(np.floor((count - 1) * (1 - (selection.slowest_fraction or 0.05))))])
+    slow = times.duration_ns >= threshold
+    ids = np.array(times.trace_ids, dtype=object)
+    chosen = tuple(sorted(ids[slow].tolist())[:max_traces])
+    others = tuple(sorted(ids[~slow].tolist())[:max_traces])
+    note = None
+    if count >= TIMING_SAMPLE:
+        note = (f"sides chosen by trace duration among a fixed sample of {count:,} of the "
+                f"{reader.count_traces(flt):,} traces (the same sample every time)")
+    return Selection(traces=chosen, others=others), threshold, note

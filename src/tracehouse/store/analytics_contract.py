@@ -63,15 +63,22 @@ class Selection:
     """Which traces form the selection that `attribute_contrast` compares with the rest.
 
     Exactly one of: the slowest `slowest_fraction` (0.05 = slowest 5%), traces lasting at least
-    `min_duration_ns`, or the traces with an error (`errors=True`).
+    `min_duration_ns`, the traces with an error (`errors=True`), or (added for issue 11) the traces
+    the caller chose: `traces`, against `others` (hex trace ids; each side read whole up to
+    max_traces, the first ids first). The analyses choose the slow side this way, by the one trace
+    duration (tracehouse.analytics.trace_time); with slowest_fraction and min_duration_ns the store
+    measures a trace by the envelope of its spans in the window.
     """
 
     slowest_fraction: float | None = None
     min_duration_ns: int | None = None
     errors: bool = False
+    traces: tuple[str, ...] | None = None
+    others: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        chosen = sum((self.slowest_fraction is not None, self.min_duration_ns is not None, self.errors))
+        chosen = sum((self.slowest_fraction is not None, self.min_duration_ns is not None, self.errors,
+                      self.traces is not None))
         if chosen != 1:
             raise ValueError("choose exactly one selection: slowest fraction, minimum duration, or errors")
         if self.slowest_fraction is not None and not 0 < self.slowest_fraction < 1:
@@ -118,7 +125,8 @@ class AnalyticsReader(Protocol):
         """How often each attribute value occurs in selected traces and in the others (baseline).
 
         A trace "has" a value when any of its spans carries it (span or resource attribute). At most
-        `max_traces` traces of each side are read, sampled by trace id, to bound the cost.
+        `max_traces` traces of each side are read, sampled by trace id, to bound the cost (with
+        Selection.traces: the first max_traces ids of each side; threshold_ns is then null).
         Columns: scope ('span' | 'resource'), key, value (text), selected, baseline (trace counts),
         selected_total, baseline_total (traces read on each side; same in every row),
         threshold_ns (the duration threshold, null for errors).

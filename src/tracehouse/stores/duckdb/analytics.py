@@ -152,9 +152,26 @@ class DuckDBAnalytics:
                            sample_below=sample_below)
 
     def attribute_contrast(self, flt: AnalysisFilter, selection: Selection, max_traces: int) -> pa.Table:
-        return self._table("attribute_contrast", flt, errors=selection.errors,
-                           min_duration_ns=selection.min_duration_ns,
-                           slowest_fraction=selection.slowest_fraction, max_traces=max_traces)
+        params = filter_params(flt)
+        whole: dict[str, Any] = {f"{bound}_{slot + 1}": params[f"{name}_ns"] if slot == 0 else 0
+                 for slot in range(SAMPLE_SLICES) for bound, name in (("lo", "start"), ("hi", "end"))}
+        if selection.traces is None:
+            return self._table("attribute_contrast", flt, errors=selection.errors,
+                               min_duration_ns=selection.min_duration_ns,
+                               slowest_fraction=selection.slowest_fraction, max_traces=max_traces, **whole)
+        chosen = [_trace_bytes(t) for t in selection.traces[:max(0, max_traces)]]
+        others = [_trace_bytes(t) for t in selection.others[:max(0, max_traces)]]
+        ranges = whole
+        if self._reconstruction(flt) is None and self._summary_is_complete():
+            # The chosen traces' spans lie where their summaries say: read only those row groups
+            # (the whole hour's spans at 1M traces cost 0.35 s of a 2 s budget).
+            bounds = self._cursor.execute(sql("analytics/trace_bounds"), {"ids": chosen + others}).fetchall()
+            ranges = dict[str, Any]()
+            for slot, (low, high) in enumerate(_covering(bounds, SAMPLE_SLICES)):
+                ranges[f"lo_{slot + 1}"], ranges[f"hi_{slot + 1}"] = low, high
+            for slot in range(len(ranges) // 2, SAMPLE_SLICES):
+                ranges[f"lo_{slot + 1}"], ranges[f"hi_{slot + 1}"] = 0, 0
+        return self._table("attribute_contrast_given", flt, selected=chosen, others=others, **ranges)
 
     def error_hotspots(self, flt: AnalysisFilter) -> pa.Table:
         return self._table("error_hotspots", flt)
@@ -245,6 +262,33 @@ class DuckDBAnalytics:
 
     def sql_examples(self) -> list[ExampleQuery]:
         return ExampleQuery.parse(sql("analytics/console_examples"))
+
+
+def _trace_bytes(trace_id: str) -> bytes:
+    try:
+        return bytes.fromhex(trace_id.rjust(32, "0"))
+    except ValueError as exc:
+        raise StoreError(f"not a trace id: {trace_id!r}") from exc
+
+
+def _covering(bounds: list[tuple[int, int]], most: int) -> list[tuple[int, int]]:
+    """At most `most` time ranges [low, high) that hold every (start, end) of `bounds` (sorted by
+    start), as short in all as can be: split at the widest gaps between consecutive traces."""
+    if not bounds:
+        return []
+    merged: list[list[int]] = []
+    for start, end in bounds:
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    gaps = sorted(range(1, len(merged)), key=lambda i: merged[i - 1][1] - merged[i][0])[:most - 1]
+    cuts = sorted(gaps)
+    ranges, first = [], 0
+    for cut in [*cuts, len(merged)]:
+        ranges.append((merged[first][0], max(m[1] for m in merged[first:cut]) + 1))
+        first = cut
+    return ranges
 
 
 def _fetches(rows: list[tuple[int, int, int, int]],

@@ -22,6 +22,7 @@ window_spans AS NOT MATERIALIZED (
         service_name,
         span_name,
         epoch_ns(start_time)                AS s,
+        start_time,                         -- for ranges the scan's zone maps can use
         duration_ns                         AS d,
         status_code = 'ERROR'               AS failed,
         attributes,
