@@ -13,7 +13,7 @@ import pyarrow as pa
 import pytest
 
 from tracehouse.model import DurationScope, SortOrder, SpanMetricsQuery, TraceQuery
-from tracehouse.store import INFERRED_LINK_SCHEMA, AnalysisFilter, InferredLinkStore, Store, StoreError
+from tracehouse.store import INFERRED_LINK_SCHEMA, AnalysisFilter, InferredLinkStore, Selection, Store, StoreError
 from tracehouse.stores.clickhouse import store as clickhouse_store_module
 from tracehouse.stores.duckdb import DuckDBStore
 
@@ -222,3 +222,28 @@ def test_searches_over_later_hours_give_the_embedded_answers(open_store: Any, tm
     store.delete_before(BASE_NS + 3 * HOUR + 1)                     # retention: the next search agrees with
     assert [t.trace_id for t in store.find_traces(query)] == [       # the spans left
         t.trace_id for t in store.find_traces(query) if t.start_time_unix_nano > BASE_NS + 3 * HOUR]
+
+
+def _contrast_rows(table: pa.Table) -> list[tuple[Any, ...]]:
+    return sorted((r["scope"], r["key"], r["value"], r["selected"], r["baseline"], r["selected_total"],
+                   r["baseline_total"], r["threshold_ns"]) for r in table.to_pylist())
+
+
+@pytest.mark.parametrize("flt", FILTERS[:3], ids=range(3))
+def test_attribute_contrast_over_given_sides_gives_the_embedded_answers(
+        written: Store, reference: DuckDBStore, sent: list[Trace], flt: AnalysisFilter) -> None:
+    """Selection.traces (issue 11: compare chooses its sides by the one trace duration, in Python):
+    each side read whole up to max_traces, the first ids first, counted as the store's own sides."""
+    ids = [t.trace_id.hex() for t in sent]
+    chosen = Selection(traces=tuple(ids[:3]), others=tuple(ids[3:]))
+    got = written.attribute_contrast(flt, chosen, 100)  # type: ignore[attr-defined]
+    expected = reference.attribute_contrast(flt, chosen, 100)
+    assert _contrast_rows(got) == _contrast_rows(expected)
+    if flt == AnalysisFilter():
+        rows = {(r["scope"], r["key"], r["value"]): r for r in got.to_pylist()}
+        ada = rows[("span", "enduser.id", "ada")]
+        assert (ada["selected"], ada["baseline"], ada["selected_total"], ada["baseline_total"]) == (3, 6, 3, 6)
+        assert ada["threshold_ns"] is None
+    capped = written.attribute_contrast(flt, chosen, 2).to_pylist()  # type: ignore[attr-defined]
+    if capped:
+        assert (capped[0]["selected_total"], capped[0]["baseline_total"]) == (2, 2)

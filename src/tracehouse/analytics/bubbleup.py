@@ -10,14 +10,15 @@ from tracehouse.analytics.report import COUNT, PERCENT, TEXT, Column, Report
 from tracehouse.analytics.trace_time import trace_times
 from tracehouse.store import AnalysisFilter, AnalyticsReader, Selection
 
-# Traces read on each side (the lowest trace hashes): every value of ~10 span attributes of 20,000
-# traces a side of ~11 spans did not fit the store's 128 MB at 1M traces (bench/scale_bench.py), and
-# 5,000 a side took 1.4 s of the 2 s budget; 2,000 a side, 0.5 s.
-MAX_TRACES_PER_SIDE = 2_000
+# Traces read on each side (the lowest trace hashes, or the first ids of the sides chosen): turning
+# their spans' attributes into JSON to unnest costs ~10 us a span (bench/scale_bench.py: 5,000 a
+# side of ~11 spans took 1.4 s of the 2 s budget at 1M traces; 20,000 did not fit 128 MB).
+MAX_TRACES_PER_SIDE = 1_000
 # A selection by duration measures each trace by the one trace duration (trace_time.trace_times) over
 # a fixed sample of this many traces (the store's trace_sample), whose slowest are the selection and
-# the others the baseline: 10,000 traces of the last hour at 1M traces cost ~0.4 s to read and place.
-TIMING_SAMPLE = 10_000
+# the others the baseline: 8,000 traces of the last hour at 1M traces cost ~0.4 s of CPU to read and
+# place, and give 400 traces for a slowest 5%.
+TIMING_SAMPLE = 8_000
 MAX_ROWS = 30
 
 

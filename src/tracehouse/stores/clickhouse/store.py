@@ -501,13 +501,24 @@ class ClickHouseStore:
         return origin_table(groups, service)
 
     def attribute_contrast(self, flt: AnalysisFilter, selection: Selection, max_traces: int) -> pa.Table:
+        if selection.traces is not None:   # the sides given (by the one trace duration): read whole
+            wanted = max(0, int(max_traces))
+            given = {**{t.lower().rjust(32, "0"): False for t in selection.others[:wanted]},
+                     **{t.lower().rjust(32, "0"): True for t in selection.traces[:wanted]}}
+            return self._contrast_of(flt, given, None)
         sample = self._analysis(
             "contrast_sample", flt, errors=selection.errors, max_traces=max(0, int(max_traces)),
             min_duration_ns=selection.min_duration_ns if selection.min_duration_ns is not None else -1,
             slowest_fraction=selection.slowest_fraction if selection.slowest_fraction is not None else 0.05).rows
         sides = {str(trace): bool(in_selection) for trace, in_selection, _ in sample}
         threshold = None if selection.errors or not sample else int(sample[0][2])
-        ids = [bytes.fromhex(t) for t in sides]
+        return self._contrast_of(flt, sides, threshold)
+
+    def _contrast_of(self, flt: AnalysisFilter, sides: dict[str, bool], threshold: int | None) -> pa.Table:
+        try:
+            ids = [bytes.fromhex(t.rjust(32, "0")) for t in sides]
+        except ValueError as exc:
+            raise StoreError(f"not a trace id among {', '.join(list(sides)[:3])}...") from exc
         attribute_rows: list[list[Any]] = []
         for at in range(0, len(ids), _IDS_PER_STATEMENT):
             attribute_rows += self._analysis("contrast_attributes", flt,
