@@ -20,6 +20,7 @@ from tracehouse.analytics.latency import sample_paths
 from tracehouse.analytics.trace_time import trace_critical_path, trace_duration
 from tracehouse.cli.demo_cmd import print_report
 from tracehouse.model import SPAN_BATCH_SCHEMA, SPAN_KINDS, TraceQuery
+from tracehouse.query.analyses import Analyses
 from tracehouse.query.service import QueryService
 from tracehouse.settings import Settings
 from tracehouse.store import AnalysisFilter
@@ -102,3 +103,63 @@ def test_skew_and_async_children_count_the_same_everywhere(store: DuckDBStore, t
     console = Console(record=True, width=200)
     assert print_report(console, [timings], 0.0) is not None
     assert "took 0.35 s in all" in console.export_text()
+
+
+# ---- routes, compare and latency measure a trace the same way (issue 11): a trace whose callee's
+# clock runs ahead looks long by its spans' envelope (560 ms), but took 60 ms; the genuinely slow
+# ones took 400+ ms. One route (the same calls), so its percentiles are over every trace.
+Spans = list[tuple[str, str | None, str, str, str, int, int]]
+
+
+def _traces(skewed: int, slow: int, normal: int) -> list[tuple[str, str, Spans]]:
+    made = []
+    for k in range(skewed + slow + normal):
+        tier = "skewed" if k < skewed else "slow" if k < skewed + slow else "normal"
+        root_ms = 60 if tier == "skewed" else 400 + k if tier == "slow" else 40 + k
+        ahead = 500 if tier == "skewed" else 0
+        made.append((f"{k + 1:032x}", tier, [
+            ("r", None, "web", "GET /", "SERVER", 0, root_ms),
+            ("c", "r", "web", "GET", "CLIENT", 5, root_ms - 5),
+            ("s", "c", "api", "GET /x", "SERVER", 10 + ahead, root_ms - 10 + ahead),
+        ]))
+    return made
+
+
+@pytest.fixture
+def skewed_store(tmp_path: Path) -> Iterator[DuckDBStore]:
+    rows = []
+    for n, (trace, tier, spans) in enumerate(_traces(6, 4, 30)):
+        base = T0 + n * 10**9
+        rows += [{"trace_id": bytes.fromhex(trace), "span_id": _id(s), "parent_span_id": _id(p) if p else None,
+                  "trace_state": None, "service_name": svc, "span_name": op, "span_kind": SPAN_KINDS.index(kind),
+                  "start_time_unix_nano": base + a * MS, "end_time_unix_nano": base + b * MS, "status_code": 0,
+                  "status_message": None, "attributes": json.dumps({"tier": tier} if s == "r" else {}),
+                  "resource_attributes": json.dumps({"service.name": svc}), "events": None, "links": None,
+                  "scope_name": "test", "scope_version": None, "flags": 0x101, "scope_attributes": None,
+                  "scope_schema_url": None, "resource_schema_url": None}
+                 for s, p, svc, op, kind, a, b in spans]
+    st = DuckDBStore(tmp_path / "skewed" / "tracehouse.duckdb")
+    st.write_spans(pa.Table.from_pylist(rows, schema=SPAN_BATCH_SCHEMA))
+    yield st
+    st.close()
+
+
+def test_routes_compare_and_latency_measure_a_skewed_trace_alike(skewed_store: DuckDBStore) -> None:
+    analyses = Analyses(skewed_store)
+    durations = sorted(sample_paths(skewed_store, AnalysisFilter()).durations)
+    assert durations[-4:] == [(400 + k) * MS for k in range(6, 10)] and max(durations[:-4]) == 79 * MS
+    latency = analyses.run("latency", {})
+    (route,) = analyses.run("paths", {}).rows
+    assert route["traces"] == 40
+    assert route["p50_ms"] == pytest.approx(latency.params["root_p50_ms"])
+    assert route["p95_ms"] == pytest.approx(latency.params["root_p95_ms"])
+    assert route["p99_ms"] < 410          # the envelope would say 560 ms
+    slowest = analyses.run("paths", {"slowest": "5%"})
+    assert "at least 407.0 ms" in slowest.findings[0]
+    # compare's slow side is the slow traces, not the skewed ones, by fraction and by minimum.
+    for params in ({"slowest": "5%"}, {"min_duration": "300ms"}):
+        report = analyses.run("compare", params)
+        marks = {r["attribute"]: r for r in report.rows if r["key"] == "tier"}
+        assert marks["tier=slow"]["selected_pct"] == 100.0, params
+        assert "tier=skewed" not in marks or marks["tier=skewed"]["selected_pct"] == 0.0
+        assert report.rows[0]["attribute"] == "tier=slow"
