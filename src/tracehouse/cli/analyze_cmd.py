@@ -154,7 +154,7 @@ def analyze() -> None:
 @_filter_options
 @click.option("--slowest", metavar="PERCENT", help="Compare the routes of the slowest PERCENT (e.g. 5%) with all.")
 @click.option("--sample", type=click.IntRange(min=1), metavar="N",
-              help="Group a fixed sample of about N traces (faster on a large store) [default 50000].")
+              help="Group a fixed sample of about N traces (faster on a large store) [default 10000].")
 @baseline_options
 @reconstructed_option
 @click.pass_context

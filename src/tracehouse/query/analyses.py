@@ -10,7 +10,7 @@ or HTTP query parameters, so every front end computes with the same inputs:
   what_if=SERVICE[:OPERATION]=-100ms|-50%      latency's what-if
   sample=3000                                  traces whose critical paths are computed (latency),
                                                or whose calls are grouped (origins; default 20000),
-                                               or whose routes are grouped (paths; default 50000),
+                                               or whose routes are grouped (paths; default 10000),
                                                or examined on each side (doctor; default 2000)
   reconstructed=received|include|exclude|only  traces joined by inferred links: read as received
                                                (the default: fragments apart), read whole, left
