@@ -6,7 +6,8 @@ traced (cache hits, failed connects) simply stay free. Shortest augmenting paths
 potentials (the Jonker-Volgenant scheme, as in scipy's linear_sum_assignment) on adjacency lists:
 each row's search touches only the rows and columns its candidates compete with, so a window of
 100k spans costs about as much as its busiest neighbourhoods, and no dense matrix is ever built.
-Pure Python on purpose: the backend process runs it, and numpy is kept out of that process (ADR 8).
+Pure Python: written when the backend process kept numpy out (ADR 8), and the sparse search is
+per-row work that arrays would not speed up much.
 
 `margins` then gives, for each assigned row, how much the optimal total cost rises when that one
 pair is forbidden (its min-marginal): the log-likelihood ratio between the chosen assignment and the
