@@ -38,6 +38,8 @@ class Op:
     #: response bodies take one of this many sizes (small JSON answers collide often), the same
     #: for the same item; 0: the size is not recorded
     sizes: int = 0
+    #: with `items`: the item goes in this query parameter (`/search?id=17`) instead of the path
+    query_param: str | None = None
 
 
 @dataclass
@@ -59,6 +61,15 @@ class Topology:
     queue_ms: float = 3.0      # mean queue delay of asynchronous hops
     message_ids: bool = False  # PRODUCER and CONSUMER carry messaging.message.id (OTel messaging conventions)
     request_id: bool = False   # a captured x-request-id header, passed along to every call of a request
+    #: per service, (HTTP client library, server framework) whose OpenTelemetry instrumentation
+    #: records its spans (`CLIENT_LIBRARIES`, `SERVER_FRAMEWORKS`); services not named are drawn
+    #: at random (with the attribute generator's own random stream)
+    sdk: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: draw item ids for operations at random (path or query; some none): the held-out topology
+    random_items: bool = False
+    #: share of calls answered 404 / 500 (the same code on both ends; error status as the SDKs set it)
+    not_found: float = 0.02
+    server_errors: float = 0.01
 
 
 def _topologies() -> dict[str, Callable[[random.Random], Topology]]:
@@ -67,13 +78,16 @@ def _topologies() -> dict[str, Callable[[random.Random], Topology]]:
         b = Op("orders", "GET /order", 3, [Call(c)], sizes=20)
         a = Op("frontend", "GET /checkout", 1.5, [Call(b), Call(Op("pricing", "GET /price", 2, sizes=3))])
         return Topology("chain", a, {"frontend": 0, "orders": 3.0, "inventory": -2.0, "pricing": 1.0},
-                        request_id=True)
+                        request_id=True, sdk={"frontend": ("requests", "fastapi"), "orders": ("httpx", "flask"),
+                                              "inventory": ("none", "flask"), "pricing": ("none", "fastapi")})
 
     def fanout(rng: random.Random) -> Topology:
         item = Op("catalog", "GET /item", 2.5)
         a = Op("gateway", "GET /list", 1, [Call(item, fanout=rng.randint(3, 6)), Call(Op("ads", "GET /ad", 1.5))],
                parallel=True)
-        return Topology("fanout", a, {"gateway": 0, "catalog": -4.0, "ads": 2.5}, hints=False)
+        # no ids anywhere: the calls to one endpoint look the same from both ends
+        return Topology("fanout", a, {"gateway": 0, "catalog": -4.0, "ads": 2.5},
+                        sdk={"gateway": ("httpx", "fastapi"), "catalog": ("none", "flask"), "ads": ("none", "flask")})
 
     def fanout_http(rng: random.Random) -> Topology:
         # the same fan-out as real HTTP clients and servers record it: the item in the path, and
@@ -81,19 +95,24 @@ def _topologies() -> dict[str, Callable[[random.Random], Topology]]:
         item = Op("catalog", "GET /item/{id}", 2.5, items=300, sizes=40)
         a = Op("gateway", "GET /list", 1, [Call(item, fanout=rng.randint(3, 6)),
                                            Call(Op("ads", "GET /ad", 1.5, sizes=4))], parallel=True)
-        return Topology("fanout_http", a, {"gateway": 0, "catalog": -4.0, "ads": 2.5})
+        return Topology("fanout_http", a, {"gateway": 0, "catalog": -4.0, "ads": 2.5},
+                        sdk={"gateway": ("httpx", "fastapi"), "catalog": ("none", "fastapi"), "ads": ("none", "flask")})
 
     def cache(rng: random.Random) -> Topology:
         db = Op("db", "SELECT", 3)
         profile = Op("profile", "GET /profile", 1, [Call(db, skip=0.6)])
         a = Op("web", "GET /home", 1, [Call(profile, retry=0.15), Call(Op("feed", "GET /feed", 6), skip=0.3)])
-        return Topology("cache", a, {"web": 0, "profile": 1.5, "db": -1.0, "feed": 4.0})
+        return Topology("cache", a, {"web": 0, "profile": 1.5, "db": -1.0, "feed": 4.0},
+                        sdk={"web": ("requests", "flask"), "profile": ("urllib3", "flask"), "db": ("none", "none"),
+                             "feed": ("none", "fastapi")})
 
     def fbaas(rng: random.Random) -> Topology:
         # the talk's shape: parallel calls to two services with the same client span name
         hub = Op("hub", "POST /", 0.8, [Call(Op("fizzer", "POST /", 3)), Call(Op("buzzer", "POST /", 2))],
                  parallel=True)
-        return Topology("fbaas", hub, {"hub": 0, "fizzer": 0.3, "buzzer": -0.2})
+        # fizzer is instrumented by hand (no HTTP attributes), buzzer by the Flask instrumentation
+        return Topology("fbaas", hub, {"hub": 0, "fizzer": 0.3, "buzzer": -0.2},
+                        sdk={"hub": ("httpx", "fastapi"), "fizzer": ("none", "none"), "buzzer": ("none", "flask")})
 
     def queue(rng: random.Random) -> Topology:
         mail = Op("mailer", "send", 5, [Call(Op("templates", "GET /tpl", 1.5))])
@@ -101,7 +120,8 @@ def _topologies() -> dict[str, Callable[[random.Random], Topology]]:
         return Topology("queue", api, {"api": 0, "users": -1.5, "mailer": 6.0, "templates": 0.5}, message_ids=True)
 
     def held_out(rng: random.Random) -> Topology:
-        # a random tree of 5-8 services, mixing every feature, no hints: not used for tuning
+        # a random tree of 5-8 services, mixing every feature: not used for tuning. Its instrumentation
+        # (libraries, ids in paths or queries, services without attributes) is drawn at random too.
         services = [f"svc{i}" for i in range(rng.randint(5, 8))]
         ops = [Op(s, f"op{k}", rng.uniform(0.5, 8)) for k, s in enumerate(services)]
         for k in range(1, len(ops)):
@@ -110,7 +130,7 @@ def _topologies() -> dict[str, Callable[[random.Random], Topology]]:
                                      retry=rng.choice([0, 0, 0.1]), asynchronous=rng.random() < 0.15))
             parent.parallel = rng.random() < 0.5
         return Topology("held_out", ops[0], {s: rng.uniform(-8, 8) for s in services},
-                        net_ms=rng.uniform(0.2, 1.0), hints=False)
+                        net_ms=rng.uniform(0.2, 1.0), random_items=True)
 
     return {"chain": chain, "fanout": fanout, "fanout_http": fanout_http, "cache": cache, "fbaas": fbaas,
             "queue": queue, "held_out": held_out}
@@ -179,6 +199,60 @@ def to_table(rows: list[dict[str, object]]) -> pa.Table:
     return pa.table(cols, schema=SPAN_BATCH_SCHEMA)
 
 
+# What the Python OpenTelemetry instrumentations record on an HTTP call, by library, with their
+# default semantic conventions: requests and urllib3 the old ones (http.url: the full URL, with the
+# query), httpx the stable ones (url.full, server.address/port); Flask through the WSGI middleware
+# (old: http.target is the path and the query, http.host and net.host.port where it was reached),
+# FastAPI through the ASGI middleware (stable: url.path and url.query apart, server.address/port).
+# Both ends record the response's status code; a client marks 4xx and 5xx as errors, a server 5xx
+# only. "none": a service instrumented by hand, without those attributes.
+CLIENT_LIBRARIES = ("requests", "httpx", "urllib3", "none")
+SERVER_FRAMEWORKS = ("flask", "fastapi", "none")
+
+
+def client_attributes(library: str, method: str, host: str, port: int, path: str, query: str,
+                      status: int | None) -> dict[str, object]:
+    url = f"http://{host}:{port}{path}" + (f"?{query}" if query else "")
+    attrs: dict[str, object]
+    if library in ("requests", "urllib3"):
+        attrs = {"http.method": method, "http.url": url}
+        if status is not None:
+            attrs["http.status_code"] = status
+    elif library == "httpx":
+        attrs = {"http.request.method": method, "url.full": url, "server.address": host, "server.port": port,
+                 "network.protocol.version": "1.1"}
+        if status is not None:
+            attrs["http.response.status_code"] = status
+            if status >= 400:
+                attrs["error.type"] = str(status)
+        else:
+            attrs["error.type"] = "httpx.ConnectTimeout"
+    else:
+        attrs = {}
+    return attrs
+
+
+def server_attributes(framework: str, method: str, host: str, port: int, path: str, route: str, query: str,
+                      status: int, peer: int) -> dict[str, object]:
+    if framework == "flask":
+        return {"http.method": method, "http.server_name": host, "http.scheme": "http", "net.host.port": port,
+                "http.host": f"{host}:{port}", "http.target": path + (f"?{query}" if query else ""),
+                "net.peer.ip": "10.0.0.7", "net.peer.port": peer, "http.user_agent": "python-requests/2.32.3",
+                "http.flavor": "1.1", "http.route": route, "http.status_code": status}
+    if framework == "fastapi":
+        attrs: dict[str, object] = {
+            "http.request.method": method, "url.scheme": "http", "url.path": path, "server.address": host,
+            "server.port": port, "client.address": "10.0.0.7", "client.port": peer,
+            "user_agent.original": "python-httpx/0.27.2", "network.protocol.version": "1.1", "http.route": route,
+            "http.response.status_code": status}
+        if query:
+            attrs["url.query"] = query
+        if status >= 500:
+            attrs["error.type"] = str(status)
+        return attrs
+    return {}
+
+
 def _zipf(n: int) -> list[float]:
     """Cumulative weights of Zipf's law over n items (item k is 1/k as popular as item 1)."""
     total, out = 0.0, []
@@ -189,9 +263,13 @@ def _zipf(n: int) -> list[float]:
 
 
 class _Run:
-    def __init__(self, topo: Topology, rng: random.Random, propagated: float) -> None:
+    def __init__(self, topo: Topology, rng: random.Random, propagated: float, attr_seed: int = 0) -> None:
         self.topo = topo
         self.rng = rng
+        # Attributes (ids, status codes, headers) are drawn from their own stream, so the same seed
+        # gives the same timing with and without them: the timing-only and timing+attributes
+        # figures of the benchmark come from the same requests.
+        self.arng = random.Random(attr_seed * 1_000_003 + 17)
         self.propagated = propagated
         self.rows: list[dict[str, object]] = []
         self.truth: dict[tuple[str, str], tuple[str, str] | None] = {}
@@ -204,6 +282,9 @@ class _Run:
 
     def _id(self, bits: int) -> str:
         return f"{self.rng.getrandbits(bits):0{bits // 4}x}"
+
+    def _attr_id(self, bits: int) -> str:
+        return f"{self.arng.getrandbits(bits):0{bits // 4}x}"
 
     def _net(self) -> int:
         return int(self.topo.net_ms * MS * self.rng.lognormvariate(0, 0.35))
@@ -218,11 +299,39 @@ class _Run:
     def request(self, start: int, request_id: str) -> None:
         cut = self.rng.random() >= self.propagated
         trace = self._id(128)
-        self.header = {"http.request.header.x-request-id": [self._id(64)]} if self.topo.request_id else {}
+        self.header = ({"http.request.header.x-request-id": [self._attr_id(64)]}
+                       if self.topo.request_id and self.topo.hints else {})
         self.op(self.topo.entry, start, trace, None, None, request_id, cut, "SERVER")
 
+    def _request_line(self, op: Op) -> tuple[str, str, str, str, int]:
+        """(method, path, query, route, item) of one request to `op`, ids drawn as the topology says."""
+        method, _, route = op.name.partition(" ")
+        if not route.startswith("/"):
+            method, route = "GET", "/" + op.name.lower()
+        if op.items and not op.query_param and "{id}" not in route:
+            route += "/{id}"
+        item = 0
+        if op.items:
+            item = self.arng.choices(range(1, op.items + 1), cum_weights=_zipf(op.items))[0]
+        query = ""
+        if op.query_param and item:
+            path = route.replace("/{id}", "")
+            query = f"{op.query_param}={item}"
+        else:
+            path = route.replace("{id}", str(item)) if item else route.replace("/{id}", "")
+        return method, path, query, route, item
+
+    def _status(self) -> int:
+        draw = self.arng.random()
+        if draw < self.topo.server_errors:
+            return 500
+        if draw < self.topo.server_errors + self.topo.not_found:
+            return 404
+        return 200
+
     def op(self, op: Op, start: int, trace: str, parent: str | None, caller: tuple[str, str] | None,
-           request_id: str, cut: bool, kind: str, extra: dict[str, object] | None = None) -> int:
+           request_id: str, cut: bool, kind: str, extra: dict[str, object] | None = None,
+           error: bool = False) -> int:
         rng = self.rng
         span = self._id(64)
         if parent is None:
@@ -245,11 +354,14 @@ class _Run:
                     t = end + int(0.15 * MS * rng.lognormvariate(0, 0.6))   # call end -> next call
         end = max(ends) + int(op.work_ms * 0.6 * MS * rng.lognormvariate(0, 0.5))
         attrs: dict[str, object] = {"request.size": rng.randint(10, 5000), **(extra or {})}
-        if self.topo.hints and "url.path" not in attrs and kind == "SERVER":
-            attrs["url.path"] = "/" + op.name.split(" ")[-1].strip("/")
+        if self.topo.hints and caller is None and kind == "SERVER":  # the entry: called from outside
+            method, path, query, route, _ = self._request_line(op)
+            attrs.update(server_attributes(self.topo.sdk[op.service][1], method, op.service,
+                                           self.ports[op.service], path, route, query, 200,
+                                           40000 + self.arng.randrange(20000)))
         if self.topo.hints and kind == "SERVER":
             attrs.update(self.header)
-        self._emit(trace, span, parent, op.service, op.name, kind, start, end, attrs)
+        self._emit(trace, span, parent, op.service, op.name, kind, start, end, attrs, error)
         self.busy[op.service] = self.busy.get(op.service, 0.0) + (end - start)
         return end
 
@@ -257,27 +369,37 @@ class _Run:
         rng, target = self.rng, call.target
         attrs: dict[str, object] = {}
         served: dict[str, object] = {}
+        status: int | None = None
+        library = self.topo.sdk.get(caller.service, ("none", "none"))[0]
+        method = "GET"
         if self.topo.hints and not call.asynchronous:
             port = self.ports[target.service]
-            path = "/" + target.name.split(" ")[-1].strip("/")
-            item = 0
-            if target.items:
-                item = rng.choices(range(1, target.items + 1), cum_weights=_zipf(target.items))[0]
-                path = path.replace("{id}", str(item))
-            attrs = {"server.address": target.service, "server.port": port,
-                     "url.full": f"http://{target.service}:{port}{path}", **self.header}
-            served = {"url.path": path, "server.address": target.service, "server.port": port}
+            method, path, query, route, item = self._request_line(target)
+            status = self._status()
+            attrs = {**client_attributes(library, method, target.service, port, path, query, status), **self.header}
+            served = server_attributes(self.topo.sdk.get(target.service, ("none", "none"))[1], method,
+                                       target.service, port, path, route, query, status,
+                                       40000 + self.arng.randrange(20000))
             if target.sizes:
-                size = 200 + 37 * ((item * 7919) % target.sizes if target.items else rng.randrange(target.sizes))
+                # sizes recorded by a response hook on both ends (no Python HTTP instrumentation does by default)
+                size = 200 + 37 * ((item * 7919) % target.sizes if target.items else self.arng.randrange(target.sizes))
                 attrs["http.response.body.size"] = served["http.response.body.size"] = size
         elif self.topo.hints:
-            attrs = {"messaging.system": "rabbitmq", "messaging.destination.name": target.service}
-            served = dict(attrs)
+            attrs = {"messaging.system": "rabbitmq", "messaging.destination.name": target.service,
+                     "messaging.operation": "publish"}
+            served = {"messaging.system": "rabbitmq", "messaging.destination.name": target.service,
+                      "messaging.operation": "process"}
             if self.topo.message_ids:
-                attrs["messaging.message.id"] = served["messaging.message.id"] = self._id(128)
+                attrs["messaging.message.id"] = served["messaging.message.id"] = self._attr_id(128)
         if call.retry and rng.random() < call.retry:
             failed = start + int(0.8 * MS * rng.lognormvariate(0, 0.3))
-            self._emit(trace, self._id(64), parent, caller.service, "GET", "CLIENT", start, failed, attrs, error=True)
+            # a connect timeout: no response, so no status code on the client
+            refused = {k: v for k, v in attrs.items() if k not in ("http.status_code", "http.response.status_code",
+                                                                     "http.response.body.size")}
+            if "error.type" in refused:
+                refused["error.type"] = "httpx.ConnectTimeout"
+            self._emit(trace, self._id(64), parent, caller.service, method, "CLIENT", start, failed, refused,
+                       error=True)
             start = failed + int(2 * MS)
         span = self._id(64)
         self.interchangeable[(trace, span)] = f"{parent}/{target.service}/{target.name}"
@@ -289,10 +411,30 @@ class _Run:
             self.op(target, consume, child_trace, child_parent, (trace, span), request_id, cut, "CONSUMER", served)
             return end
         server_end = self.op(target, start + self._net(), child_trace, child_parent, (trace, span), request_id,
-                             cut, "SERVER", served)
+                             cut, "SERVER", served, error=status is not None and status >= 500)
         end = server_end + self._net()
-        self._emit(trace, span, parent, caller.service, "GET", "CLIENT", start, end, attrs)
+        self._emit(trace, span, parent, caller.service, method, "CLIENT", start, end, attrs,
+                   error=status is not None and status >= 400)
         return end
+
+
+def _instrument(topo: Topology, rng: random.Random) -> None:
+    """Libraries for the services the topology does not name; with `random_items`, ids (in the
+    path or the query, or none) for each operation."""
+    for service in sorted(topo.skew_ms):
+        if service not in topo.sdk:
+            topo.sdk[service] = (rng.choice(CLIENT_LIBRARIES), rng.choice(SERVER_FRAMEWORKS))
+    if topo.random_items:
+        ops, seen = [topo.entry], set()
+        while ops:
+            op = ops.pop()
+            if id(op) in seen:
+                continue
+            seen.add(id(op))
+            op.items = rng.choice([0, 0, 30, 1000])
+            if op.items:
+                op.query_param = rng.choice([None, "id"])
+            ops.extend(c.target for c in op.calls)
 
 
 def generate(topology: str, requests: int, concurrency: float, seed: int = 1, propagated: float = 0.0,
@@ -305,12 +447,13 @@ def generate(topology: str, requests: int, concurrency: float, seed: int = 1, pr
     if not evidence:
         topo.hints = False
     # Measure the mean busy time a request brings each service, to pick the arrival rate.
+    _instrument(topo, random.Random(seed * 7919 + 3))
     probe = _Run(topo, random.Random(seed + 1), 1.0)
     for k in range(200):
         probe.request(T0 + k * 10**9, f"p{k}")
     per_request = sum(probe.busy.values()) / len(probe.busy) / 200
     rate = concurrency / per_request  # requests per ns
-    run = _Run(topo, rng, propagated)
+    run = _Run(topo, rng, propagated, attr_seed=seed)
     t = T0
     for k in range(requests):
         t += int(rng.expovariate(rate)) + 1

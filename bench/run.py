@@ -1,6 +1,7 @@
 """`make bench`: every benchmark, one after the other, printing its figures as measured.
 
     python -m bench.run [NAME ...]   (default: all; NAME is a key of BENCHES below)
+    python -m bench.run --quick NAME (a smaller sweep, where the benchmark has one: reconstruct)
 
 Figures from a shared 2-core machine are noisy; each benchmark reports medians where it repeats.
 """
@@ -32,6 +33,10 @@ BENCHES = {
 
 
 def main(argv: list[str]) -> int:
+    if "--quick" in argv:  # benchmarks that have a smaller sweep for iterating read this
+        import os
+        os.environ["TRACEHOUSE_BENCH_QUICK"] = "1"
+        argv = [a for a in argv if a != "--quick"]
     names = argv or list(BENCHES)
     unknown = [n for n in names if n not in BENCHES]
     if unknown:

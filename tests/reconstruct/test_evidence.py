@@ -102,3 +102,34 @@ def test_item_paths_and_sizes_untangle_fan_out_at_high_concurrency() -> None:
     assert ours.link_accuracy >= 0.95 and ours.trace_accuracy >= 0.85, ours
     assert ours.trace_accuracy >= fcfs.trace_accuracy + 0.3, (ours, fcfs)
     assert ours.trace_accuracy >= alone.trace_accuracy + 0.3, (ours, alone)
+
+
+def test_queries_and_status_codes_as_the_python_instrumentations_record_them() -> None:
+    """requests/urllib3 record `http.url` (with the query) and `http.status_code`; httpx `url.full`
+    and `http.response.status_code`; Flask (WSGI) `http.target` with the query; FastAPI (ASGI)
+    `url.path` and `url.query` apart. Both ends of one call read the same query and status."""
+    requests_client = hints("CLIENT", {"http.url": "http://svc4:7004/search?id=17", "http.status_code": 404})
+    httpx_client = hints("CLIENT", {"url.full": "http://svc4:7004/search?id=17", "server.address": "svc4",
+                                    "server.port": 7004, "http.response.status_code": 404})
+    flask_server = hints("SERVER", {"http.target": "/search?id=17", "http.host": "svc4:7004", "http.status_code": 404})
+    fastapi_server = hints("SERVER", {"url.path": "/search", "url.query": "id=17", "server.port": 7004,
+                                      "http.response.status_code": 404})
+    for side in (requests_client, httpx_client, flask_server, fastapi_server):
+        assert (side.path, side.query, side.status) == ("/search", "id=17", 404), side
+    assert hints("SERVER", {"url.path": "/search"}).query == ""  # the stable conventions omit an empty query
+    assert hints("SERVER", {"http.route": "/search"}).query is None  # nothing recorded: nothing to compare
+    assert fastapi_server.target == "*:7004"
+
+
+def test_a_different_query_or_status_rules_a_call_out() -> None:
+    """Two calls whose timing fits the orphan; the better-timed one asked for another id (or got
+    another status code) than the server answered, so the other one is chosen."""
+    t0 = 10**18
+    for field, theirs, ours in (("query", "id=1", "id=2"), ("status", 200, 500)):
+        close = CallSpan("a" * 32, "1" * 16, "f" * 16, "web", "GET", "CLIENT", t0, t0 + 10 * MS, **{field: theirs})
+        fair = CallSpan("b" * 32, "2" * 16, "e" * 16, "web", "GET", "CLIENT", t0 + MS // 2,
+                        t0 + 10 * MS + MS // 3, **{field: ours})
+        server = CallSpan("c" * 32, "3" * 16, None, "feed", "GET /feed", "SERVER", t0 + MS // 10,
+                          t0 + 10 * MS - MS // 10, **{field: ours})
+        (link,) = reconstruct([close, fair, server]).links
+        assert link.parent_span_id == "2" * 16, field

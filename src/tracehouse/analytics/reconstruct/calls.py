@@ -34,6 +34,8 @@ class CallSpan:
     size: int | None = None
     response_size: int | None = None
     correlation: str | None = None
+    query: str | None = None
+    status: int | None = None
 
 
 # Attribute names, new semantic conventions first, then the older ones SDKs still send.
@@ -44,6 +46,8 @@ _OWN_ADDRESS = ("server.address", "net.host.name", "http.host", "messaging.desti
 _OWN_PORT = ("server.port", "net.host.port")
 _URL = ("url.full", "http.url")
 _PATH = ("url.path", "http.target")
+_QUERY = ("url.query",)
+_STATUS = ("http.response.status_code", "http.status_code")
 _SIZE = ("http.request.body.size", "http.request_content_length", "messaging.message.body.size",
          "rpc.message.uncompressed_size")
 _RESPONSE_SIZE = ("http.response.body.size", "http.response_content_length")
@@ -62,6 +66,8 @@ class Hints(NamedTuple):
     size: int | None
     response_size: int | None
     correlation: str | None
+    query: str | None
+    status: int | None
 
 
 def _first(attrs: dict[str, Any], names: tuple[str, ...]) -> Any:
@@ -90,7 +96,7 @@ def _correlation(attrs: dict[str, Any]) -> str | None:
 
 
 def hints(kind: str, attrs: dict[str, Any]) -> Hints:
-    """(target, path, size, response size, correlation id) of a span from its attributes.
+    """(target, path, size, response size, correlation id, query, status) of a span from its attributes.
 
     A caller's target is where it sent the call (address:port, or the messaging destination): the
     engine learns which callee each target reaches. A callee's target is where it was reached;
@@ -98,10 +104,14 @@ def hints(kind: str, attrs: dict[str, Any]) -> Hints:
     sides' path is the concrete request path (never a route template: '/users/{id}' cannot be
     compared with '/users/7'), and the size the request body's bytes; when both sides carry one
     and they differ, the pair is ruled out; the same for the response body's bytes and for a
-    correlation id (a message id, a captured request-id header).
+    correlation id (a message id, a captured request-id header), the query string (`url.full`'s
+    or `http.target`'s after the '?', or `url.query`; '' when the side records its path and there is
+    no query: the stable conventions leave `url.query` out when it is empty) and the response's
+    status code (`http.response.status_code`, `http.status_code`: both ends see the same one).
     """
     target: str | None = None
     path: str | None = None
+    query: str | None = None
     url = _first(attrs, _URL)
     if kind in CALLERS:
         address, port = _first(attrs, _ADDRESS), _first(attrs, _PORT)
@@ -119,6 +129,7 @@ def hints(kind: str, attrs: dict[str, Any]) -> Hints:
             target = f"{address}:{port}" if port is not None else str(address)
         if parts is not None and parts.path:
             path = parts.path
+            query = parts.query
     else:
         address, port = _first(attrs, _OWN_ADDRESS), _first(attrs, _OWN_PORT)
         if address is not None:
@@ -127,11 +138,16 @@ def hints(kind: str, attrs: dict[str, Any]) -> Hints:
                 host, _, own = host.rpartition(":")
                 port = port if port is not None else own
             target = f"{host}:{port}" if port is not None else host
+        elif port is not None:  # the port alone (server.port without server.address) still rules out
+            target = f"*:{port}"
     raw_path = _first(attrs, _PATH)
     if path is None and raw_path is not None:
-        path = str(raw_path).split("?", 1)[0]
+        path, _, query = str(raw_path).partition("?")
+        raw_query = _first(attrs, _QUERY)
+        if raw_query is not None:
+            query = str(raw_query).lstrip("?")
     return Hints(target, path, _size(_first(attrs, _SIZE)), _size(_first(attrs, _RESPONSE_SIZE)),
-                 _correlation(attrs))
+                 _correlation(attrs), query, _size(_first(attrs, _STATUS)))
 
 
 @functools.lru_cache(maxsize=4096)  # a window holds few distinct targets and many pairs

@@ -195,6 +195,12 @@ def _compatible(caller: CallSpan, callee: CallSpan) -> bool:
     a, b = caller.correlation, callee.correlation
     if a is not None and b is not None and a != b:
         return False
+    a, b = caller.query, callee.query
+    if a is not None and b is not None and a != b:
+        return False
+    a_status, b_status = caller.status, callee.status
+    if a_status is not None and b_status is not None and a_status != b_status:
+        return False
     a, b = caller.target, callee.target
     return a is None or b is None or same_place(a, b)
 
