@@ -49,6 +49,10 @@ class Call:
     skip: float = 0.0          # a cache hit: no call at all
     retry: float = 0.0         # the first attempt fails fast and reaches nobody, then a retry
     asynchronous: bool = False  # PRODUCER -> queue -> CONSUMER; the caller does not wait
+    #: an asynchronous hop whose producer and consumer record the message id (Celery's task id,
+    #: pika with message_id set) or not (Kafka: partition and offset on the consumer only); None:
+    #: the topology's `message_ids`
+    message_ids: bool | None = None
 
 
 @dataclass
@@ -389,7 +393,7 @@ class _Run:
                      "messaging.operation": "publish"}
             served = {"messaging.system": "rabbitmq", "messaging.destination.name": target.service,
                       "messaging.operation": "process"}
-            if self.topo.message_ids:
+            if self.topo.message_ids if call.message_ids is None else call.message_ids:
                 attrs["messaging.message.id"] = served["messaging.message.id"] = self._attr_id(128)
         if call.retry and rng.random() < call.retry:
             failed = start + int(0.8 * MS * rng.lognormvariate(0, 0.3))
@@ -420,7 +424,8 @@ class _Run:
 
 def _instrument(topo: Topology, rng: random.Random) -> None:
     """Libraries for the services the topology does not name; with `random_items`, ids (in the
-    path or the query, or none) for each operation."""
+    path or the query, or none) for each operation, and message ids recorded or not on each
+    asynchronous hop."""
     for service in sorted(topo.skew_ms):
         if service not in topo.sdk:
             topo.sdk[service] = (rng.choice(CLIENT_LIBRARIES), rng.choice(SERVER_FRAMEWORKS))
@@ -434,6 +439,9 @@ def _instrument(topo: Topology, rng: random.Random) -> None:
             op.items = rng.choice([0, 0, 30, 1000])
             if op.items:
                 op.query_param = rng.choice([None, "id"])
+            for call in op.calls:
+                if call.asynchronous:
+                    call.message_ids = rng.random() < 0.5
             ops.extend(c.target for c in op.calls)
 
 

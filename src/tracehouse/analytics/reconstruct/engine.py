@@ -31,15 +31,18 @@ from __future__ import annotations
 
 import bisect
 import math
+from math import exp, log1p
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from tracehouse.analytics.reconstruct.assign import Assignment
 from tracehouse.analytics.reconstruct.calls import ASYNC_CALLEE, CALLEES, CALLERS, SYNC_CALLER, CallSpan, same_place
-from tracehouse.analytics.reconstruct.gaps import MS, GapModel, Laplace, mixture_cost
+from tracehouse.analytics.reconstruct.gaps import MS, GapModel, Laplace
 from tracehouse.analytics.reconstruct.seed import seed
 
 METHOD = "timing-assignment"
+#: a left-out candidate this many nats above the best weighs under e^-30 against it: not summed
+NEGLIGIBLE_NATS = 30.0
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,17 @@ class _Index:
     caller_ends: list[int]
     producers_by_end: list[CallSpan]
     ends: list[int]
+    #: the synchronous callers again, split by (service, call target), each by end: an orphan scans
+    #: only the groups of other services whose target can be where it was reached (`same_place`),
+    #: so the candidate search, the hot loop, skips the calls that went elsewhere wholesale
+    groups: list[tuple[str, str | None, list[CallSpan], list[int]]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        by_group: dict[tuple[str, str | None], list[CallSpan]] = {}
+        for c in self.callers_by_end:
+            by_group.setdefault((c.service, c.target), []).append(c)
+        self.groups = [(service, target, calls, [c.end for c in calls])
+                       for (service, target), calls in by_group.items()]
 
 
 def _index(spans: Sequence[CallSpan]) -> tuple[list[CallSpan], _Index, list[tuple[CallSpan, CallSpan]]]:
@@ -243,19 +257,29 @@ def _candidates(s: CallSpan, index: _Index, config: EngineConfig, window: tuple[
             unsearched.append((older - first + 1) + (last - newer))
         return out
     lo_gap, hi_gap = window if window is not None else (-config.max_offset_ns, config.max_offset_ns)
-    lo = bisect.bisect_left(index.caller_ends, s.end + lo_gap)
-    hi = bisect.bisect_right(index.caller_ends, s.end + hi_gap)
     duration = s.end - s.start
     # the learned start offsets prune before anything else is compared
     lo_off = max(-config.max_offset_ns, offsets[0]) if offsets is not None else -config.max_offset_ns
     hi_off = min(config.max_call_ns, offsets[1]) if offsets is not None else config.max_call_ns
-    callers = index.callers_by_end
-    for k in range(lo, hi):
-        c = callers[k]
-        offset = s.start - c.start
-        if (lo_off <= offset <= hi_off
-                and (c.end - c.start) - duration >= config.min_overhead_ns and _compatible(c, s)):
-            out.append(c)
+    # a call c fits when lo_off <= s.start - c.start <= hi_off and its duration exceeds the orphan's
+    # by at least min_overhead_ns: bounds on c.start, compared directly in the loop
+    first_start, last_start = s.start - hi_off, s.start - lo_off
+    min_duration = duration + config.min_overhead_ns
+    end_lo, end_hi = s.end + lo_gap, s.end + hi_gap
+    # an orphan that carries no hint but its target (compared group by group) is compatible with
+    # every call of another trace: `_compatible` is skipped in the hot loop
+    plain = (s.path is None and s.size is None and s.response_size is None and s.correlation is None
+             and s.query is None and s.status is None)
+    trace = s.trace_id
+    for service, target, callers, ends in index.groups:
+        if service == s.service or not same_place(target, s.target):
+            continue
+        for k in range(bisect.bisect_left(ends, end_lo), bisect.bisect_right(ends, end_hi)):
+            c = callers[k]
+            start = c.start
+            if (first_start <= start <= last_start and c.end - start >= min_duration
+                    and (c.trace_id != trace if plain else _compatible(c, s))):
+                out.append(c)
     return out
 
 
@@ -279,36 +303,47 @@ def _solve(orphans: list[CallSpan], index: _Index, model: GapModel, config: Engi
         if wkey not in windows:
             windows[wkey] = model.window(s.service, s.name, asynchronous, k_scales)
             offset_windows[wkey] = None if asynchronous else model.offset_window(s.service, s.name, k_scales)
-        scored: list[tuple[float, int]] = []
+        scored: list[tuple[float, int, CallSpan]] = []
         unsearched: list[int] = []
+        # per orphan, the cost terms of each (caller service, operation, target): one look-up per pair
+        terms: dict[tuple[str, str, str | None], tuple[float, float, float, float, float, float,
+                                                       float, float, float, float, float, float, float]] = {}
+        s_start, s_end = s.start, s.end
         for c in _candidates(s, index, config, windows[wkey], offset_windows[wkey], unsearched):
-            mkey = (c.service, c.name, s.service, s.name)
-            m = models.get(mkey)
-            if m is None:
-                gaps = model.gaps(c.service, c.name, s.service, s.name, asynchronous)
-                end_gap = gaps.end_gap or Laplace(0.0, 1.0)
-                m = models[mkey] = (gaps.offset.median, gaps.offset.reach(k_scales), gaps.offset.terms(),
-                                    end_gap.median, end_gap.reach(k_scales), end_gap.terms())
-            o_med, o_reach, o_terms, g_med, g_reach, g_terms = m
+            tkey = (c.service, c.name, c.target)
+            t = terms.get(tkey)
+            if t is None:
+                mkey = (c.service, c.name, s.service, s.name)
+                m = models.get(mkey)
+                if m is None:
+                    gaps = model.gaps(c.service, c.name, s.service, s.name, asynchronous)
+                    end_gap = gaps.end_gap or Laplace(0.0, 1.0)
+                    m = models[mkey] = (gaps.offset.median, gaps.offset.reach(k_scales), gaps.offset.terms(),
+                                        end_gap.median, end_gap.reach(k_scales), end_gap.terms())
+                gkey = (c.service, c.name, c.target, s.service, s.name)
+                graph = graph_costs.get(gkey)
+                if graph is None:
+                    graph = graph_costs[gkey] = model.graph_cost(*gkey)
+                t = terms[tkey] = (m[0], m[1], *m[2], m[3], m[4], *m[5], graph)
+            (o_med, o_reach, o_inv, o_inv_tail, o_log, o_log_tail,
+             g_med, g_reach, g_inv, g_inv_tail, g_log, g_log_tail, graph) = t
             if asynchronous:
-                dx_o = abs((s.start - c.end) - o_med)
+                dx_o = abs((s_start - c.end) - o_med)
                 dx_g = 0.0
             else:
-                dx_o = abs((s.start - c.start) - o_med)
-                dx_g = abs((c.end - s.end) - g_med)
+                dx_o = abs((s_start - c.start) - o_med)
+                dx_g = abs((c.end - s_end) - g_med)
             if dx_o > o_reach or dx_g > g_reach:
                 continue
-            gkey = (c.service, c.name, c.target, s.service, s.name)
-            graph = graph_costs.get(gkey)
-            if graph is None:
-                graph = graph_costs[gkey] = model.graph_cost(*gkey)
-            cost = mixture_cost(dx_o, *o_terms) + (0.0 if asynchronous else mixture_cost(dx_g, *g_terms)) + graph
-            key = (c.trace_id, c.span_id)
-            col = columns.get(key)
-            if col is None:
-                col = columns[key] = len(column_spans)
-                column_spans.append(c)
-            scored.append((cost, col))
+            # mixture_cost (gaps) of both gaps, inlined: this runs for every candidate pair
+            x = o_log - dx_o * o_inv
+            y = o_log_tail - dx_o * o_inv_tail
+            cost = graph - (x + log1p(exp(y - x)) if x >= y else y + log1p(exp(x - y)))
+            if not asynchronous:
+                x = g_log - dx_g * g_inv
+                y = g_log_tail - dx_g * g_inv_tail
+                cost -= x + log1p(exp(y - x)) if x >= y else y + log1p(exp(x - y))
+            scored.append((cost, len(scored), c))
         kept = scored
         if len(scored) > config.candidates_per_span or (unsearched and unsearched[0] and scored):
             scored.sort()
@@ -317,11 +352,21 @@ def _solve(orphans: list[CallSpan], index: _Index, model: GapModel, config: Engi
             # weight e^-cost it has on its own (competition could only lower it); producers past
             # the search's budget each with the weight of the farthest one searched (they are
             # farther still: an overestimate, so the confidence errs low).
-            weight = sum(math.exp(scored[0][0] - c) for c, _ in scored[config.candidates_per_span:])
+            best = scored[0][0]
+            weight = sum(exp(best - cost) for cost, _, _ in scored[config.candidates_per_span:]
+                         if cost - best < NEGLIGIBLE_NATS)
             if unsearched and unsearched[0]:
-                weight += unsearched[0] * math.exp(scored[0][0] - scored[-1][0])
-            dropped[len(adjacency)] = (scored[0][0], weight)
-        adjacency.append([(col, cost) for cost, col in kept])
+                weight += unsearched[0] * exp(best - scored[-1][0])
+            dropped[len(adjacency)] = (best, weight)
+        row: list[tuple[int, float]] = []
+        for cost, _, c in kept:
+            key = (c.trace_id, c.span_id)
+            col = columns.get(key)
+            if col is None:
+                col = columns[key] = len(column_spans)
+                column_spans.append(c)
+            row.append((col, cost))
+        adjacency.append(row)
         no_parent.append(_background(asynchronous, config) + config.no_parent_nats)
     solved = Assignment(adjacency, no_parent, len(column_spans))
     parents: list[CallSpan | None] = []
@@ -435,16 +480,21 @@ def _seed_from(model: GapModel, orphans: list[CallSpan], index: _Index, config: 
     for s in orphans[::step]:
         if model.window(s.service, s.name, s.kind == ASYNC_CALLEE, config.max_scales) is not None:
             continue  # already learned
-        edges_seen: set[tuple[str, str, str, str]] = set()
+        # per caller operation of this orphan: its edge's list of pairs (one look-up per pair)
+        lists: dict[tuple[str, str], list[tuple[float, float, str | None]]] = {}
+        hop = s.kind == ASYNC_CALLEE
         for c in _candidates(s, index, config):
-            edge = (c.service, c.name, s.service, s.name)
-            if edge not in edges_seen:
-                edges_seen.add(edge)
+            found = lists.get((c.service, c.name))
+            if found is None:
+                edge = (c.service, c.name, s.service, s.name)
                 orphans_on[edge] = orphans_on.get(edge, 0) + 1
-            offset, end_gap = _gaps_of(c, s)
-            pairs.setdefault(edge, []).append((offset, end_gap, c.target))
-            if s.kind == ASYNC_CALLEE:
-                asynchronous.add(edge)
+                found = lists[(c.service, c.name)] = pairs.setdefault(edge, [])
+                if hop:
+                    asynchronous.add(edge)
+            if hop:
+                found.append((float(s.start - c.end), 0.0, c.target))
+            else:
+                found.append((float(s.start - c.start), float(c.end - s.end), c.target))
     seed(model, pairs, asynchronous, config.max_queue_ns, 2 * config.max_offset_ns, orphans_on)
 
 
