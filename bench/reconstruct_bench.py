@@ -28,6 +28,9 @@ from tracehouse.analytics.reconstruct.scoring import CONFIDENCE_BINS, score
 #: concurrent load only, one seed, half the requests: for iterating; `make bench` runs the full sweep.
 QUICK = os.environ.get("TRACEHOUSE_BENCH_QUICK", "") not in ("", "0")
 LOADS = (0.2, 8.0) if QUICK else (0.2, 1.0, 2.0, 5.0, 8.0)
+#: TRACEHOUSE_BENCH_LOADS=8 (comma-separated): only these loads, at the full size and seeds
+if os.environ.get("TRACEHOUSE_BENCH_LOADS"):
+    LOADS = tuple(float(x) for x in os.environ["TRACEHOUSE_BENCH_LOADS"].split(","))
 SEEDS = (11,) if QUICK else (11, 12, 13)
 REQUESTS = 600 if QUICK else 1200
 EVIDENCE = (("attrs", True), ("timing", False))
