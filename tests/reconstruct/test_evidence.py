@@ -133,3 +133,47 @@ def test_a_different_query_or_status_rules_a_call_out() -> None:
                           t0 + 10 * MS - MS // 10, **{field: ours})
         (link,) = reconstruct([close, fair, server]).links
         assert link.parent_span_id == "2" * 16, field
+
+
+def test_the_generator_records_what_python_instrumentations_do() -> None:
+    """The benchmark's attributes are the ones the SDKs send, unevenly: old and stable conventions
+    side by side, ids in some paths and queries, services without HTTP attributes, 404s and 500s
+    marked as errors the way clients (4xx and 5xx) and servers (5xx) mark them; and the same seed
+    gives the same timing without them, so timing-only and timing+attributes compare like with like."""
+    data = generate("held_out", 300, 2.0, seed=44)
+    timing = generate("held_out", 300, 2.0, seed=44, evidence=False)
+    assert [(r["start"], r["end"], r["kind"]) for r in data.rows] == [(r["start"], r["end"], r["kind"])
+                                                                     for r in timing.rows]
+    assert not any(hints(str(r["kind"]), r["attributes"]) != hints("SERVER", {})  # type: ignore[arg-type]
+                   for r in timing.rows)
+    clients = [r for r in data.rows if r["kind"] == "CLIENT"]
+    servers = [r for r in data.rows if r["kind"] == "SERVER"]
+    names = {k for r in data.rows for k in r["attributes"]}  # type: ignore[attr-defined]
+    assert {"http.url", "url.full"} & names and {"http.target", "url.path"} & names
+    assert any(not ({"http.target", "url.path"} & set(r["attributes"])) for r in servers)  # type: ignore[arg-type]
+    with_ids = [h for h in (hints("CLIENT", r["attributes"]) for r in clients)  # type: ignore[arg-type]
+                if h.query or (h.path and h.path.rstrip("/").split("/")[-1].isdigit())]
+    without_http = [r for r in clients if hints("CLIENT", r["attributes"]).path is None]  # type: ignore[arg-type]
+    assert with_ids and without_http and len(with_ids) + len(without_http) < len(clients)
+    for r in clients:
+        recorded = hints("CLIENT", r["attributes"])  # type: ignore[arg-type]
+        if recorded.path is not None:  # no status: the connection failed (a retried first attempt)
+            assert r["error"] == (recorded.status is None or recorded.status >= 400), r
+    for r in servers:
+        status = hints("SERVER", r["attributes"]).status  # type: ignore[arg-type]
+        if status is not None:
+            assert r["error"] == (status >= 500), r
+    assert {404, 500} <= {hints("CLIENT", r["attributes"]).status for r in clients}  # type: ignore[arg-type]
+
+
+def test_sdk_attributes_lift_the_held_out_topology_above_timing_alone() -> None:
+    """On `held_out` (never used to choose a default), the attributes the SDKs send both ends of a
+    call make the same requests' links more accurate than timing alone, and far above FCFS."""
+    data = generate("held_out", 300, 5.0, seed=44)
+    timing = generate("held_out", 300, 5.0, seed=44, evidence=False)
+    ours = score(reconstruct(data.call_spans()).links, data.truth, data.request_of)
+    alone = score(reconstruct(timing.call_spans()).links, timing.truth, timing.request_of)
+    fcfs = score(fcfs_baseline(data.call_spans()), data.truth, data.request_of)
+    assert ours.link_accuracy > alone.link_accuracy, (ours, alone)
+    assert ours.trace_accuracy >= alone.trace_accuracy, (ours, alone)
+    assert ours.link_accuracy >= fcfs.link_accuracy + 0.2, (ours, fcfs)
