@@ -31,9 +31,9 @@ from __future__ import annotations
 
 import bisect
 import math
-from math import exp, log1p
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from math import exp, log1p
 
 from tracehouse.analytics.reconstruct.assign import Assignment
 from tracehouse.analytics.reconstruct.calls import ASYNC_CALLEE, CALLEES, CALLERS, SYNC_CALLER, CallSpan, same_place
