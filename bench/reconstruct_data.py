@@ -83,7 +83,7 @@ def _topologies() -> dict[str, Callable[[random.Random], Topology]]:
         a = Op("frontend", "GET /checkout", 1.5, [Call(b), Call(Op("pricing", "GET /price", 2, sizes=3))])
         return Topology("chain", a, {"frontend": 0, "orders": 3.0, "inventory": -2.0, "pricing": 1.0},
                         request_id=True, sdk={"frontend": ("requests", "fastapi"), "orders": ("httpx", "flask"),
-                                              "inventory": ("none", "flask"), "pricing": ("none", "fastapi")})
+                                              "inventory": ("none", "flask"), "pricing": ("none", "fastapi_old")})
 
     def fanout(rng: random.Random) -> Topology:
         item = Op("catalog", "GET /item", 2.5)
@@ -207,7 +207,8 @@ def to_table(rows: list[dict[str, object]]) -> pa.Table:
 # default semantic conventions: requests and urllib3 the old ones (http.url: the full URL, with the
 # query), httpx the stable ones (url.full, server.address/port); Flask through the WSGI middleware
 # (old: http.target is the path and the query, http.host and net.host.port where it was reached),
-# FastAPI through the ASGI middleware (stable: url.path and url.query apart, server.address/port).
+# FastAPI through the ASGI middleware (stable: url.path and url.query apart, server.address/port;
+# "fastapi_old", the old ones: http.target is the path alone, the query only in the server's http.url).
 # Both ends record the response's status code; a client marks 4xx and 5xx as errors, a server 5xx
 # only. "none": a service instrumented by hand, without those attributes.
 CLIENT_LIBRARIES = ("requests", "httpx", "urllib3", "none")
@@ -242,6 +243,12 @@ def server_attributes(framework: str, method: str, host: str, port: int, path: s
         return {"http.method": method, "http.server_name": host, "http.scheme": "http", "net.host.port": port,
                 "http.host": f"{host}:{port}", "http.target": path + (f"?{query}" if query else ""),
                 "net.peer.ip": "10.0.0.7", "net.peer.port": peer, "http.user_agent": "python-requests/2.32.3",
+                "http.flavor": "1.1", "http.route": route, "http.status_code": status}
+    if framework == "fastapi_old":  # the ASGI middleware with the old conventions: the query only in http.url
+        return {"http.method": method, "http.server_name": host, "http.scheme": "http", "net.host.port": port,
+                "http.host": f"{host}:{port}", "http.target": path,
+                "http.url": f"http://{host}:{port}{path}" + (f"?{query}" if query else ""),
+                "net.peer.ip": "10.0.0.7", "net.peer.port": peer, "http.user_agent": "python-httpx/0.27.2",
                 "http.flavor": "1.1", "http.route": route, "http.status_code": status}
     if framework == "fastapi":
         attrs: dict[str, object] = {

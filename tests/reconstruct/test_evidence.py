@@ -117,6 +117,14 @@ def test_queries_and_status_codes_as_the_python_instrumentations_record_them() -
     for side in (requests_client, httpx_client, flask_server, fastapi_server):
         assert (side.path, side.query, side.status) == ("/search", "id=17", 404), side
     assert hints("SERVER", {"url.path": "/search"}).query == ""  # the stable conventions omit an empty query
+    # ASGI's old conventions: the path alone in http.target, the query in the server's http.url
+    old_asgi = hints("SERVER", {"http.target": "/search", "http.url": "http://svc4:7004/search?id=17",
+                                "http.status_code": 404})
+    assert (old_asgi.path, old_asgi.query) == ("/search", "id=17")
+    assert hints("SERVER", {"http.target": "/search"}).query is None  # WSGI or old ASGI: cannot tell
+    # servers record the decoded path, clients the URL as sent
+    assert hints("CLIENT", {"http.url": "http://a:1/caf%C3%A9?q=a%20b"})[1:] == \
+        hints("SERVER", {"http.target": "/café?q=a b"})[1:]
     assert hints("SERVER", {"http.route": "/search"}).query is None  # nothing recorded: nothing to compare
     assert fastapi_server.target == "*:7004"
 

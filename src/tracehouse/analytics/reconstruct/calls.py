@@ -6,7 +6,7 @@ import contextlib
 import functools
 from dataclasses import dataclass
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 SYNC_CALLER, SYNC_CALLEE = "CLIENT", "SERVER"
 ASYNC_CALLER, ASYNC_CALLEE = "PRODUCER", "CONSUMER"
@@ -140,14 +140,40 @@ def hints(kind: str, attrs: dict[str, Any]) -> Hints:
             target = f"{host}:{port}" if port is not None else host
         elif port is not None:  # the port alone (server.port without server.address) still rules out
             target = f"*:{port}"
-    raw_path = _first(attrs, _PATH)
-    if path is None and raw_path is not None:
-        path, _, query = str(raw_path).partition("?")
-        raw_query = _first(attrs, _QUERY)
-        if raw_query is not None:
-            query = str(raw_query).lstrip("?")
+    if kind not in CALLERS:
+        path, query = _served_path(attrs, url)
+    if path is not None:
+        # servers record the decoded path (WSGI's PATH_INFO, ASGI's scope path), clients the URL
+        path = unquote(path)
+    if query is not None:
+        query = unquote(query)
     return Hints(target, path, _size(_first(attrs, _SIZE)), _size(_first(attrs, _RESPONSE_SIZE)),
                  _correlation(attrs), query, _size(_first(attrs, _STATUS)))
+
+
+def _served_path(attrs: dict[str, Any], url: Any) -> tuple[str | None, str | None]:
+    """(path, query) as the callee recorded them. The query is None where the span cannot say:
+    the ASGI instrumentation's old conventions put the path alone in `http.target` (the query only
+    in the server's `http.url`), WSGI's put both; the stable ones split `url.path` and `url.query`
+    and leave out an empty `url.query`, so a `url.path` alone means no query."""
+    raw_query = _first(attrs, _QUERY)
+    path_attr = attrs.get("url.path")
+    target = attrs.get("http.target")
+    if path_attr:
+        return str(path_attr), str(raw_query).lstrip("?") if raw_query is not None else ""
+    if url is not None:
+        try:
+            parts = urlsplit(str(url))
+        except ValueError:
+            parts = None
+        if parts is not None and parts.path:
+            return parts.path, parts.query
+    if target:
+        path, mark, query = str(target).partition("?")
+        if raw_query is not None:
+            return path, str(raw_query).lstrip("?")
+        return path, query if mark else None
+    return None, None
 
 
 @functools.lru_cache(maxsize=4096)  # a window holds few distinct targets and many pairs
