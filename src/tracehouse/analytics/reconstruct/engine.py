@@ -56,15 +56,12 @@ class EngineConfig:
     #: a callee may appear to outlast its caller by this much (clock granularity), not more.
     min_overhead_ns: int = -200_000
     #: candidates kept per orphan (the cheapest), and how many learned scales a pair may deviate.
-    candidates_per_span: int = 12
+    candidates_per_span: int = 8
     max_scales: float = 8.0
     #: the cost of leaving an orphan unlinked, in nats on top of the background density (a pair is
     #: linked only where its gap model explains it better than chance placement in the window does).
     no_parent_nats: float = 0.0
-    #: rounds of assignment after the bootstrap slice: each refits the gap models on every link of
-    #: the one before; a second refit settled fan-out that the first left in a poor model (timing
-    #: alone, 8 overlapping requests: 56.7% -> 70.5% of links on one seed), for ~40% more time
-    passes: int = 3
+    passes: int = 2
     #: orphans in round 0, the wide search that discovers edges (a contiguous slice of the window).
     bootstrap_orphans: int = 1500
     #: orphans whose candidate pairs seed the histograms of unlearned edges (`seed`).
