@@ -92,3 +92,27 @@ def test_dependencies(store: Store, world: dict[str, Trace]) -> None:
     assert [(d.parent, d.child, d.call_count, d.error_count) for d in window] == [
         ("hub", "buzzer", 2, 1), ("hub", "fizzer", 2, 0)]
     assert store.dependencies(0, BASE_NS) == []
+
+
+def calls(store: Store) -> list[tuple[str, str, int, int]]:
+    return [(d.parent, d.child, d.call_count, d.error_count) for d in store.dependencies(0, 2**62)]
+
+
+def test_dependencies_count_each_call_once_whichever_span_arrives_first(store: Store) -> None:
+    late_parents = fbaas_trace(BASE_NS)
+    late_children = fbaas_trace(BASE_NS + MINUTE, error_in="buzzer")
+    servers = [r for r in late_parents.rows if r["service_name"] != "hub"]
+    callers = [r for r in late_parents.rows if r["service_name"] == "hub"]
+    store.write_spans(batch(*servers))                     # the callees first: no call yet
+    assert calls(store) == []
+    store.write_spans(batch(*callers))                     # their parents in a later batch
+    assert calls(store) == [("hub", "buzzer", 1, 0), ("hub", "fizzer", 1, 0)]
+    store.write_spans(batch(*[r for r in late_children.rows if r["service_name"] == "hub"]))
+    store.write_spans(batch(*[r for r in late_children.rows if r["service_name"] != "hub"]))
+    assert calls(store) == [("hub", "buzzer", 2, 1), ("hub", "fizzer", 2, 0)]
+    # Re-sent batches and a replay of everything (whole or split differently) count nothing twice.
+    store.write_spans(batch(late_parents, late_children))
+    store.write_spans(batch(late_children))
+    store.write_spans(batch(*servers))
+    assert calls(store) == [("hub", "buzzer", 2, 1), ("hub", "fizzer", 2, 0)]
+    assert store.span_count() == 10

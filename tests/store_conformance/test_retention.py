@@ -46,9 +46,14 @@ def test_delete_before_in_the_middle_of_a_trace(store: Store) -> None:
     assert found[trace.hex].spans_per_service == {"fizzer": 1, "buzzer": 1, "hub": 1}
     assert found[later.hex].span_count == 5
     assert store.services() == ["buzzer", "fizzer", "hub"]
+    # The service map loses the call whose parent span went, and keeps the other.
+    assert [(d.parent, d.child, d.call_count) for d in store.dependencies(0, 2**62)] == [
+        ("hub", "buzzer", 2), ("hub", "fizzer", 1)]
     # Writing the deleted spans again stores them again (they are no longer there to match).
     assert store.write_spans(batch(trace)).stored == 2
     assert {t.trace_id: t.span_count for t in store.find_traces(TraceQuery(limit=10))} == {trace.hex: 5, later.hex: 5}
+    assert [(d.parent, d.child, d.call_count) for d in store.dependencies(0, 2**62)] == [
+        ("hub", "buzzer", 2), ("hub", "fizzer", 2)]
 
 
 def test_enforce_max_size_under_the_cap_deletes_nothing(store: Store) -> None:

@@ -143,6 +143,11 @@ class ClickHouseStore:
         # receive_timeout; a timed-out insert fails, and is retried (writes are idempotent).
         self._insert_settings: dict[str, str | int | float] = (
             {"insert_distributed_sync": 1, "insert_distributed_timeout": 30} if location.cluster else {})
+        # Calls are derived again for every batch of their traces, and replicated tables drop a block
+        # identical to an earlier one: a call deleted by retention and derived again from re-sent
+        # spans would stay lost. Their duplicates are the ReplacingMergeTree's to drop (FINAL).
+        self._calls_settings: dict[str, str | int | float] = (
+            self._insert_settings | {"insert_deduplicate": 0} if location.cluster else {})
         try:
             self._open()
         except BaseException:
@@ -166,8 +171,12 @@ class ClickHouseStore:
         self._params = self.layout.params(replicated)
         if self._tables_exist():
             return   # created before (by this or another instance); ON CLUSTER DDL costs ~0.1 s a statement
+        rows = self._select(self._statement("admin/calls_table_exists")).rows
+        had_calls = bool(rows and rows[0][0])
         for ddl in statements(self.layout, replicated):
             self._create(ddl)
+        if not had_calls:
+            self.derive_all_calls()   # a store made before the table of calls: its spans' calls, once
 
     def _create(self, ddl: str) -> None:
         """Run one CREATE ... IF NOT EXISTS; on a cluster, again after a failure (up to three tries):
@@ -209,13 +218,34 @@ class ClickHouseStore:
             keys = _span_keys(batch)
             base = range(batch.num_rows) if keep is None else keep.to_pylist()
             keep = pa.array([i for i in base if keys[i] not in existing], pa.int64())
-        if keep is not None:
-            if len(keep) == 0:
-                return WriteResult(received=received, stored=0)
-            columns = _columns(batch.take(keep))
         rows = received if keep is None else len(keep)
-        self._transport.insert(self.layout.span_data.name, native.block(columns, rows), self._insert_settings)
+        if rows:
+            if keep is not None:
+                columns = _columns(batch.take(keep))
+            self._transport.insert(self.layout.span_data.name, native.block(columns, rows), self._insert_settings)
+        # Even when every span was stored already: a write that failed after its insert (and is
+        # retried now) may not have derived its calls yet.
+        self._derive_calls(pc.unique(batch.column("trace_id").combine_chunks()).to_pylist())
         return WriteResult(received=received, stored=rows)
+
+    def _derive_calls(self, trace_ids: Sequence[bytes]) -> None:
+        """Write the calls (sql/schema/service_calls.sql) of these traces, from their stored spans."""
+        step = _IDS_PER_STATEMENT // 2   # the id list appears twice in the statement
+        for at in range(0, len(trace_ids), step):
+            traces = Raw(statement("write/_traces_in", trace_ids=list(trace_ids[at:at + step])).strip())
+            self._transport.query(self._statement("write/service_calls", traces=traces),
+                                  settings=self._calls_settings or None)
+
+    def derive_all_calls(self, traces_per_slice: int = 1_000_000) -> None:
+        """Derive the calls of every stored trace, in slices of trace-id hash (each slice's join holds
+        about `traces_per_slice` traces' spans): for a store created before the table of calls, and
+        for spans loaded into the span table by other means (the benchmark's generator)."""
+        rows = self._select(self._statement("read/span_count")).rows
+        slices = max(1, -(-(int(rows[0][0]) if rows else 0) // (5 * traces_per_slice)))
+        for part in range(slices):
+            traces = Raw(statement("write/_traces_of_slice", slices=slices, part=part).strip())
+            self._transport.query(self._statement("write/service_calls", traces=traces),
+                                  settings=self._calls_settings or None)
 
     def _existing_spans(self, batch: pa.Table) -> set[tuple[str, str, int]]:
         starts = pc.min_max(batch.column("start_time_unix_nano"))
@@ -262,6 +292,13 @@ class ClickHouseStore:
                     if not self.layout.cluster or exc.code != _TIMEOUT_EXCEEDED:   # as for spans, below
                         raise
         if count:
+            try:
+                self._transport.query(self._statement("admin/delete_calls_before", cutoff=cutoff_unix_nano,
+                                                      spare=spare),
+                                      settings=_DDL_SETTINGS if self.layout.cluster else None)
+            except ClickHouseError as exc:
+                if not self.layout.cluster or exc.code != _TIMEOUT_EXCEEDED:   # as for spans, below
+                    raise
             try:
                 self._transport.query(self._statement("admin/delete_before", cutoff=cutoff_unix_nano, spare=spare),
                                       settings=_DDL_SETTINGS if self.layout.cluster else None)

@@ -1,0 +1,1 @@
+cityHash64(trace_id) % {slices} = {part}
