@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from tracehouse.stores.clickhouse.quoting import Identifier, Raw, statement
 
 SCHEMA_FILES = ("database", "span_data", "pins", "inferred_links", "span_index", "trace_summary",
-                "span_index_mv", "trace_summary_mv", "service_calls")
+                "span_index_mv", "trace_summary_mv", "service_calls", "dependency_hours")
 CLUSTER_FILES = ("span_data_distributed", "parts_distributed", "mutations_distributed", "pins_distributed",
                  "inferred_links_distributed", "span_index_distributed", "trace_summary_distributed",
-                 "service_calls_distributed")
+                 "service_calls_distributed", "dependency_hours_distributed")
 # The per-trace summary's time buckets (sql/schema/trace_summary.sql).
 SUMMARY_BUCKET_NS = 3600 * 10**9
 VIEW_FILES = ("spans_view", "traces_view", "edges_view")
@@ -97,6 +97,9 @@ class Layout:
             "calls_local": self.table("service_calls_local"),
             "calls": self.local_or_distributed("service_calls_local"),
             "calls_engine": self.engine(replicated, "service_calls_local"),
+            "hours_local": self.table("dependency_hours_local"),
+            "hours": self.local_or_distributed("dependency_hours_local"),
+            "hours_engine": self.engine(replicated, "dependency_hours_local", "version"),
         }
 
 

@@ -87,6 +87,10 @@ _DDL_SETTINGS: dict[str, str | int | float] = {"distributed_ddl_task_timeout": 3
 EXPORT_SLICE_ROWS = 20_000
 _ALL_AFTER = _NS_MAX   # the end of the last export slice: after every storable start time
 _REGEX_SPECIAL = set("\\.^$|?*+()[]{}")
+# The service map reads hour summaries (sql/schema/dependency_hours.sql) for windows of at least
+# this many whole hours; shorter windows read their calls directly (a few hours' FINAL is cheap).
+_MIN_SUMMARISED_HOURS = 3
+_NO_HOUR_VERSION = (_NS_MIN, 0)   # no summary has version 0: `IN` needs a non-empty list
 
 
 def trace_id_bytes(hex_id: str) -> bytes | None:
@@ -233,7 +237,7 @@ class ClickHouseStore:
         step = _IDS_PER_STATEMENT // 2   # the id list appears twice in the statement
         for at in range(0, len(trace_ids), step):
             traces = Raw(statement("write/_traces_in", trace_ids=list(trace_ids[at:at + step])).strip())
-            self._transport.query(self._statement("write/service_calls", traces=traces),
+            self._transport.query(self._statement("write/service_calls", traces=traces, derived_at=time.time_ns()),
                                   settings=self._calls_settings or None)
 
     def derive_all_calls(self, traces_per_slice: int = 1_000_000) -> None:
@@ -244,7 +248,7 @@ class ClickHouseStore:
         slices = max(1, -(-(int(rows[0][0]) if rows else 0) // (5 * traces_per_slice)))
         for part in range(slices):
             traces = Raw(statement("write/_traces_of_slice", slices=slices, part=part).strip())
-            self._transport.query(self._statement("write/service_calls", traces=traces),
+            self._transport.query(self._statement("write/service_calls", traces=traces, derived_at=time.time_ns()),
                                   settings=self._calls_settings or None)
 
     def _existing_spans(self, batch: pa.Table) -> set[tuple[str, str, int]]:
@@ -487,9 +491,49 @@ class ClickHouseStore:
                 for svc, op in series for t in range(first, first + points * query.step_ns, query.step_ns)]
 
     def dependencies(self, start_unix_nano: int, end_unix_nano: int) -> list[DependencyLink]:
-        rows = self._select(self._statement("read/dependencies", start=start_unix_nano, end=end_unix_nano)).rows
+        """From the calls kept at write time: the window's whole hours from their summaries (made
+        here when missing or out of date), the rest from the calls themselves."""
+        if end_unix_nano <= start_unix_nano:
+            return []
+        first_hour = -(-start_unix_nano // SUMMARY_BUCKET_NS)      # the whole hours inside the window
+        end_hour = end_unix_nano // SUMMARY_BUCKET_NS
+        direct: list[tuple[int, int]] = []
+        versions: list[tuple[int, int]] = []
+        if end_hour - first_hour >= _MIN_SUMMARISED_HOURS:
+            versions, stale = self._hour_summaries(first_hour, end_hour)
+            direct += [(h * SUMMARY_BUCKET_NS, (h + 1) * SUMMARY_BUCKET_NS) for h in stale]
+            direct += [(start_unix_nano, first_hour * SUMMARY_BUCKET_NS), (end_hour * SUMMARY_BUCKET_NS, end_unix_nano)]
+        else:
+            direct.append((start_unix_nano, end_unix_nano))
+        ranges = [statement("read/_calls_between", start=a, end=b, bucket_ns=SUMMARY_BUCKET_NS).strip()
+                  for a, b in direct if a < b]
+        rows = self._select(self._statement(
+            "read/dependencies", versions=versions or [_NO_HOUR_VERSION],
+            direct=Raw(" OR ".join(ranges) if ranges else "0"))).rows
         return [DependencyLink(parent=str(p), child=str(c), call_count=int(n), error_count=int(e),
                                p95_duration_ns=int(p95 or 0)) for p, c, n, e, p95 in rows]
+
+    def _hour_summaries(self, first_hour: int, end_hour: int) -> tuple[list[tuple[int, int]], list[int]]:
+        """The (hour, version) of a valid summary of each hour with calls in [first_hour, end_hour),
+        summarising again the hours whose calls changed; and the hours left without one (a
+        read-only store cannot write summaries: those hours are read from the calls)."""
+        hours = {"first_hour": first_hour, "end_hour": end_hour}
+        signatures = {int(h): (int(n), int(d)) for h, n, d in self._select(
+            self._statement("read/call_signatures", **hours)).rows}
+        cached: dict[int, tuple[int, int, int]] = {}
+        for h, version, n, d in self._select(self._statement("read/dependency_hours_cached", **hours)).rows:
+            if int(h) not in cached or int(version) > cached[int(h)][0]:
+                cached[int(h)] = (int(version), int(n), int(d))
+        valid = [(h, cached[h][0]) for h, sig in signatures.items() if h in cached and cached[h][1:] == sig]
+        stale = sorted(h for h in signatures if h not in dict(valid))
+        if not stale or self.read_only:
+            return valid, stale
+        version = self._versions.next()
+        self._transport.query(self._statement(
+            "write/dependency_hours", version=version, hours_list=stale,
+            signatures=Raw("[" + ", ".join(f"({h}, {signatures[h][0]}, {signatures[h][1]})" for h in stale) + "]")),
+            settings=self._insert_settings or None)
+        return valid + [(h, version) for h in stale], []
 
     def span_count(self) -> int:
         rows = self._select(self._statement("read/span_count")).rows
