@@ -46,8 +46,29 @@ _USERS = """<?xml version="1.0"?>
 """
 
 
+class ChildProcess:
+    """A process started here (its Popen in `process`), stopped only by its own pid."""
+
+    process: subprocess.Popen[bytes] | None
+
+    def kill(self) -> None:
+        """kill -9, as a crash would."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        """SIGTERM, then kill -9 after 20 s."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
 @dataclass
-class ClickHouseServer:
+class ClickHouseServer(ChildProcess):
     """One clickhouse-server process on loopback ports, its files in `directory`."""
 
     directory: Path
@@ -120,20 +141,6 @@ class ClickHouseServer:
         except (OSError, urllib.error.URLError):
             return False
 
-    def kill(self) -> None:
-        """kill -9, as a crash would."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
     def log_tail(self) -> str:
         texts = []
         for name in ("error.log", "stdout.log"):
@@ -144,7 +151,7 @@ class ClickHouseServer:
 
 
 @dataclass
-class ZooKeeper:
+class ZooKeeper(ChildProcess):
     """A standalone ZooKeeper (Debian's package) on a free loopback port."""
 
     directory: Path
@@ -193,19 +200,6 @@ class ZooKeeper:
                 return b"".join(chunks).decode(errors="replace")
         except OSError:
             return ""
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 @dataclass

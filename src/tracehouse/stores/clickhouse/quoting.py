@@ -18,6 +18,7 @@ from importlib import resources
 
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 _INCLUDE = re.compile(r"^-- include: (\S+)[ \t]*$", re.MULTILINE)
+_COMMENT_LINE = re.compile(r"^[ \t]*--.*$", re.MULTILINE)
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
 
 
@@ -80,9 +81,12 @@ def render(template: str, params: Mapping[str, object]) -> str:
 
 @cache
 def sql(name: str) -> str:
-    """The text of `sql/<name>.sql`, with `-- include: NAME` lines expanded."""
+    """The text of `sql/<name>.sql`, with `-- include: NAME` lines expanded, and the placeholders of
+    comment lines left unfilled (`{name}` becomes `name`): a value rendered into a comment would
+    double a statement's size, and a string value holding a newline would end the comment."""
     text = resources.files(__package__).joinpath("sql", f"{name}.sql").read_text(encoding="utf-8")
-    return _INCLUDE.sub(lambda m: sql(m.group(1)).rstrip("\n"), text)
+    text = _INCLUDE.sub(lambda m: sql(m.group(1)).rstrip("\n"), text)
+    return _COMMENT_LINE.sub(lambda m: _PLACEHOLDER.sub(r"\1", m.group(0)), text)
 
 
 def statement(name: str, **params: object) -> str:

@@ -1,4 +1,4 @@
--- Which spans of a batch about to be written are stored already: the batch's traces {trace_ids},
+-- Which spans of a batch about to be written are stored already: the batch's traces (ids listed),
 -- within the batch's start-time range (a span's identity includes its start time). Rows repeated
 -- before a merge are harmless here, so no FINAL.
 SELECT lower(hex(trace_id)), lower(hex(span_id)), start_time_unix_nano

@@ -13,15 +13,5 @@ SELECT
     start_time_unix_nano + duration_ns                                       AS end_time_unix_nano,
     duration_ns,
     arrayElement(['UNSET', 'OK', 'ERROR'], status_code + 1)                  AS status_code,
-    status_message,
-    attributes,
-    resource_attributes,
-    events,
-    links,
-    scope_name,
-    scope_version,
-    flags,
-    scope_attributes,
-    scope_schema_url,
-    resource_schema_url
+-- include: schema/_span_detail_columns
 FROM {span_data} FINAL

@@ -1,0 +1,11 @@
+    lower(hex(trace_id))        AS trace_hex,
+    lower(hex(span_id))         AS span_hex,
+    lower(hex(parent_span_id))  AS parent_hex,
+    trace_state,
+    service_name,
+    span_name,
+    span_kind,
+    start_time_unix_nano,
+    duration_ns,
+    status_code,
+-- include: schema/_span_detail_columns

@@ -1,0 +1,11 @@
+    status_message,
+    attributes,
+    resource_attributes,
+    events,
+    links,
+    scope_name,
+    scope_version,
+    flags,
+    scope_attributes,
+    scope_schema_url,
+    resource_schema_url
