@@ -70,11 +70,14 @@ def test_schema_print_shows_the_ddl_without_connecting() -> None:
     assert "CREATE DATABASE IF NOT EXISTS `traces` ON CLUSTER `prod`" in ddl
     assert "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/traces/span_data_local', '{replica}')" in ddl
     assert "ENGINE = Distributed(`prod`, 'traces', span_data_local, cityHash64(trace_id))" in ddl
-    assert ddl.count(";\n") == 18      # 8 objects, 7 Distributed tables beside them, 3 views
+    assert ddl.count(";\n") == 22      # 10 objects, 9 Distributed tables beside them, 3 views
     assert "ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/traces/trace_summary_local'" in ddl
     assert "CREATE MATERIALIZED VIEW IF NOT EXISTS `traces`.`span_index_mv` ON CLUSTER `prod`" in ddl
+    assert "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/traces/service_calls_local'" in ddl
+    assert ("ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/traces/dependency_hours_local', "
+            "'{replica}', version)") in ddl
     single = tracehouse("schema", "--print", "--store", "clickhouse://localhost/traces")
     assert "ENGINE = ReplacingMergeTree" in single.stdout and "ON CLUSTER" not in single.stdout
-    assert single.stdout.count(";\n") == 11 and "ENGINE = AggregatingMergeTree" in single.stdout
+    assert single.stdout.count(";\n") == 13 and "ENGINE = AggregatingMergeTree" in single.stdout
     embedded = tracehouse("schema", "--print")
     assert "CREATE TABLE IF NOT EXISTS span_data" in embedded.stdout
