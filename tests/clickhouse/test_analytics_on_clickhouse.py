@@ -185,3 +185,22 @@ def test_export_and_connect_on_clickhouse(clickhouse_server: ClickHouseServer, b
                           check=False)
     assert done.returncode == 0, done.stderr
     assert pq.read_table(tmp_path / "out" / "spans.parquet").num_rows == total
+
+
+def test_service_map_matches_the_embedded_store_and_is_rebuilt_for_an_older_store(
+        duckdb_store: DuckDBStore, clickhouse_store: ClickHouseStore) -> None:
+    def links(store: ClickHouseStore | DuckDBStore, start: int, end: int) -> list[tuple[str, str, int, int]]:
+        return [(d.parent, d.child, d.call_count, d.error_count) for d in store.dependencies(start, end)]
+
+    # Whole hours (from the hour summaries, made then reused) and a few seconds (from the calls).
+    windows = [(0, 2**62), (0, 2**62), (START + 10**9, START + 20 * 10**9),
+               (START - 5 * 3600 * 10**9, START + 60 * 10**9)]
+    expected = [links(duckdb_store, a, b) for a, b in windows]
+    assert expected[0] and len(expected[0]) > 2            # the mixed topology has several calls between services
+    assert [links(clickhouse_store, a, b) for a, b in windows] == expected
+    # A store created before the table of calls: opening it for writing derives the calls of its spans.
+    layout = clickhouse_store.layout
+    for table in ("service_calls_local", "dependency_hours_local"):
+        clickhouse_store._transport.query(f"DROP TABLE {layout.table(table).name}")
+    reopened = ClickHouseStore(clickhouse_store.location, transport=clickhouse_store._transport, owns_transport=False)
+    assert [links(reopened, a, b) for a, b in windows] == expected
