@@ -10,7 +10,8 @@
 3. Every analysis and doctor over the last 12 h of that store: 1M traces at the default size (one
    run each for the slow ones; wall time and this process's CPU time, as the machine is shared).
 
-    python -m bench.clickhouse_bench [--spans 10000000] [--duration 20] [--repeats 15]
+    python -m bench.clickhouse_bench [--spans 10000000] [--duration 20] [--repeats 15] [--reads-only]
+                                     [--no-analyses]
 
 Figures on a shared 2-core machine are noisy: each read is repeated and its median reported.
 """
@@ -121,7 +122,7 @@ def ingest(store_args: list[str], duration: float, bodies: int) -> dict[str, Any
     }
 
 
-def reads(store: ClickHouseStore, spans: int, repeats: int) -> dict[str, Any]:
+def reads(store: ClickHouseStore, spans: int, repeats: int, analyses_too: bool = True) -> dict[str, Any]:
     traces = spans // 5
     now = time.time_ns()
     t0 = now - NS_PER_DAY
@@ -150,7 +151,7 @@ def reads(store: ClickHouseStore, spans: int, repeats: int) -> dict[str, Any]:
     }
     analyses = Analyses(store)
     half_day = AnalysisFilter(start_ns=now - NS_PER_DAY // 2, end_ns=now)
-    figures_analyses: dict[str, Any] = {"traces": store.count_traces(half_day)}
+    figures_analyses: dict[str, Any] = {"traces": store.count_traces(half_day)} if analyses_too else {}
     runs: dict[str, Callable[[], object]] = {
         "errors": lambda: analyses.errors(half_day),
         "latency": lambda: analyses.latency(half_day),
@@ -159,7 +160,7 @@ def reads(store: ClickHouseStore, spans: int, repeats: int) -> dict[str, Any]:
         "origins": lambda: analyses.origins(half_day, "buzzer"),
         "doctor": lambda: analyses.doctor(half_day),
     }
-    for name, action in runs.items():
+    for name, action in runs.items() if analyses_too else ():
         cpu = time.process_time()
         figures_analyses[f"{name}_ms"] = median_ms(action, 1)
         figures_analyses[f"{name}_client_cpu_ms"] = round((time.process_time() - cpu) * 1000, 1)
@@ -174,7 +175,8 @@ def reads(store: ClickHouseStore, spans: int, repeats: int) -> dict[str, Any]:
     }
 
 
-def run(spans: int = 10_000_000, duration: float = 20.0, repeats: int = 15, ingest_too: bool = True) -> dict[str, Any]:
+def run(spans: int = 10_000_000, duration: float = 20.0, repeats: int = 15, ingest_too: bool = True,
+        analyses_too: bool = True) -> dict[str, Any]:
     print(f"load average before: {os.getloadavg()}", flush=True)
     with tempfile.TemporaryDirectory(prefix="th-chbench-server-") as tmp:
         server = ClickHouseServer(Path(tmp) / "clickhouse")
@@ -195,7 +197,7 @@ def run(spans: int = 10_000_000, duration: float = 20.0, repeats: int = 15, inge
                       "(target >= 1.0)", flush=True)
             store = ClickHouseStore(parse_location(f"clickhouse://127.0.0.1:{server.http_port}/bench_reads"))
             try:
-                read = reads(store, spans, repeats)
+                read = reads(store, spans, repeats, analyses_too)
             finally:
                 store.close()
             print(f"reads at {read['spans']:,} spans (generated in {read['generate_s']} s):", flush=True)
@@ -216,8 +218,10 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--reads-only", action="store_true", help="Skip the ingest comparison.")
+    parser.add_argument("--no-analyses", action="store_true", help="Skip the analyses and doctor (the slow part).")
     args = parser.parse_args()
-    print(json.dumps(run(args.spans, args.duration, args.repeats, ingest_too=not args.reads_only), indent=2))
+    print(json.dumps(run(args.spans, args.duration, args.repeats, ingest_too=not args.reads_only,
+                         analyses_too=not args.no_analyses), indent=2))
 
 
 if __name__ == "__main__":
