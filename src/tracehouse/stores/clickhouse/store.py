@@ -61,7 +61,7 @@ from tracehouse.stores.clickhouse.analytics import (
 )
 from tracehouse.stores.clickhouse.location import ClickHouseLocation
 from tracehouse.stores.clickhouse.origins import TRACES_PER_PART, Groups, add_calls, origin_table
-from tracehouse.stores.clickhouse.quoting import Raw, sql, statement
+from tracehouse.stores.clickhouse.quoting import Array, Raw, sql, statement
 from tracehouse.stores.clickhouse.results import Result, select
 from tracehouse.stores.clickhouse.sandbox import run_user_sql
 from tracehouse.stores.clickhouse.schema import SUMMARY_BUCKET_NS, Layout, statements
@@ -236,7 +236,8 @@ class ClickHouseStore:
         """Write the calls (sql/schema/service_calls.sql) of these traces, from their stored spans."""
         # The id list appears twice in the statement: 2 x ~110 KB, within the 256 KiB max_query_size.
         for at in range(0, len(trace_ids), _IDS_PER_STATEMENT):
-            traces = Raw(statement("write/_traces_in", trace_ids=list(trace_ids[at:at + _IDS_PER_STATEMENT])).strip())
+            hex_ids = Array(tuple(t.hex() for t in trace_ids[at:at + _IDS_PER_STATEMENT]))
+            traces = Raw(statement("write/_traces_in", hex_ids=hex_ids).strip())
             self._transport.query(self._statement("write/service_calls", traces=traces, derived_at=time.time_ns()),
                                   settings=self._calls_settings or None)
 
@@ -257,7 +258,7 @@ class ClickHouseStore:
         found: set[tuple[str, str, int]] = set()
         for at in range(0, len(ids), _IDS_PER_STATEMENT):
             rows = self._select(self._statement(
-                "read/existing_spans", trace_ids=ids[at:at + _IDS_PER_STATEMENT],
+                "read/existing_spans", hex_ids=Array(tuple(t.hex() for t in ids[at:at + _IDS_PER_STATEMENT])),
                 min_start=starts["min"].as_py(), max_start=starts["max"].as_py())).rows
             found.update((str(t), str(s), int(start)) for t, s, start in rows)
         return found

@@ -1,1 +1,1 @@
-trace_id IN {trace_ids}
+trace_id IN (SELECT toFixedString(unhex(arrayJoin({hex_ids})), 16))
