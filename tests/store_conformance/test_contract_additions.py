@@ -195,7 +195,9 @@ HOUR = 60 * MINUTE
                duration_min_ns=3 * MS, duration_max_ns=30 * MS, duration_scope=DurationScope.SPAN, limit=50,
                sort=SortOrder.MOST_ERRORS),
     TraceQuery(start_time_min_ns=BASE_NS + 2 * HOUR, limit=5, sort=SortOrder.MOST_SPANS),
-], ids=range(6))
+    TraceQuery(service="hub", start_time_min_ns=BASE_NS + 2 * HOUR, start_time_max_ns=BASE_NS + 5 * HOUR, limit=4),
+    TraceQuery(start_time_min_ns=BASE_NS + HOUR + 1, start_time_max_ns=BASE_NS + 5 * HOUR, limit=1),
+], ids=range(8))
 def test_searches_over_later_hours_give_the_embedded_answers(open_store: Any, tmp_path: Path,
                                                              query: TraceQuery) -> None:
     """Searches whose window starts after the first hour of data (the ClickHouse store answers them
