@@ -24,5 +24,5 @@ def test_comment_lines_keep_their_placeholders_unfilled() -> None:
             if line.lstrip().startswith("--"):
                 assert "{" not in line.replace("{}", ""), (name, line)
     text = render(sql("read/existing_spans"), {"span_data": "t", "min_start": 1, "max_start": 2,
-                                                 "trace_ids": "evil\nSELECT 1"})
+                                                 "hex_ids": "evil\nSELECT 1"})
     assert all("evil" not in line for line in text.splitlines() if line.lstrip().startswith("--"))
