@@ -14,12 +14,12 @@ freed memory glibc kept. Two of glibc's defaults keep it:
 So each process sets, before it starts its threads: at most ARENA_MAX arenas, a fixed mmap
 threshold of MMAP_THRESHOLD_BYTES (every buffer that large is its own mapping, unmapped when
 freed), and a trim threshold of TRIM_THRESHOLD_BYTES (free memory at the top of a heap past that
-goes back to the kernel). `release_free_memory` (malloc_trim) gives back free pages inside the heaps
-too; the commit thread calls it after a commit, when the decoded batch it held was freed.
+goes back to the kernel). malloc_trim after each commit was tried as well and gave nothing more
+(ADR 12, decision 11), so it is not called.
 
 mallopt is called in the process itself rather than through MALLOC_* environment variables, so a
 backend started any way (the CLI, a service manager, a test) gets them; the decode worker calls it
-first thing too. On a libc without mallopt/malloc_trim (musl, macOS) these do nothing.
+first thing too. On a libc without mallopt (musl, macOS) this does nothing.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def _libc() -> ctypes.CDLL | None:
         libc = ctypes.CDLL(name)
     except OSError:
         return None
-    if not hasattr(libc, "mallopt") or not hasattr(libc, "malloc_trim"):
+    if not hasattr(libc, "mallopt"):
         return None
     return libc
 
@@ -70,9 +70,3 @@ def configure() -> bool:
     if not applied:
         log.warning("mallopt refused a setting; the process keeps glibc's defaults for it")
     return applied
-
-
-def release_free_memory() -> None:
-    """Return free pages of every malloc arena to the kernel (glibc malloc_trim)."""
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
