@@ -26,13 +26,24 @@ def anon():
         return next(int(line.split()[1]) for line in f if line.startswith("RssAnon")) * 1024
 
 kept = []
+# The backend's threads live side by side (gRPC, uvicorn, decode, commit): all four exist and
+# allocate at once, so each is given its own arena, whatever the scheduler does.
+together = threading.Barrier(4)
 
 def receive():
     held = []
+    together.wait()
     for _ in range(30):
         held.append(bytearray(600_000))   # a request body or a decoded column buffer
         kept.append(bytearray(2_000))     # something small that outlives it
+    together.wait()
     held.clear()
+
+# A server has freed a large buffer before: with glibc's dynamic threshold that raises the mmap
+# threshold past 600 KB, so later buffers of that size come from the arenas. Done here once so the
+# scenario does not depend on which thread happens to free first.
+warm = bytearray(700_000)
+del warm
 
 before = anon()
 threads = [threading.Thread(target=receive) for _ in range(4)]
