@@ -37,7 +37,7 @@ from math import exp, log1p
 
 from tracehouse.analytics.reconstruct.assign import Assignment
 from tracehouse.analytics.reconstruct.calls import ASYNC_CALLEE, CALLEES, CALLERS, SYNC_CALLER, CallSpan, same_place
-from tracehouse.analytics.reconstruct.gaps import MS, GapModel, Laplace
+from tracehouse.analytics.reconstruct.gaps import MS, GapLaw, GapModel
 from tracehouse.analytics.reconstruct.seed import seed
 
 METHOD = "timing-assignment"
@@ -293,8 +293,8 @@ def _solve(orphans: list[CallSpan], index: _Index, model: GapModel, config: Engi
     windows: dict[tuple[str, str, bool], tuple[float, float] | None] = {}
     offset_windows: dict[tuple[str, str, bool], tuple[float, float] | None] = {}
     dropped: dict[int, tuple[float, float]] = {}  # row -> (its cheapest cost, weight of the left-out relative to it)
-    models: dict[tuple[str, str, str, str], tuple[float, float, tuple[float, float, float, float],
-                                                  float, float, tuple[float, float, float, float]]] = {}
+    models: dict[tuple[str, str, str, str], tuple[float, float, tuple[float, float, float, float, float],
+                                                  float, float, tuple[float, float, float, float, float]]] = {}
     graph_costs: dict[tuple[str, str, str | None, str, str], float] = {}
     k_scales = config.max_scales
     for s in orphans:
@@ -306,8 +306,9 @@ def _solve(orphans: list[CallSpan], index: _Index, model: GapModel, config: Engi
         scored: list[tuple[float, int, CallSpan]] = []
         unsearched: list[int] = []
         # per orphan, the cost terms of each (caller service, operation, target): one look-up per pair
-        terms: dict[tuple[str, str, str | None], tuple[float, float, float, float, float, float,
-                                                       float, float, float, float, float, float, float]] = {}
+        terms: dict[tuple[str, str, str | None], tuple[float, float, float, float, float, float, float,
+                                                       float, float, float, float, float, float, float,
+                                                       float]] = {}
         s_start, s_end = s.start, s.end
         for c in _candidates(s, index, config, windows[wkey], offset_windows[wkey], unsearched):
             tkey = (c.service, c.name, c.target)
@@ -317,7 +318,7 @@ def _solve(orphans: list[CallSpan], index: _Index, model: GapModel, config: Engi
                 m = models.get(mkey)
                 if m is None:
                     gaps = model.gaps(c.service, c.name, s.service, s.name, asynchronous)
-                    end_gap = gaps.end_gap or Laplace(0.0, 1.0)
+                    end_gap = gaps.end_gap or GapLaw(0.0, 1.0)
                     m = models[mkey] = (gaps.offset.median, gaps.offset.reach(k_scales), gaps.offset.terms(),
                                         end_gap.median, end_gap.reach(k_scales), end_gap.terms())
                 gkey = (c.service, c.name, c.target, s.service, s.name)
@@ -325,8 +326,8 @@ def _solve(orphans: list[CallSpan], index: _Index, model: GapModel, config: Engi
                 if graph is None:
                     graph = graph_costs[gkey] = model.graph_cost(*gkey)
                 t = terms[tkey] = (m[0], m[1], *m[2], m[3], m[4], *m[5], graph)
-            (o_med, o_reach, o_inv, o_inv_tail, o_log, o_log_tail,
-             g_med, g_reach, g_inv, g_inv_tail, g_log, g_log_tail, graph) = t
+            (o_med, o_reach, o_inv, o_inv_tail, o_log, o_log_tail, o_kink,
+             g_med, g_reach, g_inv, g_inv_tail, g_log, g_log_tail, g_kink, graph) = t
             if asynchronous:
                 dx_o = abs((s_start - c.end) - o_med)
                 dx_g = 0.0
@@ -336,11 +337,12 @@ def _solve(orphans: list[CallSpan], index: _Index, model: GapModel, config: Engi
             if dx_o > o_reach or dx_g > g_reach:
                 continue
             # mixture_cost (gaps) of both gaps, inlined: this runs for every candidate pair
-            x = o_log - dx_o * o_inv
+            x = o_log - (0.5 * dx_o * dx_o * o_inv / o_kink if dx_o < o_kink else (dx_o - 0.5 * o_kink) * o_inv)
             y = o_log_tail - dx_o * o_inv_tail
             cost = graph - (x + log1p(exp(y - x)) if x >= y else y + log1p(exp(x - y)))
             if not asynchronous:
-                x = g_log - dx_g * g_inv
+                x = g_log - (0.5 * dx_g * dx_g * g_inv / g_kink if dx_g < g_kink
+                             else (dx_g - 0.5 * g_kink) * g_inv)
                 y = g_log_tail - dx_g * g_inv_tail
                 cost -= x + log1p(exp(y - x)) if x >= y else y + log1p(exp(x - y))
             scored.append((cost, len(scored), c))
@@ -443,7 +445,7 @@ def reconstruct(spans: Sequence[CallSpan], model: GapModel | None = None,
         # Edges the model has not learned yet are seeded from the peaks of their gap histograms
         # (`seed`), then the slice is assigned and its confident links refit the model.
         working = _working_copy(model)
-        _seed_from(working, sample, index, config)
+        _seed_from(working, sample, index, config, [o for o in orphans if o.kind == ASYNC_CALLEE])
         working = _refit(model, sample, _solve(sample, index, working, config, with_confidence=False)[0])
     parents: list[CallSpan | None] = [None] * len(orphans)
     confidences: list[float] = [0.0] * len(orphans)
@@ -472,17 +474,24 @@ def reconstruct(spans: Sequence[CallSpan], model: GapModel | None = None,
                           received_calls=len(received))
 
 
-def _seed_from(model: GapModel, orphans: list[CallSpan], index: _Index, config: EngineConfig) -> None:
+def _seed_from(model: GapModel, orphans: list[CallSpan], index: _Index, config: EngineConfig,
+               consumers: list[CallSpan]) -> None:
+    """Seed unlearned edges from a sample of the synchronous `orphans` and from every one of the
+    window's `consumers`: a consumer's search stops at a budget of candidates, and a queue's delays
+    spread its true pairs thinly over a wide range, so its peak stands out of the chance pairs only
+    with many orphans (a call's end gap is sharp: a few hundred orphans show it)."""
     pairs: dict[tuple[str, str, str, str], list[tuple[float, float, str | None]]] = {}
     asynchronous: set[tuple[str, str, str, str]] = set()
     orphans_on: dict[tuple[str, str, str, str], int] = {}
+    coverage: dict[tuple[str, str, str, str], list[tuple[float, float, int]]] = {}
     step = max(1, len(orphans) // config.seed_orphans)
-    for s in orphans[::step]:
+    for s in [o for o in orphans[::step] if o.kind != ASYNC_CALLEE] + consumers:
         if model.window(s.service, s.name, s.kind == ASYNC_CALLEE, config.max_scales) is not None:
             continue  # already learned
         # per caller operation of this orphan: its edge's list of pairs (one look-up per pair)
         lists: dict[tuple[str, str], list[tuple[float, float, str | None]]] = {}
         hop = s.kind == ASYNC_CALLEE
+        before = {edge: len(found) for edge, found in pairs.items()} if hop else {}
         for c in _candidates(s, index, config):
             found = lists.get((c.service, c.name))
             if found is None:
@@ -495,7 +504,21 @@ def _seed_from(model: GapModel, orphans: list[CallSpan], index: _Index, config: 
                 found.append((float(s.start - c.end), 0.0, c.target))
             else:
                 found.append((float(s.start - c.start), float(c.end - s.end), c.target))
-    seed(model, pairs, asynchronous, config.max_queue_ns, 2 * config.max_offset_ns, orphans_on)
+        if hop:
+            # A queue's candidates are searched nearest-first within a budget: the delays this
+            # orphan's search covered, per edge, tell the seed where chance pairs pile up. The two
+            # extremes mark the range and leave the histogram: the pairs between them are spread
+            # evenly over it by chance, the extremes are not (they sit at its ends by definition).
+            for (service, name), found in lists.items():
+                edge = (service, name, s.service, s.name)
+                first = before.get(edge, 0)
+                mine = sorted(found[first:], key=lambda v: v[0])
+                if len(mine) < 3:
+                    del found[first:]
+                    continue
+                found[first:] = mine[1:-1]
+                coverage.setdefault(edge, []).append((mine[0][0], mine[-1][0], len(mine) - 2))
+    seed(model, pairs, asynchronous, config.max_queue_ns, 2 * config.max_offset_ns, orphans_on, coverage)
 
 
 def _refit(model: GapModel, orphans: list[CallSpan], parents: list[CallSpan | None]) -> GapModel:

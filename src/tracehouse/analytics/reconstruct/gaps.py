@@ -11,9 +11,11 @@ For a synchronous call (CLIENT -> SERVER) two gaps describe the pair:
 For an asynchronous hop (PRODUCER -> CONSUMER) the gap is the queue delay: consumer start -
 producer end (plus skew); the end gap does not apply.
 
-Each gap is modelled as a Laplace distribution (median, mean absolute deviation): heavier tails than a
-normal one, so a few slow calls do not make the model intolerant, and its negative log-likelihood
-|x - median| / scale + log(2 scale) is the assignment's cost. Models are kept per edge (caller
+Each gap is modelled as a Laplace distribution (median, mean absolute deviation) with a rounded top
+(`GapLaw`): heavier tails than a normal one, so a few slow calls do not make the model intolerant,
+and a strictly convex cost near the median, so that identical parallel calls are paired by how alike
+their gaps are (a pure Laplace cost is indifferent to most exchanges between siblings). Its negative
+log-likelihood is the assignment's cost. Models are kept per edge (caller
 service and operation -> callee service and operation) and, for edges with few samples, per
 service pair. Samples come from calls whose propagation works (ground truth) and from confident
 links of earlier passes or windows; each edge keeps the most recent `max_samples`, so the model
@@ -47,19 +49,37 @@ TAIL_MIN_NS = 500_000.0
 TAIL_SCALES = 4.0
 
 
+#: where the core's cost turns from quadratic to linear, in scales (`GapLaw`)
+KINK_SCALES = 1.0
+
+
 @dataclass(frozen=True)
-class Laplace:
+class GapLaw:
+    """A gap's learned law: a core (median, scale: the mean absolute deviation) and a wide tail.
+
+    The core is a Laplace law whose top is rounded (Huber's): its cost is quadratic within `kink`
+    scales of the median and linear (Laplace's) beyond. A pure Laplace cost |x - median| / scale is
+    flat under exchanges: two siblings' callee spans swapped between their calls cost the same sum
+    whenever both gaps stay on one side of the median, so identical parallel calls were paired by
+    the order of the search, not by their timing. A strictly convex top prefers the pairing whose
+    gaps are the most alike (a log-concave law is matched best in order), while the linear flanks
+    keep the Laplace law's tolerance of slow calls. kink 0: the pure Laplace law (queue delays)."""
+
     median: float
     scale: float
+    kink: float = 0.0
 
     @property
     def tail(self) -> float:
         return max(TAIL_FACTOR * self.scale, TAIL_MIN_NS)
 
-    def terms(self) -> tuple[float, float, float, float]:
-        """(1/scale, 1/tail, log weight/2 scale of the core, of the tail): for `cost` in a loop."""
-        return (1 / self.scale, 1 / self.tail, math.log((1 - TAIL_WEIGHT) / (2 * self.scale)),
-                math.log(TAIL_WEIGHT / (2 * self.tail)))
+    def terms(self) -> tuple[float, float, float, float, float]:
+        """(1/scale, 1/tail, log weight/norm of the core, of the tail, kink in ns): for `cost` in a loop."""
+        c, b = self.kink, self.scale
+        # the core's integral: the quadratic top (a normal law's, sd b sqrt(c)) and the two flanks
+        norm = 2 * b * (math.sqrt(c * math.pi / 2) * math.erf(math.sqrt(c / 2)) + math.exp(-c / 2)) if c else 2 * b
+        return (1 / b, 1 / self.tail, math.log((1 - TAIL_WEIGHT) / norm), math.log(TAIL_WEIGHT / (2 * self.tail)),
+                c * b)
 
     def cost(self, x: float) -> float:
         """-log density of x under core and tail."""
@@ -73,34 +93,36 @@ class Laplace:
         return self.median - r, self.median + r
 
 
-def mixture_cost(dx: float, inv_scale: float, inv_tail: float, log_core: float, log_tail: float) -> float:
-    a = log_core - dx * inv_scale
+def mixture_cost(dx: float, inv_scale: float, inv_tail: float, log_core: float, log_tail: float,
+                 kink: float = 0.0) -> float:
+    """-log density at |x - median| = dx; `kink` in ns (0: no rounded top)."""
+    a = log_core - (0.5 * dx * dx * inv_scale / kink if dx < kink else (dx - 0.5 * kink) * inv_scale)
     b = log_tail - dx * inv_tail
     if a < b:
         a, b = b, a
     return -(a + math.log1p(math.exp(b - a)))
 
 
-def fit(values: list[float], min_scale: float) -> Laplace:
+def fit(values: list[float], min_scale: float, kink: float = 0.0) -> GapLaw:
     ordered = sorted(values)
     n = len(ordered)
     median = ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2
     # n/(n-1): the mean absolute deviation from the sample's own median underestimates the scale.
     mad = sum(abs(v - median) for v in ordered) / n * (n / (n - 1) if n > 1 else 1.0)
-    return Laplace(median, max(mad, min_scale))
+    return GapLaw(median, max(mad, min_scale), kink)
 
 
 @dataclass(frozen=True)
 class EdgeGaps:
-    offset: Laplace
-    end_gap: Laplace | None     # None for asynchronous hops
+    offset: GapLaw
+    end_gap: GapLaw | None     # None for asynchronous hops
     samples: int
 
 
 # With nothing learned yet, a first pass uses wide priors: an offset of a few ms either way and a
 # small positive end_gap. Its confident links then seed the learned models (engine, `passes`).
-BOOTSTRAP_SYNC = EdgeGaps(Laplace(0.0, 5 * MS), Laplace(0.0, 1 * MS), 0)
-BOOTSTRAP_ASYNC = EdgeGaps(Laplace(0.0, 50 * MS), None, 0)
+BOOTSTRAP_SYNC = EdgeGaps(GapLaw(0.0, 5 * MS), GapLaw(0.0, 1 * MS), 0)
+BOOTSTRAP_ASYNC = EdgeGaps(GapLaw(0.0, 50 * MS), None, 0)
 
 
 @dataclass
@@ -157,8 +179,9 @@ class GapModel:
             return self._fitted[key]
         gaps: EdgeGaps | None = None
         if samples is not None and len(samples) >= self.min_edge_samples:
-            offset = fit([s[0] for s in samples], self.min_scale_ns)
-            end_gap = None if asynchronous else fit([s[1] for s in samples], self.min_scale_ns)
+            # a queue's delays keep the pure Laplace law: they are skewed, with no sharp mode to round
+            offset = fit([s[0] for s in samples], self.min_scale_ns, 0.0 if asynchronous else KINK_SCALES)
+            end_gap = None if asynchronous else fit([s[1] for s in samples], self.min_scale_ns, KINK_SCALES)
             gaps = EdgeGaps(offset, end_gap, len(samples))
         self._fitted[key] = gaps
         return gaps

@@ -12,6 +12,7 @@ inside the peak seed the edge's model; the assignment rounds then refine it.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import Counter, defaultdict
 
@@ -24,10 +25,49 @@ PEAK_SHARE = 0.3
 EdgeKey = tuple[str, str, str, str]
 
 
-def _peak(values: list[float], span_ns: float, min_count: int) -> tuple[float, float, float] | None:
+class Coverage:
+    """The background a histogram of pairs should show when each orphan's candidates were searched
+    over a range of its own (a nearest-first search with a budget covers a short range where callers
+    are dense, a long one where they are sparse): each orphan spreads its pairs evenly over its range,
+    so the chance pairs pile up where many ranges overlap, with no true gap there. `expected(a, b)`:
+    how many of the pairs chance puts in [a, b), from sorted range ends and prefix sums."""
+
+    def __init__(self, ranges: list[tuple[float, float, int]]) -> None:
+        # each range (lo, hi, n) adds density d = n / (hi - lo) on [lo, hi): the expected count
+        # below x is sum over lo <= x of d (x - lo) minus sum over hi <= x of d (x - hi)
+        spread = [(lo, max(hi - lo, 1.0), n) for lo, hi, n in ranges if n > 0]
+        los = sorted((lo, n / w) for lo, w, n in spread)
+        his = sorted((lo + w, n / w) for lo, w, n in spread)
+        self._lo = [x for x, _ in los]
+        self._hi = [x for x, _ in his]
+        self._lo_d, self._lo_s = self._prefix(los)
+        self._hi_d, self._hi_s = self._prefix(his)
+
+    @staticmethod
+    def _prefix(points: list[tuple[float, float]]) -> tuple[list[float], list[float]]:
+        d, s, sums_d, sums_s = 0.0, 0.0, [0.0], [0.0]
+        for x, density in points:
+            d += density
+            s += density * x
+            sums_d.append(d)
+            sums_s.append(s)
+        return sums_d, sums_s
+
+    def _below(self, x: float) -> float:
+        i = bisect.bisect_right(self._lo, x)
+        k = bisect.bisect_right(self._hi, x)
+        return x * self._lo_d[i] - self._lo_s[i] - (x * self._hi_d[k] - self._hi_s[k])
+
+    def expected(self, a: float, b: float) -> float:
+        return self._below(b) - self._below(a)
+
+
+def _peak(values: list[float], span_ns: float, min_count: int,
+          coverage: Coverage | None = None) -> tuple[float, float, float] | None:
     """(centre, half-width, z) of the most significant 3-bin peak holding at least `min_count`
     values, or None. The count floor keeps a handful of chance coincidences in a very narrow bin
-    from passing for the edge's gap (the true pairs are one per orphan)."""
+    from passing for the edge's gap (the true pairs are one per orphan). With `coverage`, the
+    background of each peak is what the orphans' search ranges put there, else it is flat."""
     best: tuple[float, float, float] | None = None
     n = len(values)
     # the background spreads over the range the candidates were actually drawn from (a search
@@ -49,6 +89,8 @@ def _peak(values: list[float], span_ns: float, min_count: int) -> tuple[float, f
             count = bins[b] + bins.get(b - 1, 0) + bins.get(b + 1, 0)
             if count < min_count:
                 continue
+            if coverage is not None:
+                background = coverage.expected((b - 1) * width, (b + 2) * width)
             z = (count - background) / math.sqrt(background + 1)
             if best is None or z > best[2]:
                 best = ((b + 0.5) * width, 1.5 * width, z)
@@ -56,7 +98,8 @@ def _peak(values: list[float], span_ns: float, min_count: int) -> tuple[float, f
 
 
 def seed(model: GapModel, pairs: dict[EdgeKey, list[tuple[float, float, str | None]]], asynchronous: set[EdgeKey],
-         offset_span_ns: float, end_span_ns: float, orphans: dict[EdgeKey, int]) -> int:
+         offset_span_ns: float, end_span_ns: float, orphans: dict[EdgeKey, int],
+         coverage: dict[EdgeKey, list[tuple[float, float, int]]] | None = None) -> int:
     """Add the peak pairs of each edge to `model`; returns how many edges were seeded.
     `pairs[edge]`: (offset, end gap, caller target) of every time-compatible pair of that edge. The
     pairs inside the peak of the tight gap seed the model; the assignment rounds then fit the other
@@ -70,16 +113,89 @@ def seed(model: GapModel, pairs: dict[EdgeKey, list[tuple[float, float, str | No
         asynchronous_hop = edge in asynchronous
         tight = [v[0] if asynchronous_hop else v[1] for v in values]
         floor = max(model.min_edge_samples, int(PEAK_SHARE * orphans.get(edge, 0)))
-        peak = _peak(tight, offset_span_ns if asynchronous_hop else end_span_ns, floor)
+        ranges = coverage.get(edge) if coverage is not None else None
+        peak = _peak(tight, offset_span_ns if asynchronous_hop else end_span_ns, floor,
+                     Coverage(ranges) if ranges else None)
         if peak is None:
             continue
         centre, half, _ = peak
         inside = [v for v, t in zip(values, tight, strict=True) if abs(t - centre) <= half]
         if len(inside) < model.min_edge_samples:
             continue
+        if asynchronous_hop and ranges:
+            # The peak holds only the delays near the mode (a queue's delays are skewed and wide),
+            # and fitting the pairs inside it would teach a law far too narrow, that the assignment
+            # rounds then only narrow further: the law is unmixed from the chance pairs instead.
+            median, scale = _unmix(tight, ranges, centre, half)
+            targets = Counter(v[2] for v, t in zip(values, tight, strict=True) if abs(t - median) <= scale)
+            target = targets.most_common(1)[0][0] if targets else None
+            inside = [(x, 0.0, target) for x in _quantiles(median, scale, QUANTILE_SAMPLES)]
         by_edge[edge] = inside
         seeded += 1
     for (cs, cn, ss, sn), inside in by_edge.items():
         for offset, end_gap, target in inside:
             model.observe(cs, cn, ss, sn, offset, end_gap, target)
     return seeded
+
+
+#: orphans whose candidates `_unmix` weighs (the first of the window's), its rounds, and the
+#: samples a seeded queue's law is written to the model as
+UNMIX_ORPHANS = 400
+UNMIX_ROUNDS = 20
+QUANTILE_SAMPLES = 64
+
+
+def _unmix(values: list[float], ranges: list[tuple[float, float, int]], centre: float,
+           half: float) -> tuple[float, float]:
+    """(median, scale) of a queue's delay law, by expectation-maximisation on the candidates of each
+    orphan: at most one of them is its true pair (drawn from the law), the others were placed by
+    chance, evenly over the range its search covered (`Coverage`). Each round weighs every candidate
+    by its share of the orphan's posterior (the law's density against chance's, with an equal prior
+    of having no true pair among the candidates at all), and refits the law (a Laplace: weighted
+    median, weighted mean absolute deviation) from the weights. `values` holds the orphans'
+    candidates in the order of `ranges`, each orphan's `n` in a row. Starts from the peak."""
+    groups: list[tuple[list[float], float]] = []
+    at = 0
+    for lo, hi, n in ranges[:UNMIX_ORPHANS]:
+        groups.append((sorted(values[at:at + n]), max(hi - lo, 1.0) / n))
+        at += n
+    # from wide (a quarter of the searched range) to the law: a narrow start stays near the mode
+    spread = sorted(hi - lo for lo, hi, _ in ranges[:UNMIX_ORPHANS])
+    median, scale = centre, max(spread[len(spread) // 2] / 4 if spread else half, half, 1.0)
+    found = 0.5   # the share of orphans whose true pair is among their candidates, refitted too
+    for _ in range(UNMIX_ROUNDS):
+        weighted: list[tuple[float, float]] = []
+        none = (1 - found) / found
+        for xs, per_chance in groups:
+            # beyond 20 scales a candidate weighs under e^-20 of one at the median: not summed
+            first = bisect.bisect_left(xs, median - 20 * scale)
+            last = bisect.bisect_right(xs, median + 20 * scale)
+            odds = [(x, math.exp(-abs(x - median) / scale) / (2 * scale) * per_chance) for x in xs[first:last]]
+            total = none + sum(o for _, o in odds)
+            weighted.extend((x, o / total) for x, o in odds)
+        mass = sum(w for _, w in weighted)
+        if mass <= 0:
+            break
+        found = min(max(mass / len(groups), 0.05), 0.95)
+        weighted.sort()
+        running, new_median = 0.0, median
+        for x, w in weighted:
+            running += w
+            if running >= mass / 2:
+                new_median = x
+                break
+        new_scale = max(sum(w * abs(x - new_median) for x, w in weighted) / mass, 1.0)
+        converged = abs(new_median - median) < 0.01 * scale and abs(new_scale - scale) < 0.01 * scale
+        median, scale = new_median, new_scale
+        if converged:
+            break
+    return median, scale
+
+
+def _quantiles(median: float, scale: float, n: int) -> list[float]:
+    """n evenly spaced quantiles of a Laplace law: samples with its median and mean absolute deviation."""
+    out = []
+    for k in range(n):
+        p = (k + 0.5) / n - 0.5
+        out.append(median - math.copysign(scale * math.log(1 - 2 * abs(p)), p))
+    return out
