@@ -21,7 +21,7 @@ import tracemalloc
 from typing import Any
 
 from bench.reconstruct_data import TOPOLOGIES, generate
-from tracehouse.analytics.reconstruct import fcfs_baseline, reconstruct
+from tracehouse.analytics.reconstruct import EngineConfig, fcfs_baseline, reconstruct, taught
 from tracehouse.analytics.reconstruct.scoring import CONFIDENCE_BINS, score
 
 #: `python -m bench.run reconstruct --quick` (or TRACEHOUSE_BENCH_QUICK=1): idle and the most
@@ -51,6 +51,11 @@ def _one(topology: str, load: float, seed: int, measure_memory: bool, evidence: 
     ours = score(result.links, data.truth, data.request_of)
     fcfs_links = fcfs_baseline(spans)
     fcfs = score(fcfs_links, data.truth, data.request_of)
+    # the reference: one assignment under gap models taught the true pairs (nothing learned from
+    # the fragments): what better learning could add; the rest is what the evidence cannot tell
+    by_key = {(s.trace_id, s.span_id): s for s in spans}
+    model = taught([(by_key[p], by_key[k]) for k, p in data.truth.items() if p is not None and p in by_key])
+    ref = score(reconstruct(spans, model=model, config=EngineConfig(passes=1)).links, data.truth, data.request_of)
     ours_eq = score(result.links, data.truth, data.request_of, data.interchangeable)
     fcfs_eq = score(fcfs_links, data.truth, data.request_of, data.interchangeable)
     return {"concurrency": data.concurrency, "spans": len(data.rows), "seconds": seconds, "cpu_seconds": cpu_seconds,
@@ -59,7 +64,8 @@ def _one(topology: str, load: float, seed: int, measure_memory: bool, evidence: 
             "fcfs_trace": fcfs.trace_accuracy, "false_links": ours.false_links,
             "link_eq": ours_eq.link_accuracy, "trace_eq": ours_eq.trace_accuracy,
             "fcfs_trace_eq": fcfs_eq.trace_accuracy,
-            "bins": [(b.links, b.correct) for b in ours.calibration]}
+            "bins": [(b.links, b.correct) for b in ours.calibration],
+            "taught_link": ref.link_accuracy, "taught_trace": ref.trace_accuracy}
 
 
 def _load() -> str:
@@ -75,10 +81,12 @@ def run() -> dict[str, Any]:
           "services without); timing: the same requests with every shared attribute stripped.\n"
           "link/trace: strict; ~: a link to an interchangeable sibling call (same parent span, same endpoint)\n"
           "counts as right. conc: measured mean overlapping requests per service. spans/s: wall clock; cpu sp/s:\n"
-          "per second of this process's CPU time (the machine is shared: wall-clock rates follow the load).")
+          "per second of this process's CPU time (the machine is shared: wall-clock rates follow the load).\n"
+          "taught: one assignment under gap models taught the true pairs (nothing learned from the fragments):\n"
+          "the reference for how much better learning could do; what stays wrong there the timing cannot tell.")
     print(f"{'topology':12} {'evidence':8} {'load':>5} {'conc':>5} {'link':>7} {'trace':>7} {'fcfs link':>9} "
           f"{'fcfs trace':>10} {'link~':>7} {'trace~':>7} {'fcfs tr~':>8} {'spans/s':>8} {'cpu sp/s':>8} "
-          f"{'peak MiB':>8}")
+          f"{'peak MiB':>8} {'taught':>7} {'taught tr':>9}")
     results: dict[str, Any] = {}
     n_bins = len(CONFIDENCE_BINS) - 1
     tallies = {(mode, top): [[0, 0] for _ in range(n_bins)] for mode, _ in EVIDENCE for top in (False, True)}
@@ -89,14 +97,15 @@ def run() -> dict[str, Any]:
                         for seed in SEEDS]
                 med = {k: statistics.median(r[k] for r in runs) for k in
                        ("concurrency", "link", "trace", "fcfs_link", "fcfs_trace", "seconds", "spans",
-                        "link_eq", "trace_eq", "fcfs_trace_eq")}
+                        "link_eq", "trace_eq", "fcfs_trace_eq", "taught_link", "taught_trace")}
                 med["peak_bytes"] = runs[0]["peak_bytes"]
                 rate = statistics.median(r["spans"] / r["seconds"] for r in runs)
                 cpu_rate = statistics.median(r["spans"] / max(r["cpu_seconds"], 1e-9) for r in runs)
                 peak = f"{med['peak_bytes'] / 2**20:8.1f}" if med["peak_bytes"] else f"{'-':>8}"
                 print(f"{topology:12} {mode:8} {load:5.1f} {med['concurrency']:5.1f} {med['link']:7.1%} "
                       f"{med['trace']:7.1%} {med['fcfs_link']:9.1%} {med['fcfs_trace']:10.1%} {med['link_eq']:7.1%} "
-                      f"{med['trace_eq']:7.1%} {med['fcfs_trace_eq']:8.1%} {rate:8.0f} {cpu_rate:8.0f} {peak}",
+                      f"{med['trace_eq']:7.1%} {med['fcfs_trace_eq']:8.1%} {rate:8.0f} {cpu_rate:8.0f} {peak} "
+                      f"{med['taught_link']:7.1%} {med['taught_trace']:9.1%}",
                       flush=True)
                 results[f"{topology}@{load}/{mode}"] = {**med, "spans_per_second": rate,
                                                        "cpu_spans_per_second": cpu_rate}

@@ -21,7 +21,9 @@ from tracehouse.analytics.reconstruct.engine import (
     Reconstruction,
     fcfs_baseline,
     reconstruct,
+    taught,
 )
 from tracehouse.analytics.reconstruct.gaps import GapModel
 
-__all__ = ["CallSpan", "EngineConfig", "GapModel", "InferredLink", "Reconstruction", "fcfs_baseline", "reconstruct"]
+__all__ = ["CallSpan", "EngineConfig", "GapModel", "InferredLink", "Reconstruction", "fcfs_baseline", "reconstruct",
+           "taught"]

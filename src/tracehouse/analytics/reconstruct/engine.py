@@ -405,6 +405,16 @@ def _learn(model: GapModel, pairs: list[tuple[CallSpan, CallSpan]]) -> None:
         model.observe(caller.service, caller.name, callee.service, callee.name, offset, end_gap, caller.target)
 
 
+def taught(pairs: Sequence[tuple[CallSpan, CallSpan]], model: GapModel | None = None) -> GapModel:
+    """A gap model taught known (caller, callee) pairs, as if their propagation had worked. With
+    `EngineConfig(passes=1)` the engine then assigns once under it, learning nothing first: the
+    benchmark's reference for how much better the gap models could be learned (the truth's pairs
+    teach them), apart from how much the evidence allows."""
+    model = model if model is not None else GapModel()
+    _learn(model, list(pairs))
+    return model
+
+
 def _working_copy(model: GapModel) -> GapModel:
     copy = GapModel(max_samples=model.max_samples, max_edges=model.max_edges,
                     min_edge_samples=model.min_edge_samples, min_scale_ns=model.min_scale_ns)
