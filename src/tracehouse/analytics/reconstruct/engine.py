@@ -100,14 +100,41 @@ class _Index:
     #: the synchronous callers again, split by (service, call target), each by end: an orphan scans
     #: only the groups of other services whose target can be where it was reached (`same_place`),
     #: so the candidate search, the hot loop, skips the calls that went elsewhere wholesale
-    groups: list[tuple[str, str | None, list[CallSpan], list[int]]] = field(default_factory=list)
+    #: with each call the number of its hints (`_hints`) in `hint_table`: a window holds few
+    #: distinct ones, so an orphan compares its hints with each distinct caller's once
+    groups: list[tuple[str, str | None, list[CallSpan], list[int], list[int]]] = field(default_factory=list)
+    hint_table: list[_Hints] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         by_group: dict[tuple[str, str | None], list[CallSpan]] = {}
         for c in self.callers_by_end:
             by_group.setdefault((c.service, c.target), []).append(c)
-        self.groups = [(service, target, calls, [c.end for c in calls])
-                       for (service, target), calls in by_group.items()]
+        numbers: dict[_Hints, int] = {}
+        for hints in self.hint_table:
+            numbers[hints] = len(numbers)
+        self.groups = []
+        for (service, target), calls in by_group.items():
+            ids = []
+            for c in calls:
+                hints = _hints(c)
+                number = numbers.get(hints)
+                if number is None:
+                    number = numbers[hints] = len(self.hint_table)
+                    self.hint_table.append(hints)
+                ids.append(number)
+            self.groups.append((service, target, calls, [c.end for c in calls], ids))
+
+
+_Hints = tuple[str | None, int | None, int | None, str | None, str | None, int | None]
+
+
+def _hints(s: CallSpan) -> _Hints:
+    """The hints of a span `_compatible` compares besides its trace, service and target."""
+    return s.path, s.size, s.response_size, s.correlation, s.query, s.status
+
+
+def _hints_agree(a: _Hints, b: _Hints) -> bool:
+    return all(x is None or y is None or x == y for x, y in zip(a, b, strict=True))
 
 
 def _index(spans: Sequence[CallSpan]) -> tuple[list[CallSpan], _Index, list[tuple[CallSpan, CallSpan]]]:
@@ -271,14 +298,23 @@ def _candidates(s: CallSpan, index: _Index, config: EngineConfig, window: tuple[
     plain = (s.path is None and s.size is None and s.response_size is None and s.correlation is None
              and s.query is None and s.status is None)
     trace = s.trace_id
-    for service, target, callers, ends in index.groups:
+    own = _hints(s)
+    agree: dict[int, bool] = {}   # per distinct caller hints: do they agree with the orphan's
+    table = index.hint_table
+    for service, target, callers, ends, ids in index.groups:
         if service == s.service or not same_place(target, s.target):
             continue
         for k in range(bisect.bisect_left(ends, end_lo), bisect.bisect_right(ends, end_hi)):
             c = callers[k]
             start = c.start
-            if (first_start <= start <= last_start and c.end - start >= min_duration
-                    and (c.trace_id != trace if plain else _compatible(c, s))):
+            if first_start <= start <= last_start and c.end - start >= min_duration and c.trace_id != trace:
+                if not plain:
+                    number = ids[k]
+                    ok = agree.get(number)
+                    if ok is None:
+                        ok = agree[number] = _hints_agree(table[number], own)
+                    if not ok:
+                        continue
                 out.append(c)
     return out
 
