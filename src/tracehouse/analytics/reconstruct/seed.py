@@ -140,8 +140,8 @@ def seed(model: GapModel, pairs: dict[EdgeKey, list[tuple[float, float, str | No
 
 #: orphans whose candidates `_unmix` weighs (the first of the window's), its rounds, and the
 #: samples a seeded queue's law is written to the model as
-UNMIX_ORPHANS = 400
-UNMIX_ROUNDS = 20
+UNMIX_ORPHANS = 300
+UNMIX_ROUNDS = 15
 QUANTILE_SAMPLES = 64
 
 
@@ -154,37 +154,45 @@ def _unmix(values: list[float], ranges: list[tuple[float, float, int]], centre: 
     of having no true pair among the candidates at all), and refits the law (a Laplace: weighted
     median, weighted mean absolute deviation) from the weights. `values` holds the orphans'
     candidates in the order of `ranges`, each orphan's `n` in a row. Starts from the peak."""
-    groups: list[tuple[list[float], float]] = []
+    # every candidate once, sorted by delay, with its orphan's number and that orphan's chance spacing
+    pairs: list[tuple[float, int]] = []
+    spacing: list[float] = []
     at = 0
-    for lo, hi, n in ranges[:UNMIX_ORPHANS]:
-        groups.append((sorted(values[at:at + n]), max(hi - lo, 1.0) / n))
+    for number, (lo, hi, n) in enumerate(ranges[:UNMIX_ORPHANS]):
+        pairs.extend((x, number) for x in values[at:at + n])
+        spacing.append(max(hi - lo, 1.0) / n)
         at += n
+    pairs.sort()
+    xs = [x for x, _ in pairs]
+    owner = [g for _, g in pairs]
+    if not xs:
+        return centre, max(half, 1.0)
     # from wide (a quarter of the searched range) to the law: a narrow start stays near the mode
     spread = sorted(hi - lo for lo, hi, _ in ranges[:UNMIX_ORPHANS])
-    median, scale = centre, max(spread[len(spread) // 2] / 4 if spread else half, half, 1.0)
+    median, scale = centre, max(spread[len(spread) // 2] / 4, half, 1.0)
     found = 0.5   # the share of orphans whose true pair is among their candidates, refitted too
     for _ in range(UNMIX_ROUNDS):
-        weighted: list[tuple[float, float]] = []
-        none = (1 - found) / found
-        for xs, per_chance in groups:
-            # beyond 20 scales a candidate weighs under e^-20 of one at the median: not summed
-            first = bisect.bisect_left(xs, median - 20 * scale)
-            last = bisect.bisect_right(xs, median + 20 * scale)
-            odds = [(x, math.exp(-abs(x - median) / scale) / (2 * scale) * per_chance) for x in xs[first:last]]
-            total = none + sum(o for _, o in odds)
-            weighted.extend((x, o / total) for x, o in odds)
-        mass = sum(w for _, w in weighted)
+        # beyond 20 scales a candidate weighs under e^-20 of one at the median: not summed
+        first = bisect.bisect_left(xs, median - 20 * scale)
+        last = bisect.bisect_right(xs, median + 20 * scale)
+        density = 1 / (2 * scale)
+        odds = [math.exp(-abs(xs[i] - median) / scale) * density * spacing[owner[i]] for i in range(first, last)]
+        totals = [(1 - found) / found] * len(spacing)
+        for i, o in zip(range(first, last), odds, strict=True):
+            totals[owner[i]] += o
+        weights = [o / totals[owner[i]] for i, o in zip(range(first, last), odds, strict=True)]
+        mass = sum(weights)
         if mass <= 0:
             break
-        found = min(max(mass / len(groups), 0.05), 0.95)
-        weighted.sort()
+        found = min(max(mass / len(spacing), 0.05), 0.95)
         running, new_median = 0.0, median
-        for x, w in weighted:
+        for i, w in zip(range(first, last), weights, strict=True):   # in order of delay
             running += w
             if running >= mass / 2:
-                new_median = x
+                new_median = xs[i]
                 break
-        new_scale = max(sum(w * abs(x - new_median) for x, w in weighted) / mass, 1.0)
+        new_scale = max(sum(w * abs(xs[i] - new_median) for i, w in zip(range(first, last), weights, strict=True))
+                        / mass, 1.0)
         converged = abs(new_median - median) < 0.01 * scale and abs(new_scale - scale) < 0.01 * scale
         median, scale = new_median, new_scale
         if converged:
