@@ -7,7 +7,8 @@ costs come from gap models learned from the data itself. See docs/reconstruction
 
 - `calls`: the spans the engine looks at (`CallSpan`) and the attribute hints both sides carry.
 - `gaps`: the learned gap models (per edge: start offset and end gap, or queue delay), bounded memory.
-- `seed`: the first models of unlearned edges, from the peaks of their gap histograms.
+- `seed`: the first models of unlearned edges, from the peaks of their gap histograms (a queue's delay
+  law unmixed from the chance pairs around its peak).
 - `assign`: sparse min-cost assignment with private "no parent" options, and min-marginal margins.
 - `engine`: one window, end to end: candidates, iterative re-estimation, links with confidence;
   and the first-come-first-served baseline the benchmark compares against.
