@@ -8,7 +8,7 @@ import random
 import pytest
 from bench.reconstruct_data import Generated, generate
 
-from tracehouse.analytics.reconstruct import EngineConfig, fcfs_baseline, reconstruct, taught
+from tracehouse.analytics.reconstruct import EngineConfig, InferredLink, fcfs_baseline, reconstruct, taught
 from tracehouse.analytics.reconstruct.gaps import KINK_SCALES, GapLaw, GapModel
 from tracehouse.analytics.reconstruct.scoring import score
 from tracehouse.analytics.reconstruct.seed import Coverage, _unmix
@@ -72,14 +72,14 @@ def test_unmix_finds_a_queues_delay_law_among_chance_pairs() -> None:
     assert 1.5e6 <= scale <= 4.0e6   # the peak alone (0.6 ms) would teach a law far too narrow
 
 
-def _hop_accuracy(data: Generated, links: list) -> float:  # type: ignore[type-arg]
+def _hop_accuracy(data: Generated, links: list[InferredLink]) -> float:
     kinds = {(r["trace_id"], r["span_id"]): r["kind"] for r in data.rows}
     hop = {k: p for k, p in data.truth.items() if p is not None and kinds[k] == "CONSUMER"}
     got = {(k.child_trace_id, k.child_span_id): (k.parent_trace_id, k.parent_span_id) for k in links}
     return sum(got.get(k) == p for k, p in hop.items()) / len(hop)
 
 
-def _taught_links(data: Generated) -> list:  # type: ignore[type-arg]
+def _taught_links(data: Generated) -> list[InferredLink]:
     spans = data.call_spans()
     by_key = {(s.trace_id, s.span_id): s for s in spans}
     model = taught([(by_key[p], by_key[k]) for k, p in data.truth.items() if p is not None])
