@@ -142,6 +142,8 @@ def seed(model: GapModel, pairs: dict[EdgeKey, list[tuple[float, float, str | No
 #: samples a seeded queue's law is written to the model as
 UNMIX_ORPHANS = 300
 UNMIX_ROUNDS = 15
+#: the first law's scale, in half-widths of the peak it starts from
+UNMIX_START = 4.0
 QUANTILE_SAMPLES = 64
 
 
@@ -153,7 +155,7 @@ def _unmix(values: list[float], ranges: list[tuple[float, float, int]], centre: 
     by its share of the orphan's posterior (the law's density against chance's, with an equal prior
     of having no true pair among the candidates at all), and refits the law (a Laplace: weighted
     median, weighted mean absolute deviation) from the weights. `values` holds the orphans'
-    candidates in the order of `ranges`, each orphan's `n` in a row. Starts from the peak."""
+    candidates in the order of `ranges`, each orphan's `n` in a row. Starts from the peak, widened."""
     # every candidate once, sorted by delay, with its orphan's number and that orphan's chance spacing
     pairs: list[tuple[float, int]] = []
     spacing: list[float] = []
@@ -167,9 +169,10 @@ def _unmix(values: list[float], ranges: list[tuple[float, float, int]], centre: 
     owner = [g for _, g in pairs]
     if not xs:
         return centre, max(half, 1.0)
-    # from wide (a quarter of the searched range) to the law: a narrow start stays near the mode
-    spread = sorted(hi - lo for lo, hi, _ in ranges[:UNMIX_ORPHANS])
-    median, scale = centre, max(spread[len(spread) // 2] / 4, half, 1.0)
+    # From the peak, four times as wide: the peak holds the mode of a skewed law, not its flank.
+    # (Starting from a quarter of the searched range instead found a wide wrong law when producers
+    # are sparse and each search covers seconds: `queue` at load 0.2, timing alone, lost its hops.)
+    median, scale = centre, max(UNMIX_START * half, 1.0)
     found = 0.5   # the share of orphans whose true pair is among their candidates, refitted too
     for _ in range(UNMIX_ROUNDS):
         # beyond 20 scales a candidate weighs under e^-20 of one at the median: not summed
