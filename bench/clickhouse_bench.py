@@ -11,7 +11,12 @@
    run each for the slow ones; wall time and this process's CPU time, as the machine is shared).
 
     python -m bench.clickhouse_bench [--spans 10000000] [--duration 20] [--repeats 15] [--reads-only]
-                                     [--no-analyses]
+                                     [--no-analyses] [--analyses-only] [--data-dir DIR]
+
+--data-dir keeps the server's files in DIR and reuses its read store on the next run with the same
+--spans (the generation's clock is kept with it, so the windows hold the same traces): for iterating
+on the analyses without generating 10M spans each time. --analyses-only skips the ingest comparison
+and the p50 reads (the analyses alone).
 
 Figures on a shared 2-core machine are noisy: each read is repeated and its median reported.
 """
@@ -22,6 +27,7 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -122,9 +128,9 @@ def ingest(store_args: list[str], duration: float, bodies: int) -> dict[str, Any
     }
 
 
-def reads(store: ClickHouseStore, spans: int, repeats: int, analyses_too: bool = True) -> dict[str, Any]:
+def generate(store: ClickHouseStore, spans: int, now: int) -> float:
+    """Fill the store with `spans` FBaaS-shaped spans over the day before `now`; seconds taken."""
     traces = spans // 5
-    now = time.time_ns()
     t0 = now - NS_PER_DAY
     step = NS_PER_DAY // traces
     table = store.layout.span_data_local.name
@@ -134,13 +140,21 @@ def reads(store: ClickHouseStore, spans: int, repeats: int, analyses_too: bool =
         sql = _GENERATE.format(table=table, first=first, count=min(chunk, traces - first), t0=t0, step=step)
         HttpTransport(store.location.http_url).query(sql)
     store.derive_all_calls()   # what the writer does after each batch: the generator bypasses it
-    load_s = time.perf_counter() - started
+    return time.perf_counter() - started
+
+
+def reads(store: ClickHouseStore, spans: int, repeats: int, analyses_too: bool = True,
+          generated_at: int | None = None, p50_too: bool = True) -> dict[str, Any]:
+    """The reads and analyses; `generated_at`: the store already holds the spans generated then."""
+    traces = spans // 5
+    now = generated_at if generated_at is not None else time.time_ns()
+    load_s = generate(store, spans, now) if generated_at is None else 0.0
     stored = store.span_count()
     # The generator's trace ids: MD5 of the trace's number.
     ids = [hashlib.md5(str(i).encode()).hexdigest() for i in range(0, traces, max(1, traces // 200))]
     hour = now - NS_PER_HOUR
     picks = iter(ids * (repeats // max(len(ids), 1) + 1))
-    figures = {
+    figures = {} if not p50_too else {
         "trace_by_id": median_ms(lambda: store.get_spans([next(picks)]), repeats),
         "search_service_duration": median_ms(lambda: store.find_traces(TraceQuery(
             service="fizzer", duration_min_ns=50 * 10**6, start_time_min_ns=hour, start_time_max_ns=now,
@@ -164,6 +178,8 @@ def reads(store: ClickHouseStore, spans: int, repeats: int, analyses_too: bool =
         cpu = time.process_time()
         figures_analyses[f"{name}_ms"] = median_ms(action, 1)
         figures_analyses[f"{name}_client_cpu_ms"] = round((time.process_time() - cpu) * 1000, 1)
+        print(f"  {name}: {figures_analyses[f'{name}_ms']} ms "
+              f"(client CPU {figures_analyses[f'{name}_client_cpu_ms']} ms)", flush=True)
     size = store.size_bytes()
     return {
         "spans": stored,
@@ -176,10 +192,16 @@ def reads(store: ClickHouseStore, spans: int, repeats: int, analyses_too: bool =
 
 
 def run(spans: int = 10_000_000, duration: float = 20.0, repeats: int = 15, ingest_too: bool = True,
-        analyses_too: bool = True) -> dict[str, Any]:
+        analyses_too: bool = True, data_dir: str | None = None, p50_too: bool = True) -> dict[str, Any]:
     print(f"load average before: {os.getloadavg()}", flush=True)
     with tempfile.TemporaryDirectory(prefix="th-chbench-server-") as tmp:
-        server = ClickHouseServer(Path(tmp) / "clickhouse")
+        home = Path(data_dir) if data_dir else Path(tmp)
+        meta = home / "bench_reads.json"
+        kept = json.loads(meta.read_text()) if data_dir and meta.exists() else {}
+        generated_at = int(kept["generated_at"]) if kept.get("spans") == spans else None
+        if data_dir and generated_at is None:
+            shutil.rmtree(home / "clickhouse", ignore_errors=True)   # a partial store of an earlier run
+        server = ClickHouseServer(home / "clickhouse")
         server.start()
         try:
             url = f"clickhouse://127.0.0.1:{server.http_port}/bench_ingest"
@@ -197,7 +219,12 @@ def run(spans: int = 10_000_000, duration: float = 20.0, repeats: int = 15, inge
                       "(target >= 1.0)", flush=True)
             store = ClickHouseStore(parse_location(f"clickhouse://127.0.0.1:{server.http_port}/bench_reads"))
             try:
-                read = reads(store, spans, repeats, analyses_too)
+                if generated_at is None and data_dir:
+                    generated_at = time.time_ns()
+                    read_generate = generate(store, spans, generated_at)
+                    meta.write_text(json.dumps({"spans": spans, "generated_at": generated_at}))
+                    print(f"generated {spans:,} spans in {read_generate:.1f} s into {home}", flush=True)
+                read = reads(store, spans, repeats, analyses_too, generated_at, p50_too)
             finally:
                 store.close()
             print(f"reads at {read['spans']:,} spans (generated in {read['generate_s']} s):", flush=True)
@@ -219,9 +246,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--reads-only", action="store_true", help="Skip the ingest comparison.")
     parser.add_argument("--no-analyses", action="store_true", help="Skip the analyses and doctor (the slow part).")
+    parser.add_argument("--analyses-only", action="store_true",
+                        help="Only the analyses and doctor: no ingest comparison, no p50 reads.")
+    parser.add_argument("--data-dir", help="Keep the server's files here and reuse its read store next time.")
     args = parser.parse_args()
-    print(json.dumps(run(args.spans, args.duration, args.repeats, ingest_too=not args.reads_only,
-                         analyses_too=not args.no_analyses), indent=2))
+    print(json.dumps(run(args.spans, args.duration, args.repeats,
+                         ingest_too=not (args.reads_only or args.analyses_only), analyses_too=not args.no_analyses,
+                         data_dir=args.data_dir, p50_too=not args.analyses_only), indent=2))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ cluster it runs on each shard, where each trace's spans all are.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import pyarrow as pa
@@ -22,6 +23,11 @@ from tracehouse.store.analytics_contract import MAX_ATTRIBUTE_FILTERS
 from tracehouse.stores.clickhouse.results import Result
 
 _NO_START = -(2**63) + 1
+# A sample (trace_sample, cause_sample) of a window holding more traces than asked for is drawn as the
+# embedded store draws it (stores/duckdb/sql/analytics/sample_slices.sql): from this many short time
+# slices spread over the window, sized to hold SLICE_OVERSAMPLE x the traces asked for.
+SAMPLE_SLICES = 12
+SLICE_OVERSAMPLE = 1.25
 _NO_END = 2**63 - 1
 
 TRACE_SAMPLE_SCHEMA = pa.schema([
@@ -58,6 +64,64 @@ def filter_params(flt: AnalysisFilter, attribute_regex: Any) -> dict[str, object
         key, value = items[slot] if slot < len(items) else ("", "")
         params[f"re{slot + 1}"] = attribute_regex(key, value) if key else ""
     return params
+
+
+def first_of_each_key(rows: list[list[Any]], key: tuple[int, ...]) -> list[list[Any]]:
+    """The rows in order, each span key (the columns at `key`: trace, span, start) once: what FINAL
+    gives a read of the ReplacingMergeTree span table, for reads that skip it."""
+    seen: set[tuple[Any, ...]] = set()
+    kept = []
+    for row in rows:
+        k = tuple(row[i] for i in key)
+        if k not in seen:
+            seen.add(k)
+            kept.append(row)
+    return kept
+
+
+def window_params(start_ns: int, end_ns: int, bucket_ns: int) -> dict[str, int]:
+    """Where the per-trace summaries' hours and the window meet (sql/analytics/_window_trace_parts.sql):
+    the buckets strictly between first_bucket and last_bucket lie wholly inside [start_ns, end_ns);
+    the partial first hour is [start_ns, edge_end) and the partial last hour [edge_start, end_ns),
+    read from the search index (one range when the window lies within one hour). The summaries'
+    buckets are intDiv(start, bucket_ns), which rounds toward zero: bucket 0 is twice as long, so
+    the whole hours begin at bucket 1 at the earliest (earlier spans are read from the index)."""
+    first, last = max(start_ns // bucket_ns, 0), (end_ns - 1) // bucket_ns
+    edge_end = min((first + 1) * bucket_ns, end_ns)
+    return {"first_bucket": first, "last_bucket": last, "edge_end": edge_end,
+            "edge_start": max(last * bucket_ns, edge_end)}
+
+
+def narrowing_name(flt: AnalysisFilter) -> str | None:
+    """Which SQL narrows the window's traces to the filter's (the `{narrowing}` of every analysis):
+    none when the filter names nothing (every trace with a span in the window), the search index for
+    a service or an operation, the span table for attributes."""
+    if flt.attributes:
+        return "analytics/_narrow_attributes"
+    if flt.service is not None or flt.operation is not None:
+        return "analytics/_narrow_service"
+    return None
+
+
+def slice_ranges(count: int, low: int, high: int, max_traces: int) -> tuple[list[tuple[int, int]], float]:
+    """The sample's time slices, as the embedded store's sample_slices.sql places them: the window
+    of first starts [low, high) cut into SAMPLE_SLICES equal intervals, and in the middle of each a
+    slice of `share` of its length, sized to hold SLICE_OVERSAMPLE x max_traces traces at the average
+    rate. Returns the slices as [start, end) ranges (a trace whose first start lies in one is a
+    candidate) and the share."""
+    share = min(1.0, SLICE_OVERSAMPLE * max_traces / count)
+    width = (high - low) / SAMPLE_SLICES
+    ranges = []
+    for i in range(SAMPLE_SLICES):
+        middle = low + (i + 0.5) * width
+        ranges.append((int(middle - share / 2 * width) - 1, int(middle + share / 2 * width) + 2))
+    return ranges, share
+
+
+def in_slice(start: int, low: int, high: int, share: float) -> bool:
+    """sample_slices.sql's test: the trace's first start lies within `share` of the middle of its interval."""
+    position = (start - low) / (high - low) * SAMPLE_SLICES
+    return abs(position - math.floor(position) - 0.5) < share / 2
 
 
 def table_of(result: Result, schema: pa.Schema) -> pa.Table:

@@ -29,7 +29,6 @@ ORIGIN_SCHEMA = pa.schema([
 
 
 Groups = dict[tuple[tuple[str, ...], str], list[Any]]
-TRACES_PER_PART = 50_000
 
 
 def add_calls(groups: Groups, rows: list[list[Any]], service: str, operation: str | None) -> None:

@@ -55,14 +55,19 @@ from tracehouse.stores.clickhouse.analytics import (
     TRACE_SAMPLE_SCHEMA,
     contrast_table,
     filter_params,
+    first_of_each_key,
+    in_slice,
+    narrowing_name,
     route_table,
     sample_rows,
+    slice_ranges,
     span_rows,
     table_of,
+    window_params,
 )
 from tracehouse.stores.clickhouse.location import ClickHouseLocation
-from tracehouse.stores.clickhouse.origins import TRACES_PER_PART, Groups, add_calls, origin_table
-from tracehouse.stores.clickhouse.quoting import Array, Raw, sql, statement
+from tracehouse.stores.clickhouse.origins import Groups, add_calls, origin_table
+from tracehouse.stores.clickhouse.quoting import Array, Raw, literal, render, sql, statement
 from tracehouse.stores.clickhouse.results import Result, select
 from tracehouse.stores.clickhouse.sandbox import run_user_sql
 from tracehouse.stores.clickhouse.schema import SUMMARY_BUCKET_NS, Layout, statements
@@ -564,8 +569,38 @@ class ClickHouseStore:
         return "clickhouse"
 
     # ---- AnalyticsReader (tracehouse.store.analytics_contract; see analytics.py for what runs here)
+    def _analysis_params(self, flt: AnalysisFilter, key: str = "cityHash64(trace_id)",
+                         slices: Raw | None = None) -> dict[str, object]:
+        """Every placeholder an analysis statement may use: the filter's, where the window meets the
+        summaries' hours, {narrowing} (the filter's service, operation and attributes) and {parts}
+        (the selected traces' per-trace figures, keyed by `key`: sql/analytics/_window_trace_parts.sql,
+        or, for a window that reaches the summaries' oldest hour, _window_trace_parts_spans.sql)."""
+        params = self._params | filter_params(flt, attribute_regex)
+        start, end = int(str(params["start_ns"])), int(str(params["end_ns"]))
+        params |= window_params(start, end, SUMMARY_BUCKET_NS)
+        clauses = [f"AND {column} = {literal(value)}" for column, value in
+                   (("service_name", flt.service), ("span_name", flt.operation)) if value is not None]
+        params["service_clause"] = Raw(" ".join(clauses))
+        narrowing = narrowing_name(flt)
+        narrowed = [render(sql(narrowing), params).strip()] if narrowing else []
+        if slices is not None:   # a sample's candidates: traces with a span in one of its slices
+            narrowed.append(render(sql("analytics/_narrow_slices"), params | {"slices": slices}).strip())
+        params["narrowing"] = Raw("\n".join(narrowed))
+        params["key"] = Raw(key)
+        params["parts"] = Raw(render(sql(self._parts_name(start)), params))
+        return params
+
+    def _parts_name(self, start_ns: int) -> str:
+        """The summaries and the index hold every span of a window that starts after their oldest
+        hour: retention cuts only that hour (spans before the cutoff, pinned ones spared)."""
+        oldest = self._select(self._statement("read/oldest_bucket")).rows
+        if oldest and oldest[0][0] is not None and window_params(start_ns, start_ns + 1, SUMMARY_BUCKET_NS)[
+                "first_bucket"] > int(oldest[0][0]):
+            return "analytics/_window_trace_parts"
+        return "analytics/_window_trace_parts_spans"
+
     def _analysis(self, name: str, flt: AnalysisFilter, **extra: object) -> Result:
-        return self._select(self._statement(f"analytics/{name}", **filter_params(flt, attribute_regex), **extra))
+        return self._select(render(sql(f"analytics/{name}"), self._analysis_params(flt) | extra))
 
     def route_stats(self, flt: AnalysisFilter, slowest_fraction: float | None = None,
                     max_traces: int | None = None) -> pa.Table:
@@ -583,17 +618,17 @@ class ClickHouseStore:
     def origin_stats(self, flt: AnalysisFilter, service: str, operation: str | None = None,
                      max_traces: int | None = None) -> pa.Table:
         target = {"target_service": service, "target_operation": operation}
-        counted = self._analysis("origin_traces", flt, **target).rows
-        traces = int(counted[0][0] if counted else 0)
-        wanted = traces if max_traces is None or traces <= max_traces else max(1, max_traces)
-        # Parts of at most TRACES_PER_PART (and at most `wanted`) traces by trace-id hash; a sample
-        # of about `wanted` traces is the first parts, the same every time.
-        parts = max(1, -(-traces // min(TRACES_PER_PART, max(1, wanted))))
-        used = parts if wanted >= traces else max(1, min(parts, -(-wanted * parts // max(1, traces))))
+        sample_below = HASH_SPACE - 1
+        if max_traces is not None:
+            # As route_stats and the embedded store: the traces whose cityHash64 is below this bound
+            # are about max_traces of the selected ones, the same every time.
+            selected = self.count_traces(flt)
+            if selected > max_traces:
+                sample_below = min(HASH_SPACE * max(1, max_traces) // selected, HASH_SPACE - 1)
         groups: Groups = {}
-        for part in range(used):   # one part's spans in memory at a time
-            add_calls(groups, self._analysis("origin_spans", flt, parts=parts, part=part, **target).rows,
-                      service, operation)
+        rows = first_of_each_key(self._analysis("origin_spans", flt, sample_below=sample_below, **target).rows,
+                                 (0, 1, 7))   # read without FINAL: one row per span key
+        add_calls(groups, [row[:7] for row in rows], service, operation)
         return origin_table(groups, service)
 
     def attribute_contrast(self, flt: AnalysisFilter, selection: Selection, max_traces: int) -> pa.Table:
@@ -622,15 +657,44 @@ class ClickHouseStore:
         return contrast_table(sides, attribute_rows, threshold)
 
     def error_hotspots(self, flt: AnalysisFilter) -> pa.Table:
-        return table_of(self._analysis("error_hotspots", flt), ERROR_HOTSPOTS_SCHEMA)
+        copies = self._analysis("window_copies", flt).rows
+        final = Raw("FINAL" if copies and int(copies[0][0]) else "")
+        return table_of(self._analysis("error_hotspots", flt, final=final), ERROR_HOTSPOTS_SCHEMA)
 
     def trace_sample(self, flt: AnalysisFilter, max_traces: int) -> pa.Table:
-        result = self._analysis("trace_sample", flt, max_traces=max(0, int(max_traces)))
-        return table_of(Result(result.columns, result.types, sample_rows(result.rows)), TRACE_SAMPLE_SCHEMA)
+        return self._sample("trace_sample", flt, max_traces, TRACE_SAMPLE_SCHEMA)
 
     def cause_sample(self, flt: AnalysisFilter, max_traces: int) -> pa.Table:
-        result = self._analysis("cause_sample", flt, max_traces=max(0, int(max_traces)))
-        return table_of(Result(result.columns, result.types, sample_rows(result.rows)), CAUSE_SAMPLE_SCHEMA)
+        return self._sample("cause_sample", flt, max_traces, CAUSE_SAMPLE_SCHEMA)
+
+    def _sample(self, name: str, flt: AnalysisFilter, max_traces: int, schema: pa.Schema) -> pa.Table:
+        """Every selected trace's window spans when there are no more than max_traces, else a sample
+        drawn as the embedded store draws it: of the traces whose first start lies in one of
+        SAMPLE_SLICES short slices spread over the window (candidates found through the search
+        index), the max_traces with the lowest cityHash64; their spans read by trace id, a primary-
+        key read of a few granules each (sql/analytics/trace_sample_of.sql)."""
+        wanted = max(0, int(max_traces))
+        count, low, high = self.trace_times(flt)
+        if count == 0 or wanted == 0:
+            return table_of(Result([], [], []), schema)
+        if count <= wanted:
+            rows = self._analysis(name, flt).rows
+        else:
+            assert low is not None and high is not None
+            high += 1
+            ranges, share = slice_ranges(count, low, high, wanted)
+            slices = Raw(" OR ".join(f"(start_time_unix_nano >= {a} AND start_time_unix_nano < {b})"
+                                     for a, b in ranges))
+            params = self._analysis_params(flt, key="trace_id", slices=slices)
+            candidates = self._select(render(sql("analytics/sample_candidates"), params)).rows
+            chosen = sorted((int(h), str(trace)) for trace, h, start, _ in candidates
+                            if in_slice(int(start), low, high, share))[:wanted]
+            ids = sorted(trace for _, trace in chosen)
+            rows = []
+            for at in range(0, len(ids), _IDS_PER_STATEMENT):
+                rows += self._analysis(f"{name}_of", flt, hex_ids=Array(tuple(ids[at:at + _IDS_PER_STATEMENT]))).rows
+            rows = first_of_each_key(rows, (0, 1, 6))   # read without FINAL: one row per span key
+        return table_of(Result([], [], sample_rows(rows)), schema)
 
     def trace_times(self, flt: AnalysisFilter) -> tuple[int, int | None, int | None]:
         rows = self._analysis("trace_times", flt).rows

@@ -1,18 +1,7 @@
--- FROM, WHERE and ORDER BY of the window's spans of up to {max_traces} selected traces: those with the lowest cityHash64 of
--- their id, a fixed pseudo-random sample (the same traces every time, whoever asks). The sample is
--- chosen across the cluster (GLOBAL IN: the ids are gathered once and sent to every shard).
+-- FROM, WHERE and ORDER BY of every selected trace's spans in the window (trace_sample and
+-- cause_sample when the filter selects no more traces than asked for; larger windows are sampled
+-- by the store and read by id: trace_sample_of.sql).
 FROM {span_data} FINAL
 WHERE start_time_unix_nano >= {start_ns} AND start_time_unix_nano < {end_ns}
-  AND trace_id GLOBAL IN (
-    SELECT trace_id FROM (
-        SELECT DISTINCT trace_id
-        FROM {span_data}
-        WHERE start_time_unix_nano >= {start_ns} AND start_time_unix_nano < {end_ns}
-          AND trace_id IN (
--- include: analytics/_selected_traces
-          )
-    ) AS selected
-    ORDER BY cityHash64(trace_id), trace_id
-    LIMIT {max_traces}
-  )
+  {narrowing}
 ORDER BY trace_id, start_time_unix_nano, span_id

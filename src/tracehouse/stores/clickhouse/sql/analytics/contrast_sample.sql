@@ -14,9 +14,7 @@ FROM (
                max(status_code = 2) AS failed
         FROM {span_data}
         WHERE start_time_unix_nano >= {start_ns} AND start_time_unix_nano < {end_ns}
-          AND trace_id IN (
--- include: analytics/_selected_traces
-          )
+          {narrowing}
         GROUP BY trace_id
     ) AS per_trace
     CROSS JOIN (
@@ -28,9 +26,7 @@ FROM (
             SELECT max(start_time_unix_nano + duration_ns) - min(start_time_unix_nano) AS duration_ns
             FROM {span_data}
             WHERE start_time_unix_nano >= {start_ns} AND start_time_unix_nano < {end_ns}
-              AND trace_id IN (
--- include: analytics/_selected_traces
-              )
+              {narrowing}
             GROUP BY trace_id
         ) AS durations
     ) AS chosen

@@ -2,6 +2,8 @@
 -- selected traces' window spans, how many failed, and how many failed on their own (an error span
 -- none of whose children in the window failed; errors propagate up, own errors show where they
 -- start). The failing children are looked up in the local table: a trace lives on one shard.
+-- {final}: FINAL only when the window holds copies of a span not merged yet (window_copies.sql):
+-- with FINAL, reading every span's resource attributes cost 2.6 s at 1M traces, 0.7 s without.
 SELECT
     service_name                                                          AS service,
     span_name                                                             AS operation,
@@ -15,11 +17,9 @@ SELECT
           AND status_code = 2 AND isNotNull(parent_span_id)
     ))                                                                    AS own_error_spans,
     lower(hex(maxIf(trace_id, status_code = 2)))                          AS example_trace_id
-FROM {span_data} FINAL
+FROM {span_data} {final}
 WHERE start_time_unix_nano >= {start_ns} AND start_time_unix_nano < {end_ns}
-  AND trace_id IN (
--- include: analytics/_selected_traces
-  )
+  {narrowing}
 GROUP BY service, operation, version
 HAVING error_spans > 0
 ORDER BY own_error_spans DESC, error_spans DESC, service, operation

@@ -7,7 +7,5 @@ FROM (
     SELECT arraySort(groupArray(start_time_unix_nano)) AS sorted
     FROM {span_data} FINAL
     WHERE start_time_unix_nano >= {start_ns} AND start_time_unix_nano < {end_ns}
-      AND trace_id IN (
--- include: analytics/_selected_traces
-      )
+      {narrowing}
 )

@@ -5,7 +5,5 @@ SELECT
 FROM {span_data} FINAL
 WHERE start_time_unix_nano >= {start_ns} AND start_time_unix_nano < {end_ns}
   AND start_time_unix_nano >= {from_ns} AND start_time_unix_nano < {to_ns}
-  AND trace_id IN (
--- include: analytics/_selected_traces
-  )
+  {narrowing}
 ORDER BY start_time_unix_nano, trace_id, span_id

@@ -1,7 +1,10 @@
 -- The window's spans of the selected traces that have a call into {target_service} (of
--- {target_operation}; NULL = any) in the window: the origins analysis walks up from each call in
--- Python (origins.py), as 18.16 has no recursive queries. Per trace, so shard-local on a cluster.
--- Read in {parts} parts by trace-id hash (this is part {part}), so the client holds one at a time.
+-- {target_operation}; NULL = any) in the window (found in this shard's search index): the origins
+-- analysis walks up from each call in Python (origins.py), as 18.16 has no recursive queries.
+-- {sample_below}: only traces whose cityHash64 is below it (a fixed pseudo-random sample of about
+-- the traces asked for, as the embedded store samples), or every trace when it is 2^64 - 1; the
+-- sample's spans are then a primary-key read by trace id. Per trace, so shard-local on a cluster.
+-- Without FINAL (a re-sent span's copies are dropped by the store, by span key with the start time).
 SELECT
     lower(hex(trace_id))          AS trace_hex,
     lower(hex(span_id))           AS span_hex,
@@ -9,17 +12,17 @@ SELECT
     service_name,
     span_name,
     duration_ns,
-    status_code = 2               AS error
-FROM {span_data} FINAL
+    status_code = 2               AS error,
+    start_time_unix_nano
+FROM {span_data}
 WHERE start_time_unix_nano >= {start_ns} AND start_time_unix_nano < {end_ns}
-  AND cityHash64(trace_id) % {parts} = {part}
+  AND cityHash64(trace_id) <= {sample_below}
+  {narrowing}
   AND trace_id IN (
--- include: analytics/_selected_traces
-  )
-  AND trace_id IN (
-        SELECT trace_id FROM {span_data_local}
+        SELECT trace_id FROM {index_local}
         WHERE start_time_unix_nano >= {start_ns} AND start_time_unix_nano < {end_ns}
           AND service_name = {target_service}
           AND ({target_operation} IS NULL OR span_name = {target_operation})
+          AND cityHash64(trace_id) <= {sample_below}
   )
 ORDER BY trace_id

@@ -30,9 +30,7 @@ FROM (
         ) AS parents USING (trace_id, parent_span_id)
         WHERE start_time_unix_nano >= {start_ns} AND start_time_unix_nano < {end_ns}
           AND cityHash64(trace_id) <= {sample_below}
-          AND trace_id IN (
--- include: analytics/_selected_traces
-          )
+          {narrowing}
     ) AS calls
     GROUP BY trace_id
 ) AS per_trace

@@ -1,4 +1,4 @@
--- The window's spans of a sample of the selected traces (analytics/_sampled_spans.sql).
+-- The window's spans of every selected trace (analytics/_sampled_spans.sql).
 SELECT
 -- include: analytics/_sample_columns
 -- include: analytics/_sampled_spans

@@ -1,12 +1,11 @@
 -- How many traces the filter selects, and when the first and the last of them started (the start
 -- of a trace: its first span in the window). doctor places its default window and baseline with it.
--- Duplicates of a span before a merge change no minimum, so no FINAL.
+-- Per trace from the window's parts ({parts}: analytics/_window_trace_parts.sql, or
+-- _window_trace_parts_spans.sql), keyed by cityHash64.
 SELECT count(), min(s), max(s) FROM (
-    SELECT trace_id, min(start_time_unix_nano) AS s
-    FROM {span_data}
-    WHERE start_time_unix_nano >= {start_ns} AND start_time_unix_nano < {end_ns}
-      AND trace_id IN (
--- include: analytics/_selected_traces
-      )
-    GROUP BY trace_id
+    SELECT t, minMerge(st) AS s
+    FROM (
+{parts}
+    ) AS parts
+    GROUP BY t
 ) AS per_trace
