@@ -12,7 +12,6 @@ cluster it runs on each shard, where each trace's spans all are.
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 import pyarrow as pa
@@ -116,12 +115,6 @@ def slice_ranges(count: int, low: int, high: int, max_traces: int) -> tuple[list
         middle = low + (i + 0.5) * width
         ranges.append((int(middle - share / 2 * width) - 1, int(middle + share / 2 * width) + 2))
     return ranges, share
-
-
-def in_slice(start: int, low: int, high: int, share: float) -> bool:
-    """sample_slices.sql's test: the trace's first start lies within `share` of the middle of its interval."""
-    position = (start - low) / (high - low) * SAMPLE_SLICES
-    return abs(position - math.floor(position) - 0.5) < share / 2
 
 
 def table_of(result: Result, schema: pa.Schema) -> pa.Table:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from itertools import pairwise
@@ -52,11 +53,11 @@ from tracehouse.stores.clickhouse.analytics import (
     CAUSE_SAMPLE_SCHEMA,
     ERROR_HOTSPOTS_SCHEMA,
     HASH_SPACE,
+    SAMPLE_SLICES,
     TRACE_SAMPLE_SCHEMA,
     contrast_table,
     filter_params,
     first_of_each_key,
-    in_slice,
     narrowing_name,
     route_table,
     sample_rows,
@@ -86,6 +87,7 @@ _NS_MIN = -(2**63) + 1
 _NS_MAX = 2**63 - 1
 _IDS_PER_STATEMENT = 2500          # ~110 KB of id literals, well within the server's 256 KiB max_query_size
 _MUTATION_TIMEOUT_S = 120.0
+_TRACE_TIMES_KEPT = 16   # filters whose trace_times the store keeps while the tables are unchanged
 _TIMEOUT_EXCEEDED = 159
 # How long an ON CLUSTER statement waits for every host to report (the server's default is 180 s).
 _DDL_SETTINGS: dict[str, str | int | float] = {"distributed_ddl_task_timeout": 30}
@@ -148,6 +150,8 @@ class ClickHouseStore:
         self._closed = False
         self._versions = inferred.LinkVersions()
         self._params = self.layout.params()
+        self._trace_times_kept: dict[str, tuple[tuple[Any, ...], tuple[int, int | None, int | None]]] = {}
+        self._trace_times_lock = threading.Lock()
         # A synchronous insert into the Distributed table waits for every shard. Bounded, because an
         # insert caught mid-way by a replica's death can otherwise hang for the server's 300 s
         # receive_timeout; a timed-out insert fails, and is retried (writes are idempotent).
@@ -647,13 +651,15 @@ class ClickHouseStore:
 
     def _contrast_of(self, flt: AnalysisFilter, sides: dict[str, bool], threshold: int | None) -> pa.Table:
         try:
-            ids = [bytes.fromhex(t.rjust(32, "0")) for t in sides]
+            for t in sides:
+                bytes.fromhex(t.rjust(32, "0"))
         except ValueError as exc:
             raise StoreError(f"not a trace id among {', '.join(list(sides)[:3])}...") from exc
+        ids = [t for t in (t.lower().rjust(32, "0") for t in sides) if len(t) == 32]   # longer ones match nothing
         attribute_rows: list[list[Any]] = []
         for at in range(0, len(ids), _IDS_PER_STATEMENT):
             attribute_rows += self._analysis("contrast_attributes", flt,
-                                             trace_ids=ids[at:at + _IDS_PER_STATEMENT]).rows
+                                             hex_ids=Array(tuple(ids[at:at + _IDS_PER_STATEMENT]))).rows
         return contrast_table(sides, attribute_rows, threshold)
 
     def error_hotspots(self, flt: AnalysisFilter) -> pa.Table:
@@ -671,8 +677,9 @@ class ClickHouseStore:
         """Every selected trace's window spans when there are no more than max_traces, else a sample
         drawn as the embedded store draws it: of the traces whose first start lies in one of
         SAMPLE_SLICES short slices spread over the window (candidates found through the search
-        index), the max_traces with the lowest cityHash64; their spans read by trace id, a primary-
-        key read of a few granules each (sql/analytics/trace_sample_of.sql)."""
+        index), the max_traces with the lowest cityHash64 (sql/analytics/_sample_ids.sql); their
+        spans read by trace id, a primary-key read (sql/analytics/trace_sample_of.sql), in one
+        statement: the ids never leave the server."""
         wanted = max(0, int(max_traces))
         count, low, high = self.trace_times(flt)
         if count == 0 or wanted == 0:
@@ -686,21 +693,30 @@ class ClickHouseStore:
             slices = Raw(" OR ".join(f"(start_time_unix_nano >= {a} AND start_time_unix_nano < {b})"
                                      for a, b in ranges))
             params = self._analysis_params(flt, key="trace_id", slices=slices)
-            candidates = self._select(render(sql("analytics/sample_candidates"), params)).rows
-            chosen = sorted((int(h), str(trace)) for trace, h, start, _ in candidates
-                            if in_slice(int(start), low, high, share))[:wanted]
-            ids = sorted(trace for _, trace in chosen)
-            rows = []
-            for at in range(0, len(ids), _IDS_PER_STATEMENT):
-                rows += self._analysis(f"{name}_of", flt, hex_ids=Array(tuple(ids[at:at + _IDS_PER_STATEMENT]))).rows
+            rows = self._select(render(sql(f"analytics/{name}_of"), params | {
+                "low": low, "high": high, "slice_count": SAMPLE_SLICES, "half_share": share / 2,
+                "max_traces": wanted})).rows
             rows = first_of_each_key(rows, (0, 1, 6))   # read without FINAL: one row per span key
         return table_of(Result([], [], sample_rows(rows)), schema)
 
     def trace_times(self, flt: AnalysisFilter) -> tuple[int, int | None, int | None]:
+        """Kept for the filter while the tables' parts are unchanged (sql/read/tables_signature.sql):
+        an analysis asks for the same window's figures several times (doctor: the window's and the
+        baseline's count, and each sample's placement), each a grouping of up to a million traces."""
+        signature = tuple(self._select(self._statement("read/tables_signature")).rows[0])
+        key = repr(flt)
+        with self._trace_times_lock:
+            kept = self._trace_times_kept.get(key)
+        if kept is not None and kept[0] == signature:
+            return kept[1]
         rows = self._analysis("trace_times", flt).rows
-        if not rows or not rows[0][0]:
-            return 0, None, None
-        return int(rows[0][0]), int(rows[0][1]), int(rows[0][2])
+        times = (0, None, None) if not rows or not rows[0][0] else \
+            (int(rows[0][0]), int(rows[0][1]), int(rows[0][2]))
+        with self._trace_times_lock:
+            if len(self._trace_times_kept) >= _TRACE_TIMES_KEPT:
+                self._trace_times_kept.pop(next(iter(self._trace_times_kept)))
+            self._trace_times_kept[key] = (signature, times)
+        return times
 
     def export_spans(self, flt: AnalysisFilter) -> pa.Table:
         return pa.Table.from_batches(list(self.export_span_batches(flt)), SPAN_ROW_SCHEMA)
@@ -716,8 +732,7 @@ class ClickHouseStore:
             yield from span_rows(rows).to_batches()
 
     def count_traces(self, flt: AnalysisFilter) -> int:
-        rows = self._analysis("count_traces", flt).rows
-        return int(rows[0][0]) if rows else 0
+        return self.trace_times(flt)[0]   # kept per filter: callers count what they sampled
 
     # ---- InferredLinkStore (tracehouse.store.links_contract; links.py)
     def call_spans(self, start_unix_nano: int, end_unix_nano: int) -> pa.Table:
