@@ -14,7 +14,6 @@ import pytest
 
 from tracehouse.model import DurationScope, SortOrder, SpanMetricsQuery, TraceQuery
 from tracehouse.store import INFERRED_LINK_SCHEMA, AnalysisFilter, InferredLinkStore, Selection, Store, StoreError
-from tracehouse.stores.clickhouse import store as clickhouse_store_module
 from tracehouse.stores.duckdb import DuckDBStore
 
 from .traces import BASE_NS, MINUTE, MS, Trace, batch, fbaas_trace
@@ -155,10 +154,7 @@ def test_links_survive_a_reopen(open_store: Any, sent: list[Trace]) -> None:
 
 
 @pytest.mark.parametrize("flt", FILTERS[:3], ids=range(3))
-def test_origins_give_the_embedded_answers(written: Store, reference: DuckDBStore, flt: AnalysisFilter,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    # ClickHouse reads the calls' traces in parts of TRACES_PER_PART traces: here several parts.
-    monkeypatch.setattr(clickhouse_store_module, "TRACES_PER_PART", 2)
+def test_origins_give_the_embedded_answers(written: Store, reference: DuckDBStore, flt: AnalysisFilter) -> None:
     for service in ("hub", "fizzer", "buzzer"):
         got = written.origin_stats(flt, service)  # type: ignore[attr-defined]
         expected = reference.origin_stats(flt, service)

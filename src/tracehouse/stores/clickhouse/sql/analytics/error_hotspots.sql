@@ -6,14 +6,14 @@
 -- with FINAL, reading every span's resource attributes cost 2.6 s at 1M traces, 0.7 s without.
 -- Two groupings: every span's counts, and the failing spans' own errors and example (PREWHERE on
 -- the status: the parents' set is probed by the few failing spans only, not by every span).
-SELECT service, operation, version,
+SELECT service, operation, nullIf(version, '') AS version,
        sum(all_spans) AS spans, sum(failed) AS error_spans, sum(own) AS own_error_spans,
        lower(hex(max(example))) AS example_trace_id
 FROM (
     SELECT
         service_name                                                          AS service,
         span_name                                                             AS operation,
-        nullIf(visitParamExtractString(resource_attributes, 'service.version'), '') AS version,
+        visitParamExtractString(resource_attributes, 'service.version')       AS version,
         count()                                                               AS all_spans,
         countIf(status_code = 2)                                              AS failed,
         toUInt64(0)                                                           AS own,
@@ -26,7 +26,7 @@ FROM (
     SELECT
         service_name                                                          AS service,
         span_name                                                             AS operation,
-        nullIf(visitParamExtractString(resource_attributes, 'service.version'), '') AS version,
+        visitParamExtractString(resource_attributes, 'service.version')       AS version,
         toUInt64(0)                                                           AS all_spans,
         toUInt64(0)                                                           AS failed,
         countIf((trace_id, span_id) NOT IN (
@@ -42,6 +42,6 @@ FROM (
       {narrowing}
     GROUP BY service, operation, version
 ) AS counted
-GROUP BY service, operation, version
+GROUP BY service, operation, counted.version
 HAVING error_spans > 0
 ORDER BY own_error_spans DESC, error_spans DESC, service, operation
