@@ -79,6 +79,7 @@ WINDOWS = [
     (FIRST_HOUR_END + 20 * MINUTE, FIRST_HOUR_END + 30 * MINUTE),                       # within one hour
     (FIRST_HOUR_END + HOUR - MS, None),                                                  # to the end
     (BASE_NS + 10 * MINUTE, FIRST_HOUR_END + 2 * HOUR),                                 # from the oldest hour
+    (BASE_NS - 5 * MINUTE, FIRST_HOUR_END + HOUR),                                      # before it: spans read
 ]
 NARROWINGS: list[dict[str, Any]] = [
     {}, {"service": "buzzer"}, {"service": "fizzer", "operation": "POST /fizz"}, {"attributes": {"enduser.id": "bob"}},
@@ -100,6 +101,17 @@ def test_counts_times_and_samples_give_the_embedded_answers(written: Store, refe
             assert _rounded(written.origin_stats(flt, service)) == \
                 _rounded(reference.origin_stats(flt, service)), (start, service)  # type: ignore[attr-defined]
     assert written.count_traces(AnalysisFilter(start_ns=FIRST_HOUR_END + 20 * HOUR)) == 0  # type: ignore[attr-defined]
+
+
+def test_after_retention_cuts_an_hour_the_answers_stay_the_embedded_ones(written: Store,
+                                                                         reference: DuckDBStore) -> None:
+    cutoff = FIRST_HOUR_END + HOUR + 25 * MINUTE     # within an hour: its summaries still count deleted spans
+    written.delete_before(cutoff)
+    reference.delete_before(cutoff)
+    for start in (cutoff - 30 * MINUTE, cutoff - MINUTE, cutoff + 2 * MINUTE, FIRST_HOUR_END + 2 * HOUR + MS):
+        flt = AnalysisFilter(start_ns=start, end_ns=FIRST_HOUR_END + 3 * HOUR + 10 * MINUTE)
+        assert written.trace_times(flt) == reference.trace_times(flt), start  # type: ignore[attr-defined]
+        assert _rows(written.trace_sample(flt, 1000)) == _rows(reference.trace_sample(flt, 1000)), start  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("max_traces", [4, 20])

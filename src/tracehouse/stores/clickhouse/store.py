@@ -595,12 +595,16 @@ class ClickHouseStore:
         return params
 
     def _parts_name(self, start_ns: int) -> str:
-        """The summaries and the index hold every span of a window that starts after their oldest
-        hour: retention cuts only that hour (spans before the cutoff, pinned ones spared)."""
+        """The summaries and the index hold every span of a window that starts at or after the
+        index's earliest span in the summaries' oldest hour (sql/analytics/oldest_window_start.sql:
+        retention cuts only that hour, and spares pinned traces' spans before it in the span table
+        only); the window's first, partial hour is always read from the index."""
         oldest = self._select(self._statement("read/oldest_bucket")).rows
-        if oldest and oldest[0][0] is not None and window_params(start_ns, start_ns + 1, SUMMARY_BUCKET_NS)[
-                "first_bucket"] > int(oldest[0][0]):
-            return "analytics/_window_trace_parts"
+        if oldest and oldest[0][0] is not None:
+            earliest = self._select(self._statement("analytics/oldest_window_start",
+                                                    before=(int(oldest[0][0]) + 1) * SUMMARY_BUCKET_NS)).rows
+            if earliest and earliest[0][0] is not None and start_ns >= int(earliest[0][0]):
+                return "analytics/_window_trace_parts"
         return "analytics/_window_trace_parts_spans"
 
     def _analysis(self, name: str, flt: AnalysisFilter, **extra: object) -> Result:
