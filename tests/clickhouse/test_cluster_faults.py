@@ -67,9 +67,18 @@ def test_a_replica_killed_under_load_loses_nothing(backend: BackendFactory, clus
         wait_for(lambda: load.acked_requests >= 5, PROGRESS, "5 acknowledged requests")
         victim.kill()
         at_kill = load.acked_requests
+        # Each of the 2 senders finishes the request it had in flight at the kill; from the third
+        # request acknowledged after it on, every request was received, spooled and written after
+        # the kill, so it can only have gone to the surviving replica.
+        wait_for(lambda: load.acked_requests >= at_kill + 3, PROGRESS, "3 acknowledged requests after the kill")
+        received_after_kill = len(load.acked)
         wait_for(lambda: load.acked_requests >= at_kill + 10, PROGRESS, "10 more acknowledged requests")
     acked = list(load.acked)
-    server.wait_stored(acked, timeout=STORED)        # failed over to the other replica: all there, once
+    # Writes failed over: what arrived after the kill is stored, once, while the victim is down.
+    # Not everything acknowledged before it: a part the victim had taken just before kill -9 and its
+    # peer had not fetched yet (replication is asynchronous; it lagged seconds at a load of 5) is on
+    # the victim's disk only until it is back (docs/clickhouse.md, "what happens when").
+    server.wait_stored(acked[received_after_kill:], timeout=STORED)
     restart(victim)
     more = fbaas_request(10)
     server.send(more)
