@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from tracehouse.analytics.report import COUNT, PERCENT, TEXT, Column, Report
-from tracehouse.analytics.trace_time import trace_times
+from tracehouse.analytics.trace_time import slow_threshold, trace_times
 from tracehouse.store import AnalysisFilter, AnalyticsReader, Selection
 
 # Traces read on each side (the lowest trace hashes, or the first ids of the sides chosen): turning
@@ -87,12 +85,10 @@ def _by_duration(reader: AnalyticsReader, flt: AnalysisFilter, selection: Select
     if selection.min_duration_ns is not None:
         threshold = int(selection.min_duration_ns)
     else:
-        ordered = np.sort(times.duration_ns)
-        threshold = int(ordered[int(np.floor((count - 1) * (1 - (selection.slowest_fraction or 0.05))))])
-    slow = times.duration_ns >= threshold
-    ids = np.array(times.trace_ids, dtype=object)
-    chosen = tuple(sorted(ids[slow].tolist())[:max_traces])
-    others = tuple(sorted(ids[~slow].tolist())[:max_traces])
+        threshold = slow_threshold(times.duration_ns, selection.slowest_fraction or 0.05)
+    slow = [d >= threshold for d in times.duration_ns]
+    chosen = tuple(sorted(t for t, s in zip(times.trace_ids, slow, strict=True) if s)[:max_traces])
+    others = tuple(sorted(t for t, s in zip(times.trace_ids, slow, strict=True) if not s)[:max_traces])
     note = None
     if count >= TIMING_SAMPLE:
         note = (f"sides chosen by trace duration among a fixed sample of {count:,} of the "

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from tracehouse.analytics.report import COUNT, MS, PERCENT, TEXT, TRACE, Column, Report
-from tracehouse.analytics.trace_time import dictionary_codes, trace_times
+from tracehouse.analytics.trace_time import dictionary_codes, slow_threshold, trace_times
 from tracehouse.store import AnalysisFilter, AnalyticsReader
 
 MAX_ROUTES = 50
@@ -156,32 +157,36 @@ def _summary(diff: list[str], limit: int = 3) -> str:
     return text + (f"; and {len(marked) - limit} more changes" if len(marked) > limit else "")
 
 
-def _label_hashes(labels: pa.Array) -> np.ndarray:
-    """A stable 64-bit hash of each distinct 'service:operation' (the same in every process, so a
-    route's key is too)."""
-    return np.array([int.from_bytes(hashlib.blake2b(str(v).encode(), digest_size=8).digest(), "little")
-                     for v in labels.to_pylist()], dtype=np.uint64)
+_MASK = 2**64 - 1
 
 
-def _mix(parent: np.ndarray, child: np.ndarray) -> np.ndarray:
+def _label_hash(label: str) -> int:
+    """A stable 64-bit hash of a 'service:operation' (the same in every process, so a route's key
+    is too)."""
+    return int.from_bytes(hashlib.blake2b(label.encode(), digest_size=8).digest(), "little")
+
+
+def _name(names: pa.Array, code: int) -> object:
+    """The value of a dictionary code (None for -1: a null)."""
+    return names[code].as_py() if code >= 0 else None
+
+
+def _mix(parent: int, child: int) -> int:
     """One call's hash from its two labels' (uint64, wrapping): not symmetric, not linear, so the
     sum over a trace's calls tells routes apart."""
-    h: np.ndarray = parent * np.uint64(0x9E3779B97F4A7C15) ^ child
-    h ^= h >> np.uint64(31)
-    h *= np.uint64(0xBF58476D1CE4E5B9)
-    mixed: np.ndarray = h ^ (h >> np.uint64(29))
-    return mixed
+    h = ((parent * 0x9E3779B97F4A7C15) & _MASK) ^ child
+    h ^= h >> 31
+    h = (h * 0xBF58476D1CE4E5B9) & _MASK
+    return h ^ (h >> 29)
 
 
-def _quantile(ordered: np.ndarray, lo: np.ndarray, count: np.ndarray, q: float) -> np.ndarray:
-    """Per group of `ordered` (rows lo .. lo + count - 1, sorted), linear interpolation between
-    closest ranks (DuckDB's quantile_cont)."""
-    position = (count - 1) * q
-    below = np.floor(position).astype(np.int64)
-    above = np.minimum(below + 1, count - 1)
-    low, high = ordered[lo + below].astype(np.float64), ordered[lo + above].astype(np.float64)
-    result: np.ndarray = low + (high - low) * (position - below)
-    return result
+def _quantile(ordered: Sequence[int], q: float) -> float:
+    """Linear interpolation between closest ranks of sorted values (DuckDB's quantile_cont)."""
+    position = (len(ordered) - 1) * q
+    below = math.floor(position)
+    above = min(below + 1, len(ordered) - 1)
+    low, high = float(ordered[below]), float(ordered[above])
+    return low + (high - low) * (position - below)
 
 
 def route_rows(spans: pa.Table, slowest_fraction: float | None) -> tuple[list[dict[str, Any]], int | None]:
@@ -190,45 +195,48 @@ def route_rows(spans: pa.Table, slowest_fraction: float | None) -> tuple[list[di
 
     A trace's route is the multiset of its calls: for every span, (its parent's service:operation,
     its own); a span whose parent is not among the spans pairs with nothing. Its key is the sum of
-    the calls' hashes, which does not depend on span order. Rows: route_key, traces, error_traces,
-    p50_ns, p95_ns, p99_ns, slow_traces (at or above the threshold: the duration at rank
-    floor((n - 1) * (1 - slowest_fraction)) of all n traces, as DuckDB's quantile_disc),
-    example_trace_id (the route's slowest trace; ties: the largest id)."""
+    the calls' hashes (mod 2^64), which does not depend on span order. Rows: route_key, traces,
+    error_traces, p50_ns, p95_ns, p99_ns, slow_traces (at or above the threshold: see
+    `slow_threshold`), example_trace_id (the route's slowest trace; ties: the largest id, as trace_sample orders
+    traces by id)."""
     times = trace_times(spans)
     count = len(times.trace_ids)
     if count == 0:
         return [], None
-    services, service_names = dictionary_codes(spans.column("service_name"))
-    names, span_names = dictionary_codes(spans.column("span_name"))
-    pairs, pair_of = np.unique(services * len(span_names) + names, return_inverse=True)
-    labels = pa.array([f"{service_names[int(p) // len(span_names)]}:{span_names[int(p) % len(span_names)]}"
-                       for p in pairs])
-    label = _label_hashes(labels)[pair_of][times.span_rows]
-    parent = times.span_parent
-    parent_label = np.where(parent >= 0, label[np.maximum(parent, 0)], np.uint64(0)).astype(np.uint64)
-    route = np.zeros(count, np.uint64)
-    np.add.at(route, times.span_trace, _mix(parent_label, label))
+    # A hash per distinct 'service:operation', and per distinct call (a few hundred, not one per span).
+    counted = spans.select(["service_name", "span_name"]).take(times.span_rows)
+    services, service_names = dictionary_codes(counted.column("service_name"))
+    names, span_names = dictionary_codes(counted.column("span_name"))
+    width = len(span_names) + 1     # codes + 1: 0 is a null
+    labels, pairs = dictionary_codes(pc.add(pc.multiply(pc.fill_null(pc.add(services, 1), 0), width),
+                                            pc.fill_null(pc.add(names, 1), 0)))
+    label_hashes = [_label_hash(f"{_name(service_names, p // width - 1)}:{_name(span_names, p % width - 1)}")
+                    for p in pairs.to_pylist()]
+    parent = pa.array(times.span_parent, pa.int64())
+    parent_labels = pc.fill_null(pc.take(labels, pc.if_else(pc.less(parent, 0), None, parent)), -1)
+    calls, distinct_calls = dictionary_codes(pc.add(pc.multiply(parent_labels, len(label_hashes)), labels))
+    call_hashes = [_mix(label_hashes[c // len(label_hashes)] if c >= 0 else 0, label_hashes[c % len(label_hashes)])
+                   for c in distinct_calls.to_pylist()]
+    route = [0] * count
+    for t, c in zip(times.span_trace, calls.to_pylist(), strict=True):
+        route[t] += call_hashes[c]
+    route = [r & _MASK for r in route]
     duration = times.duration_ns
-    threshold = None
-    if slowest_fraction is not None:
-        ordered = np.sort(duration)
-        threshold = int(ordered[int(np.floor((count - 1) * (1 - slowest_fraction)))])
-    keys, group = np.unique(route, return_inverse=True)
-    # Traces ordered by route, then duration, then id (trace codes follow trace id order).
-    order = np.lexsort((np.arange(count), duration, group))
-    sizes = np.bincount(group, minlength=len(keys))
-    lo = np.concatenate(([0], np.cumsum(sizes)[:-1]))
-    ordered_durations = duration[order]
-    errors = np.bincount(group, weights=times.failed.astype(np.float64), minlength=len(keys))
-    slow = np.bincount(group, weights=(duration >= threshold).astype(np.float64), minlength=len(keys)) \
-        if threshold is not None else np.zeros(len(keys))
-    p50, p95, p99 = (_quantile(ordered_durations, lo, sizes, q) for q in (0.50, 0.95, 0.99))
-    example = order[lo + sizes - 1]
-    rows: list[dict[str, Any]] = [{
-             "route_key": str(int(keys[g])), "traces": int(sizes[g]), "error_traces": int(errors[g]),
-             "p50_ns": float(p50[g]), "p95_ns": float(p95[g]), "p99_ns": float(p99[g]),
-             "slow_traces": int(slow[g]), "slow_threshold_ns": threshold,
-             "example_trace_id": times.trace_ids[int(example[g])]} for g in range(len(keys))]
+    threshold = slow_threshold(duration, slowest_fraction) if slowest_fraction is not None else None
+    members: dict[int, list[int]] = defaultdict(list)
+    for t, key in enumerate(route):
+        members[key].append(t)
+    rows: list[dict[str, Any]] = []
+    for key in sorted(members):
+        traces = members[key]
+        # By duration, then order of first appearance: the last is the example.
+        traces.sort(key=lambda t: (duration[t], t))
+        ordered = [duration[t] for t in traces]
+        rows.append({
+            "route_key": str(key), "traces": len(traces), "error_traces": sum(times.failed[t] for t in traces),
+            "p50_ns": _quantile(ordered, 0.50), "p95_ns": _quantile(ordered, 0.95), "p99_ns": _quantile(ordered, 0.99),
+            "slow_traces": sum(d >= threshold for d in ordered) if threshold is not None else 0,
+            "slow_threshold_ns": threshold, "example_trace_id": times.trace_ids[traces[-1]]})
     rows.sort(key=lambda r: (-int(r["traces"]), str(r["route_key"])))
     return rows, threshold
 

@@ -7,11 +7,11 @@ import sys
 
 def main() -> None:
     if sys.argv[1:2] == ["up"]:
-        # This process becomes the backend: refuse pandas before anything imports pyarrow.
-        from tracehouse.app.lean import keep_pandas_out
+        # This process becomes the backend: refuse numpy and pandas before anything imports pyarrow.
+        from tracehouse.app.lean import keep_numpy_and_pandas_out
         from tracehouse.receiver import allocator
 
-        keep_pandas_out()
+        keep_numpy_and_pandas_out()
         allocator.configure()   # before any thread starts: glibc arenas and mmap threshold (ADR 12)
     from tracehouse.app.wiring import Wiring
     from tracehouse.cli.main import cli
