@@ -211,9 +211,10 @@ def trace_times(spans: pa.Table) -> TraceTimes:
     parentless = pc.is_null(parent)
     has_parentless = pc.take(_per_trace(trace, parentless, "any", count), trace)
     candidate = pc.or_(parentless, pc.invert(has_parentless))
-    order = pc.sort_indices(
-        pa.table({"t": trace, "c": pc.cast(candidate, pa.int8()), "s": start, "l": pc.subtract(start, end), "i": index}),
-        sort_keys=[("t", "ascending"), ("c", "descending"), ("s", "ascending"), ("l", "ascending"), ("i", "ascending")])
+    ranked = pa.table({"t": trace, "c": pc.cast(candidate, pa.int8()), "s": start, "l": pc.subtract(start, end),
+                       "i": index})
+    order = pc.sort_indices(ranked, sort_keys=[("t", "ascending"), ("c", "descending"), ("s", "ascending"),
+                                               ("l", "ascending"), ("i", "ascending")])
     root_of = pc.take(order, pc.index_in(pa.array(range(count), pa.int64()), value_set=pc.take(trace, order)))
     is_root = pc.is_in(index, value_set=root_of)
     link = pc.if_else(is_root, None, parent)
