@@ -456,24 +456,32 @@ class Ingest:
                     return
                 group = list(self._appends)
                 self._appends.clear()
-            try:
-                ends = self._spool.append([payload for a in group for payload, _ in a.records])
-            except Exception as exc:
-                log.error("spool append failed; %d request(s) refused (not acknowledged): %s", len(group), exc)
-                with self._lock:
-                    self._pending_spans -= sum(a.spans for a in group)
-                    self._pending_bytes -= sum(a.nbytes for a in group)
-                    self._lock.notify_all()
-                for a in group:
-                    a.future.set_exception(exc)
-                continue
-            records = [_Record(end, len(payload), spans)
-                       for end, (payload, spans) in zip(ends, (r for a in group for r in a.records), strict=True)]
+            self._spool_group(group)
+            # Its payloads are in the spool now. Dropped here, not when the next group comes: this
+            # thread would otherwise hold the last group's bytes while it waits, a whole request of
+            # up to --max-body (49 MiB after the 1M-span request, for the rest of the run; ADR 12).
+            del group
+
+    def _spool_group(self, group: list[_Append]) -> None:
+        """Append a group of requests to the spool, then acknowledge them (or refuse them all)."""
+        try:
+            ends = self._spool.append([payload for a in group for payload, _ in a.records])
+        except Exception as exc:
+            log.error("spool append failed; %d request(s) refused (not acknowledged): %s", len(group), exc)
             with self._lock:
-                self._records.extend(records)
+                self._pending_spans -= sum(a.spans for a in group)
+                self._pending_bytes -= sum(a.nbytes for a in group)
                 self._lock.notify_all()
             for a in group:
-                a.future.set_result(None)
+                a.future.set_exception(exc)
+            return
+        records = [_Record(end, len(payload), spans)
+                   for end, (payload, spans) in zip(ends, (r for a in group for r in a.records), strict=True)]
+        with self._lock:
+            self._records.extend(records)
+            self._lock.notify_all()
+        for a in group:
+            a.future.set_result(None)
 
     def _decode(self, payloads: list[bytes]) -> pa.Table | None:
         assert self._decoder is not None  # attached before the decode thread starts
@@ -623,12 +631,15 @@ class Ingest:
                 self._run_task(item)
                 continue
             finished = item is None   # the decode thread has stopped: write everything, then stop
+            drain = finished or item is _NOTHING_IN_TIME
             if item is not None and item is not _NOTHING_IN_TIME:
                 parts.append(item)
+            # No name here outlives its batch: a committed table still referenced while this thread
+            # waits for the next would be a batch beyond the decoded cap (ADR 12, decision 9).
+            item = None
             # Full batches while they last; then the remainder, unless more is on the way to fill it.
-            while self._ready(parts, drain=finished or item is _NOTHING_IN_TIME):
-                table, end, spans, nbytes, sizes = take_rows(parts, self._max_batch)
-                if not self._commit(_Batch(table, end, spans, nbytes, sizes)):
+            while self._ready(parts, drain=drain):
+                if not self._commit(_Batch(*take_rows(parts, self._max_batch))):
                     return   # shutting down past the deadline: the rest stays in the spool
             if finished:
                 return
