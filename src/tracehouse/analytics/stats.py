@@ -1,5 +1,5 @@
-"""The tests doctor's findings rest on, in the standard library alone (written when the backend process
-refused numpy, ADR 8): Mann-Whitney U for "larger in the incident than in the baseline" on per-trace values,
+"""The tests doctor's findings rest on, in the standard library alone (the backend process
+refuses numpy, ADR 8): Mann-Whitney U for "larger in the incident than in the baseline" on per-trace values,
 Fisher's exact test for "fails more often", and Benjamini-Hochberg over every hypothesis examined.
 
 Rank tests, not t-tests: latencies are skewed and carry stray outliers, which move a mean but not

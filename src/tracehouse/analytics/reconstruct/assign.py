@@ -6,7 +6,7 @@ traced (cache hits, failed connects) simply stay free. Shortest augmenting paths
 potentials (the Jonker-Volgenant scheme, as in scipy's linear_sum_assignment) on adjacency lists:
 each row's search touches only the rows and columns its candidates compete with, so a window of
 100k spans costs about as much as its busiest neighbourhoods, and no dense matrix is ever built.
-Pure Python: written when the backend process kept numpy out (ADR 8), and the sparse search is
+Pure Python: the backend process runs it and keeps numpy out (ADR 8), and the sparse search is
 per-row work that arrays would not speed up much.
 
 `margins` then gives, for each assigned row, how much the optimal total cost rises when that one

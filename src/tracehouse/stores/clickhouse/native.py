@@ -1,6 +1,6 @@
 """Arrow columns to ClickHouse's Native format, the columnar block `INSERT ... FORMAT Native` reads.
 
-Built with pyarrow alone (written when the backend process loaded no numpy, ADR 8): fixed-width columns are their Arrow
+Built with pyarrow alone (the backend process loads no numpy, ADR 8): fixed-width columns are their Arrow
 buffers as they are; a String column is each value preceded by its length as a LEB128 varint, which
 pyarrow's element-wise binary join assembles from a lookup table of one-byte prefixes.
 
