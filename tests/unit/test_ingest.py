@@ -276,3 +276,26 @@ def test_closing_during_the_backlog_replay_keeps_the_backlog_and_later_spans(tmp
     again.close()
     assert store.span_count() == 4_000 * 5 + 3 * 100
     store.close()
+
+
+def test_a_request_is_not_held_once_spooled_and_stored(tmp_path: Path) -> None:
+    """The pipeline reads spans back from the spool, so once a request is acknowledged nothing in
+    it keeps the request's bytes: the sync thread held the last group it appended while it waited
+    for the next, a whole request of up to --max-body (49 MiB after the 1M-span request; ADR 12,
+    decision 12)."""
+    import sys
+
+    store = DuckDBStore(tmp_path / "t.duckdb")
+    ingest = _ingest(tmp_path, store)
+    prepared = prepare_protobuf(RequestFactory(500).next_body())
+    payload = prepared.records[0][0]
+    baseline = sys.getrefcount(payload)
+    future = ingest.submit_prepared(prepared)
+    del prepared
+    future.result(timeout=30)
+    assert ingest.wait_stored(timeout=30)
+    time.sleep(0.2)       # the threads are back to waiting
+    assert sys.getrefcount(payload) == baseline - 1, "something in the pipeline still holds the request"
+    ingest.close()
+    assert store.span_count() == 500
+    store.close()
