@@ -20,6 +20,7 @@ from tracehouse.query.analyses import Analyses
 from tracehouse.store import AnalysisFilter, Selection
 from tracehouse.stores.clickhouse import ClickHouseStore, parse_location
 from tracehouse.stores.clickhouse import store as clickhouse_store_module
+from tracehouse.stores.clickhouse.analytics import unclean_range
 from tracehouse.stores.clickhouse.chdb_transport import ChdbTransport
 from tracehouse.stores.duckdb import DuckDBStore
 
@@ -204,3 +205,58 @@ def test_service_map_matches_the_embedded_store_and_is_rebuilt_for_an_older_stor
         clickhouse_store._transport.query(f"DROP TABLE {layout.table(table).name}")
     reopened = ClickHouseStore(clickhouse_store.location, transport=clickhouse_store._transport, owns_transport=False)
     assert [links(reopened, a, b) for a, b in windows] == expected
+
+
+def test_unclean_range_leaves_out_clean_partitions_at_either_end() -> None:
+    day = 86_400 * 10**9
+    parts = [(0, day, True), (day, 2 * day, False), (2 * day, 3 * day, True)]
+    assert unclean_range(day // 2, 5 * day // 2, parts) == (day, 2 * day)
+    assert unclean_range(day // 2, day, parts) is None                    # inside one clean day
+    assert unclean_range(2 * day, 4 * day, parts) == (3 * day, 4 * day)   # past every partition: probed
+    assert unclean_range(-day, day // 2, parts) == (-day, 0)              # before 1970: probed
+    assert unclean_range(-day, 9 * day, [(a, b, True) for a, b, _ in parts]) is None   # every one clean
+    assert unclean_range(0, day, []) is None                                              # no span at all
+
+
+@pytest.mark.parametrize("engine", ["clickhouse-18.16", "chdb"])
+def test_error_hotspots_count_a_copy_once_until_merged_and_after(engine: str, request: pytest.FixtureRequest,
+                                                                 batches: list[pa.Table],
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Copies of spans that merges have not removed yet (an insert that bypassed the writer) are
+    counted once (FINAL, as the count of copies says); once the partitions are merged into one part
+    each, system.parts shows them clean and the count of copies is not run."""
+    database = "copies_" + uuid.uuid4().hex[:10]
+    if engine == "chdb":
+        store = ClickHouseStore(parse_location(f"clickhouse://chdb/{database}"),
+                                transport=request.getfixturevalue("chdb_transport"), owns_transport=False)
+    else:
+        server: ClickHouseServer = request.getfixturevalue("clickhouse_server")
+        store = ClickHouseStore(parse_location(f"clickhouse://127.0.0.1:{server.http_port}/{database}"))
+    sent: list[str] = []
+    select = clickhouse_store_module.select
+
+    def spied(transport: Any, sql: str) -> Any:
+        sent.append(sql)
+        return select(transport, sql)
+
+    monkeypatch.setattr(clickhouse_store_module, "select", spied)
+    try:
+        for b in batches[:3]:
+            store.write_spans(b)
+        flt = AnalysisFilter()
+        expected = store.error_hotspots(flt).to_pylist()
+        assert expected and sum(r["error_spans"] for r in expected) > 0
+        table = f"`{database}`.`span_data_local`"
+        store._transport.query(f"INSERT INTO {table} SELECT * FROM {table}")
+        rows = int(store._transport.query(f"SELECT count() FROM {table}").decode().strip())
+        assert rows == 2 * sum(b.num_rows for b in batches[:3])   # as stored, before any merge
+        sent.clear()
+        assert store.error_hotspots(flt).to_pylist() == expected
+        assert any("FINAL WHERE" in s for s in sent)          # the copies were counted
+        store._transport.query(f"OPTIMIZE TABLE {table} FINAL")
+        sent.clear()
+        assert store.error_hotspots(flt).to_pylist() == expected
+        assert not any("FINAL WHERE" in s for s in sent)      # every partition clean: no count
+    finally:
+        store._transport.query(f"DROP DATABASE IF EXISTS `{database}`")
+        store.close()

@@ -91,6 +91,26 @@ def window_params(start_ns: int, end_ns: int, bucket_ns: int) -> dict[str, int]:
             "edge_start": max(last * bucket_ns, edge_end)}
 
 
+def unclean_range(start_ns: int, end_ns: int, partitions: list[tuple[int, int, bool]]) -> tuple[int, int] | None:
+    """[start_ns, end_ns) without the start-time ranges of the clean partitions (no copy of a span:
+    sql/analytics/span_partitions.sql) at either end, as one range; None when nothing is left. A
+    span whose start lies in a clean partition's range is in that partition (the same day in the
+    same time zone); spans at the edges of time are outside every range, and are kept, unless every
+    partition is clean (then no span has a copy)."""
+    if all(ok for _, _, ok in partitions):
+        return None
+    clean = [(a, b) for a, b, ok in partitions if ok and a < b]
+    moved = True
+    while moved and start_ns < end_ns:
+        moved = False
+        for a, b in clean:
+            if a <= start_ns < b:
+                start_ns, moved = b, True
+            if a < end_ns <= b:
+                end_ns, moved = a, True
+    return (start_ns, end_ns) if start_ns < end_ns else None
+
+
 def narrowing_name(flt: AnalysisFilter) -> str | None:
     """Which SQL narrows the window's traces to the filter's (the `{narrowing}` of every analysis):
     none when the filter names nothing (every trace with a span in the window), the search index for

@@ -64,6 +64,7 @@ from tracehouse.stores.clickhouse.analytics import (
     slice_ranges,
     span_rows,
     table_of,
+    unclean_range,
     window_params,
 )
 from tracehouse.stores.clickhouse.location import ClickHouseLocation
@@ -152,6 +153,7 @@ class ClickHouseStore:
         self._params = self.layout.params()
         self._trace_times_kept: dict[str, tuple[tuple[Any, ...], tuple[int, int | None, int | None]]] = {}
         self._trace_times_lock = threading.Lock()
+        self._earliest_kept: tuple[tuple[Any, ...], int | None] | None = None
         # A synchronous insert into the Distributed table waits for every shard. Bounded, because an
         # insert caught mid-way by a replica's death can otherwise hang for the server's 300 s
         # receive_timeout; a timed-out insert fails, and is retried (writes are idempotent).
@@ -599,13 +601,31 @@ class ClickHouseStore:
         index's earliest span in the summaries' oldest hour (sql/analytics/oldest_window_start.sql:
         retention cuts only that hour, and spares pinned traces' spans before it in the span table
         only); the window's first, partial hour is always read from the index."""
+        earliest = self._earliest_summarised()
+        if earliest is not None and start_ns >= earliest:
+            return "analytics/_window_trace_parts"
+        return "analytics/_window_trace_parts_spans"
+
+    def _earliest_summarised(self) -> int | None:
+        """_parts_name's bound, kept while the tables' parts are unchanged (one statement instead of
+        two for each analysis statement)."""
+        signature = self._tables_signature()
+        with self._trace_times_lock:
+            kept = self._earliest_kept
+        if kept is not None and kept[0] == signature:
+            return kept[1]
+        earliest: int | None = None
         oldest = self._select(self._statement("read/oldest_bucket")).rows
         if oldest and oldest[0][0] is not None:
-            earliest = self._select(self._statement("analytics/oldest_window_start",
-                                                    before=(int(oldest[0][0]) + 1) * SUMMARY_BUCKET_NS)).rows
-            if earliest and earliest[0][0] is not None and start_ns >= int(earliest[0][0]):
-                return "analytics/_window_trace_parts"
-        return "analytics/_window_trace_parts_spans"
+            rows = self._select(self._statement("analytics/oldest_window_start",
+                                                before=(int(oldest[0][0]) + 1) * SUMMARY_BUCKET_NS)).rows
+            earliest = int(rows[0][0]) if rows and rows[0][0] is not None else None
+        with self._trace_times_lock:
+            self._earliest_kept = (signature, earliest)
+        return earliest
+
+    def _tables_signature(self) -> tuple[Any, ...]:
+        return tuple(self._select(self._statement("read/tables_signature")).rows[0])
 
     def _analysis(self, name: str, flt: AnalysisFilter, **extra: object) -> Result:
         return self._select(render(sql(f"analytics/{name}"), self._analysis_params(flt) | extra))
@@ -667,9 +687,22 @@ class ClickHouseStore:
         return contrast_table(sides, attribute_rows, threshold)
 
     def error_hotspots(self, flt: AnalysisFilter) -> pa.Table:
-        copies = self._analysis("window_copies", flt).rows
-        final = Raw("FINAL" if copies and int(copies[0][0]) else "")
+        final = Raw("FINAL" if self._window_has_copies(flt) else "")
         return table_of(self._analysis("error_hotspots", flt, final=final), ERROR_HOTSPOTS_SCHEMA)
+
+    def _window_has_copies(self, flt: AnalysisFilter) -> bool:
+        """Whether the window may hold copies of a span (sql/analytics/window_copies.sql), counted
+        only over the part of the window outside the partitions system.parts shows clean
+        (sql/analytics/span_partitions.sql): the count reads every span of the window's days with
+        FINAL, 0.6 s at 1M traces, and a partition merged into one part has none."""
+        params = filter_params(flt, attribute_regex)
+        partitions = [(int(a), int(b), bool(int(c))) for a, b, c in
+                      self._select(self._statement("analytics/span_partitions")).rows]
+        probed = unclean_range(int(str(params["start_ns"])), int(str(params["end_ns"])), partitions)
+        if probed is None:
+            return False
+        copies = self._select(self._statement("analytics/window_copies", start_ns=probed[0], end_ns=probed[1])).rows
+        return bool(copies and int(copies[0][0]))
 
     def trace_sample(self, flt: AnalysisFilter, max_traces: int) -> pa.Table:
         return self._sample("trace_sample", flt, max_traces, TRACE_SAMPLE_SCHEMA)
@@ -707,7 +740,7 @@ class ClickHouseStore:
         """Kept for the filter while the tables' parts are unchanged (sql/read/tables_signature.sql):
         an analysis asks for the same window's figures several times (doctor: the window's and the
         baseline's count, and each sample's placement), each a grouping of up to a million traces."""
-        signature = tuple(self._select(self._statement("read/tables_signature")).rows[0])
+        signature = self._tables_signature()
         key = repr(flt)
         with self._trace_times_lock:
             kept = self._trace_times_kept.get(key)
