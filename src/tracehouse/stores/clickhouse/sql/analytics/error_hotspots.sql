@@ -5,7 +5,8 @@
 -- {final}: FINAL only when the window holds copies of a span not merged yet (window_copies.sql):
 -- with FINAL, reading every span's resource attributes cost 2.6 s at 1M traces, 0.7 s without.
 -- Grouped by the resource's attributes as text, and the version taken from each resource once
--- (few resources): extracting it from every span's cost ~25% more.
+-- (few resources): at 1M traces the first grouping took 0.32-0.35 s so, 0.50-0.56 s extracting the
+-- version from every span's resource.
 -- Two groupings: every span's counts, and the failing spans' own errors and example (PREWHERE on
 -- the status: the parents' set is probed by the few failing spans only, not by every span).
 SELECT service, operation, nullIf(version, '') AS version,
