@@ -473,7 +473,7 @@ class ClickHouseStore:
                                                  trace_ids=ids[at:at + _IDS_PER_STATEMENT])).rows
         if len(ids) > _IDS_PER_STATEMENT:
             rows.sort(key=lambda r: (r[0], r[7], r[1]))
-        return span_rows(_first_of_each(rows))
+        return span_rows(first_of_each_key(rows, (0, 1, 7)))   # read without FINAL: one row per span key
 
     def trace_breakdowns(self, summaries: Sequence[TraceSummary]) -> list[TraceBreakdown]:
         ids = list(dict.fromkeys(b for b in (trace_id_bytes(s.trace_id) for s in summaries) if b is not None))
@@ -862,17 +862,6 @@ def _columns(batch: pa.Table) -> list[native.NativeColumn]:
 def _trunc_div(a: int, b: int) -> int:
     """ClickHouse's intDiv: the quotient rounded toward zero."""
     return a // b if (a >= 0) == (b > 0) else -(-a // b)
-
-
-def _first_of_each(rows: list[list[Any]]) -> list[list[Any]]:
-    """Rows sorted by (trace, start, span) with a span's repeats (same trace, span and start: a
-    re-sent span not merged away yet) dropped."""
-    kept: list[list[Any]] = []
-    for row in rows:
-        if kept and kept[-1][0] == row[0] and kept[-1][1] == row[1] and kept[-1][7] == row[7]:
-            continue
-        kept.append(row)
-    return kept
 
 
 def _decoded(column: pa.ChunkedArray) -> pa.Array:
