@@ -16,6 +16,9 @@ CLUSTER_FILES = ("span_data_distributed", "parts_distributed", "mutations_distri
 # The per-trace summary's time buckets (sql/schema/trace_summary.sql).
 SUMMARY_BUCKET_NS = 3600 * 10**9
 VIEW_FILES = ("spans_view", "traces_view", "edges_view")
+# Tail sampling's tables (sampling.py, ADR 20), local and (on a cluster) distributed.
+SAMPLING_FILES = ("sampling_held_span", "sampling_released", "sampling_decision", "sampling_minute")
+SAMPLING_CLUSTER_FILES = tuple(f"{name}_distributed" for name in SAMPLING_FILES)
 
 
 @dataclass(frozen=True)
@@ -100,11 +103,27 @@ class Layout:
             "hours_local": self.table("dependency_hours_local"),
             "hours": self.local_or_distributed("dependency_hours_local"),
             "hours_engine": self.engine(replicated, "dependency_hours_local", "version"),
+            **self.sampling_params(replicated),
         }
+
+    def sampling_params(self, replicated: bool) -> dict[str, object]:
+        names = {"held": "sampling_held_span_local", "released": "sampling_released_local",
+                 "decisions": "sampling_decision_local", "minutes": "sampling_minute_local"}
+        engines = {"held": self.engine(replicated, names["held"], family="MergeTree"),
+                   "released": self.engine(replicated, names["released"]),
+                   "decisions": self.engine(replicated, names["decisions"], "kept"),
+                   "minutes": self.engine(replicated, names["minutes"])}
+        params: dict[str, object] = {}
+        for key, local in names.items():
+            params[f"{key}_local"] = self.table(local)
+            params[key] = self.local_or_distributed(local)
+            params[f"{key}_engine"] = engines[key]
+        return params
 
 
 def statements(layout: Layout, replicated: bool = True) -> list[str]:
     """Every CREATE statement, in the order they must run."""
-    names = list(SCHEMA_FILES) + (list(CLUSTER_FILES) if layout.cluster else []) + list(VIEW_FILES)
+    names = (list(SCHEMA_FILES) + list(SAMPLING_FILES)
+             + (list(CLUSTER_FILES) + list(SAMPLING_CLUSTER_FILES) if layout.cluster else []) + list(VIEW_FILES))
     params = layout.params(replicated)
     return [statement(f"schema/{name}", **params).strip() for name in names]

@@ -71,6 +71,7 @@ from tracehouse.stores.clickhouse.location import ClickHouseLocation
 from tracehouse.stores.clickhouse.origins import Groups, add_calls, origin_table
 from tracehouse.stores.clickhouse.quoting import Array, Raw, literal, render, sql, statement
 from tracehouse.stores.clickhouse.results import Result, select
+from tracehouse.stores.clickhouse.sampling import ClickHouseSampling
 from tracehouse.stores.clickhouse.sandbox import run_user_sql
 from tracehouse.stores.clickhouse.schema import SUMMARY_BUCKET_NS, Layout, statements
 from tracehouse.stores.clickhouse.transport import ClickHouseError, HttpTransport, Transport
@@ -132,8 +133,9 @@ def attribute_regex(key: str, value: str) -> str:
     return f"(?:{keys})\\s*:\\s*(?:{'|'.join(values)})\\s*[,}}\\]]"
 
 
-class ClickHouseStore:
-    """A tracehouse store in one ClickHouse database, on one server or a cluster."""
+class ClickHouseStore(ClickHouseSampling):
+    """A tracehouse store in one ClickHouse database, on one server or a cluster. Tail sampling's
+    hold (SamplingStore) is the ClickHouseSampling mixin (sampling.py)."""
 
     # One INSERT per batch; ClickHouse prefers large blocks (one part each, merged in background).
     preferred_batch_spans = 50_000
@@ -185,7 +187,7 @@ class ClickHouseStore:
                                  "in its remote_servers configuration")
             replicated = bool(rows[0][0])
         self._params = self.layout.params(replicated)
-        if self._tables_exist():
+        if self._tables_exist() and self.sampling_tables_exist():
             return   # created before (by this or another instance); ON CLUSTER DDL costs ~0.1 s a statement
         rows = self._select(self._statement("admin/calls_table_exists")).rows
         had_calls = bool(rows and rows[0][0])

@@ -1,0 +1,1 @@
+(trace_id, hold_id) NOT IN (SELECT trace_id, hold_id FROM {released_local})
