@@ -9,6 +9,7 @@ server is back.
 
 from __future__ import annotations
 
+import random
 import time
 import uuid
 from pathlib import Path
@@ -19,6 +20,8 @@ from bench.clickhouse_local import ClickHouseServer
 from tests.backend.conftest import BackendFactory, wait_for
 from tests.backend.load import Load
 from tests.backend.otlp_requests import fbaas_request
+from tests.sampling.generated import gen_trace
+from tests.sampling.otlp import otlp_request
 
 from tracehouse.stores.clickhouse import ClickHouseStore, parse_location
 
@@ -177,13 +180,66 @@ def test_imported_old_traces_are_pinned_on_clickhouse(backend: BackendFactory, c
     assert server.stop(timeout=START) == 0
 
 
-def test_tail_sampling_is_refused_on_clickhouse(backend: BackendFactory, clickhouse_server: ClickHouseServer,
-                                                tmp_path: Path) -> None:
-    """Tail sampling holds spans in the embedded store (ADR 0011); a ClickHouse store has no hold, so
-    `--sampling` with policies is one clear error at start, never a silently unsampled backend."""
+SAMPLING_POLICY = """
+decision: {wait_after_root: 1s, max_wait: 20s, check_every: 200ms}
+policies:
+  - {name: errors, error: true}
+  - {name: base, probabilistic: {percent: 10}}
+drop:
+  - {name: health, root: {operation: GET /healthz}}
+"""
+
+
+def test_tail_sampling_on_clickhouse_keeps_and_drops_whole_traces(
+        backend: BackendFactory, clickhouse_server: ClickHouseServer, tmp_path: Path) -> None:
+    """`tracehouse up --store clickhouse://... --sampling FILE`: spans wait in ClickHouse (ADR 20);
+    kept traces are searchable through the API, dropped ones are not, and the Sampling page's API
+    shows what each policy kept and dropped."""
     policy = tmp_path / "policy.yaml"
-    policy.write_text("policies: [{name: errors, error: true}]")
-    failure = backend.fails("--store", store_url(clickhouse_server), "--sampling", str(policy), timeout=START)
-    assert failure.returncode != 0
-    assert "Traceback" not in failure.stderr
-    assert "cannot hold spans for tail sampling" in failure.stderr
+    policy.write_text(SAMPLING_POLICY)
+    server = backend("--store", store_url(clickhouse_server), "--sampling", str(policy), start_timeout=START)
+    rng = random.Random(21)
+    now = time.time_ns()
+    errors = [gen_trace(rng, error=True, spans=4, root_service="checkout", start_ns=now) for _ in range(10)]
+    health = [gen_trace(rng, error=True, spans=2, root_service="checkout", root_operation="GET /healthz",
+                        start_ns=now) for _ in range(5)]
+    rest = [gen_trace(rng, spans=4, root_service="checkout", start_ns=now) for _ in range(150)]
+    everything = errors + health + rest
+    # Split across two requests: the children first, the roots a moment later.
+    for rows in ([r for t in everything for r in t.rows[1:]], [t.rows[0] for t in everything]):
+        response = httpx.post(server.traces_url, content=otlp_request(rows),
+                              headers={"Content-Type": "application/x-protobuf"}, timeout=30)
+        assert response.status_code == 200, response.text
+    api = httpx.Client(base_url=server.query_url, timeout=30)
+
+    def settled() -> dict[str, list[int]] | None:
+        body = api.get("/api/sampling/minutes", params={"lookback": "1h"}).json()
+        per_policy: dict[str, list[int]] = {}
+        for m in body["minutes"]:
+            counts = per_policy.setdefault(m["policy"], [0, 0, 0])
+            counts[0] += m["kept_traces"]
+            counts[1] += m["dropped_traces"]
+            counts[2] += m["kept_spans"]
+        done = body["held_spans"] == 0 and sum(c[0] + c[1] for c in per_policy.values()) == len(everything)
+        return per_policy if done else None
+
+    wait_for(lambda: settled() is not None, PROGRESS, "every trace decided")
+    per_policy = settled()
+    assert per_policy is not None
+    assert per_policy["errors"] == [10, 0, 40]
+    assert per_policy["health"] == [0, 5, 0]
+    kept_rest = per_policy["base"][0]
+    assert per_policy["base"][0] + per_policy["base"][1] == len(rest) and 3 <= kept_rest <= 40
+    found = api.get("/api/traces", params={"service": "checkout", "limit": 1000, "lookback": "1h"}).json()["data"]
+    found_ids = {t["traceID"] for t in found}
+    assert {t.trace_id.hex() for t in errors} <= found_ids
+    assert not {t.trace_id.hex() for t in health} & found_ids
+    assert len(found_ids) == 10 + kept_rest
+    assert all(len(t["spans"]) == 4 for t in found)
+    assert api.get(f"/api/traces/{errors[0].trace_id.hex()}").json()["data"][0]["spans"]
+    assert api.get(f"/api/traces/{health[0].trace_id.hex()}").status_code == 404
+    # The weights the analyses use: kept by the 10% policy, each stands for 10 traces.
+    report = api.get("/api/analyze/errors", params={"since": "1h"})
+    assert report.status_code == 200, report.text
+    assert any(n.startswith("sampled data") for n in report.json()["notes"]), report.json()["notes"]
+    assert server.stop(timeout=START) == 0

@@ -70,14 +70,20 @@ def test_schema_print_shows_the_ddl_without_connecting() -> None:
     assert "CREATE DATABASE IF NOT EXISTS `traces` ON CLUSTER `prod`" in ddl
     assert "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/traces/span_data_local', '{replica}')" in ddl
     assert "ENGINE = Distributed(`prod`, 'traces', span_data_local, cityHash64(trace_id))" in ddl
-    assert ddl.count(";\n") == 22      # 10 objects, 9 Distributed tables beside them, 3 views
+    assert ddl.count(";\n") == 30      # 14 objects, 13 Distributed tables beside them, 3 views
     assert "ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/traces/trace_summary_local'" in ddl
     assert "CREATE MATERIALIZED VIEW IF NOT EXISTS `traces`.`span_index_mv` ON CLUSTER `prod`" in ddl
     assert "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/traces/service_calls_local'" in ddl
     assert ("ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/traces/dependency_hours_local', "
             "'{replica}', version)") in ddl
+    # Tail sampling's tables (ADR 20): sharded by trace id, replicated.
+    assert "ReplicatedMergeTree('/clickhouse/tables/{shard}/traces/sampling_held_span_local', '{replica}')" in ddl
+    assert ("ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/traces/sampling_decision_local', "
+            "'{replica}', kept)") in ddl
+    for table in ("sampling_held_span", "sampling_released", "sampling_decision", "sampling_minute"):
+        assert f"ENGINE = Distributed(`prod`, 'traces', {table}_local, cityHash64(trace_id))" in ddl
     single = tracehouse("schema", "--print", "--store", "clickhouse://localhost/traces")
     assert "ENGINE = ReplacingMergeTree" in single.stdout and "ON CLUSTER" not in single.stdout
-    assert single.stdout.count(";\n") == 13 and "ENGINE = AggregatingMergeTree" in single.stdout
+    assert single.stdout.count(";\n") == 17 and "ENGINE = AggregatingMergeTree" in single.stdout
     embedded = tracehouse("schema", "--print")
     assert "CREATE TABLE IF NOT EXISTS span_data" in embedded.stdout

@@ -37,10 +37,10 @@ policies:
   - {name: errors, error: true}
   - {name: base, probabilistic: {percent: 10}}
 """
-# The cluster's DDL and distributed inserts are slow on a loaded machine: it runs the main scenario
-# and the replay; the other scenarios run on the three other stores.
+# The cluster's DDL and distributed inserts are slow on a loaded machine: it runs the main scenario,
+# the replay, two instances and the cleanup; the other scenarios run on the three other stores.
 NOT_CLUSTER = [f for f in STORE_FACTORIES if f.name != "clickhouse-cluster"]
-CLICKHOUSE_ONE_SERVER = [f for f in STORE_FACTORIES if f.name in ("clickhouse-18.16", "chdb")]
+CLICKHOUSE = [f for f in STORE_FACTORIES if f.dialect == "clickhouse"]
 
 
 def sampling(store: Store) -> Any:
@@ -199,7 +199,7 @@ def test_a_replayed_batch_is_stored_once(open_store: Callable[..., Store]) -> No
     assert stored(s, traces) == {t.trace_id: 4 for t in traces}
 
 
-@pytest.mark.parametrize("factory", CLICKHOUSE_ONE_SERVER, ids=str)
+@pytest.mark.parametrize("factory", CLICKHOUSE, ids=str)
 def test_two_instances_deciding_the_same_traces_record_and_count_them_once(
         open_store: Callable[..., Store]) -> None:
     """Two tracehouse instances on one store, both passing over the same held traces at once (no
@@ -235,7 +235,7 @@ def test_two_instances_deciding_the_same_traces_record_and_count_them_once(
     assert len(a.prior_decisions([t.trace_id for t in traces], 0)) == 100
 
 
-@pytest.mark.parametrize("factory", CLICKHOUSE_ONE_SERVER, ids=str)
+@pytest.mark.parametrize("factory", CLICKHOUSE, ids=str)
 def test_the_cleanup_deletes_released_rows_only(open_store: Callable[..., Store]) -> None:
     store = open_store()
     assert isinstance(store, ClickHouseStore)
