@@ -17,6 +17,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from tests.sampling.generated import GenTrace, batch_of, gen_trace
+from tests.store_conformance.conftest import STORE_FACTORIES, StoreFactory
 
 from tracehouse.model import TraceQuery
 from tracehouse.receiver.sampling.decider import Decider
@@ -26,9 +28,6 @@ from tracehouse.receiver.sampling.traces import facts_of
 from tracehouse.store import DecidedTrace, SamplingStore, Store
 from tracehouse.stores.clickhouse import ClickHouseStore
 from tracehouse.stores.clickhouse.results import select
-
-from tests.sampling.generated import GenTrace, batch_of, gen_trace
-from tests.store_conformance.conftest import STORE_FACTORIES, StoreFactory
 
 S = 10**9
 POLICY = """
@@ -62,7 +61,7 @@ def physically_held(store: Store) -> int:
     """Held rows on disk, released or not (ClickHouse), without FINAL or any merge."""
     assert isinstance(store, ClickHouseStore)
     table = store.layout.local_or_distributed("sampling_held_span_local").name
-    return int(select(store._transport, f"SELECT count() FROM {table}").rows[0][0])
+    return int(select(store._transport, f"SELECT count() FROM {table}").rows[0][0])  # noqa: S608 (the store's own table name)
 
 
 def hold(sampler: TailSampler, batch: Any) -> tuple[int, int]:
