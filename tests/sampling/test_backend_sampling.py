@@ -107,7 +107,9 @@ def test_policies_keep_and_drop_whole_traces_split_and_late_spans_decided_once(
     late = [dict(t.rows[-1], span_id=rng.randbytes(8)) for t in everything]
     post(b, late)
     kept_ids = {t.trace_id.hex() for t in errors + slow + kept_rest}
-    wait_for(lambda: nothing_held(b), 30, "late spans decided")
+    # Acknowledged is spooled, not yet held: wait for the kept traces' late spans to be stored too.
+    kept_total = sum(len(t.rows) + 1 for t in errors + slow + kept_rest)
+    wait_for(lambda: nothing_held(b) and sum(stored_per_trace(b).values()) == kept_total, 30, "late spans decided")
     stored = stored_per_trace(b)
     assert set(stored) == kept_ids
     assert all(stored[t.trace_id.hex()] == len(t.rows) + 1 for t in errors + slow + kept_rest)
