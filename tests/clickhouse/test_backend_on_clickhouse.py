@@ -242,4 +242,8 @@ def test_tail_sampling_on_clickhouse_keeps_and_drops_whole_traces(
     report = api.get("/api/analyze/errors", params={"since": "1h"})
     assert report.status_code == 200, report.text
     assert any(n.startswith("sampled data") for n in report.json()["notes"]), report.json()["notes"]
+    # The dry run replays the stored traces from ClickHouse: an errors-only policy keeps the 10.
+    dry = api.post("/api/sampling/simulate", json={"policy": "policies: [{name: e, error: true}]", "since": "1h"})
+    assert dry.status_code == 200, dry.text
+    assert (dry.json()["total"]["traces"], dry.json()["kept"]["traces"]) == (10 + kept_rest, 10)
     assert server.stop(timeout=START) == 0
