@@ -80,7 +80,9 @@ def test_held_until_decided_then_kept_or_dropped_whole_with_weights_and_counts(
     errors = [gen_trace(rng, error=True, spans=4, root_service="checkout") for _ in range(20)]
     rest = [gen_trace(rng, spans=4, root_service="checkout") for _ in range(200)]
     everything = errors + rest
+    assert not s.ever_sampled()
     before, after = hold(sampler, batch_of(everything))
+    assert not s.ever_sampled(), "held, not yet decided"
     # Nothing visible to readers while the traces wait.
     assert s.held_count() == (220, 880)
     assert stored(store, everything) == {}
@@ -117,6 +119,7 @@ def test_held_until_decided_then_kept_or_dropped_whole_with_weights_and_counts(
                                                                               4 * (200 - len(kept_rest)))
     assert by_policy["base"].kept_weight == pytest.approx(10.0 * len(kept_rest))
     # What the analyses and adaptive remote sampling read: estimated real counts.
+    assert s.ever_sampled()
     counts_table = s.weighted_span_counts(0, 2**62)
     rows = counts_table.to_pylist()
     assert sum(r["spans"] for r in rows) == 4 * (20 + len(kept_rest))

@@ -52,7 +52,7 @@ def sampled_counts(reader: object, flt: AnalysisFilter) -> SampledCounts | None:
     """The window's stored and estimated counts when it holds tail-sampled traces, else None.
     (The window only: service/operation filters select traces, and the estimates are per
     operation, so the caller picks the operations it shows.)"""
-    if not isinstance(reader, SamplingStore):
+    if not isinstance(reader, SamplingStore) or not reader.ever_sampled():
         return None
     table = reader.weighted_span_counts(flt.start_ns or 0, flt.end_ns or _NO_END)
     if table.num_rows == 0:

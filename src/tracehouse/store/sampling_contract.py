@@ -114,6 +114,12 @@ class SamplingStore(Protocol):
         """Sampling weights of these (hex) traces; traces stored unsampled are absent (weight 1)."""
         ...
 
+    def ever_sampled(self) -> bool:
+        """Whether any stored trace stands for more than itself (a kept decision with a weight above
+        1). Cheap: without one, weighted_span_counts has no sampled spans in any window, and the
+        analyses skip it (on ClickHouse it groups every span of the window)."""
+        ...
+
     def weighted_span_counts(self, start_unix_nano: int, end_unix_nano: int) -> pa.Table:
         """Per service and operation (spans started in the window): spans, error_spans, est_spans,
         est_error_spans, root_traces, est_root_traces, sampled_spans. est_* weight each span by

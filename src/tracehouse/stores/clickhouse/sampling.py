@@ -346,15 +346,17 @@ class ClickHouseSampling:
             weights.update({str(t): float(w) for t, w in self._sampling_select("trace_weights", trace_ids=chunk).rows})
         return weights
 
+    def ever_sampled(self) -> bool:
+        if not self.sampling_tables_exist():
+            return False
+        rows = self._sampling_select("ever_sampled").rows
+        return bool(rows and int(rows[0][0]))
+
     def weighted_span_counts(self, start_unix_nano: int, end_unix_nano: int) -> pa.Table:
         final = Raw("FINAL" if self._window_has_copies(AnalysisFilter(start_ns=start_unix_nano,
                                                                        end_ns=end_unix_nano)) else "")
-        sampled = False
-        if self.sampling_tables_exist():
-            rows = self._sampling_select("ever_sampled").rows
-            sampled = bool(rows and int(rows[0][0]))
-        result = self._sampling_select("weighted_spans" if sampled else "unweighted_spans", start=start_unix_nano,
-                                       end=end_unix_nano, final=final)
+        name = "weighted_spans" if self.ever_sampled() else "unweighted_spans"
+        result = self._sampling_select(name, start=start_unix_nano, end=end_unix_nano, final=final)
         columns = [list(c) for c in zip(*result.rows, strict=True)] if result.rows else [[] for _ in
                                                                                           WEIGHTED_SPANS_SCHEMA]
         return pa.table([pa.array(values, f.type) for values, f in zip(columns, WEIGHTED_SPANS_SCHEMA, strict=True)],

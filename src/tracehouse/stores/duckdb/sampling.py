@@ -175,6 +175,13 @@ def trace_weights(cur: duckdb.DuckDBPyConnection, trace_ids: Sequence[str]) -> d
     return {str(r["trace_id"]): float(r["weight"]) for r in table.to_pylist()}
 
 
+def ever_sampled(cur: duckdb.DuckDBPyConnection) -> bool:
+    if not has_tables(cur):
+        return False
+    row = cur.execute(sql("sampling/ever_sampled")).fetchall()
+    return bool(row and row[0][0])
+
+
 def weighted_span_counts(cur: duckdb.DuckDBPyConnection, start: int, end: int) -> pa.Table:
     name = "sampling/weighted_spans" if has_tables(cur) else "sampling/unweighted_spans"
     return cur.sql(sql(name), params={"start": start, "end": end}).to_arrow_table()

@@ -446,6 +446,9 @@ class DuckDBStore:
     def trace_weights(self, trace_ids: Sequence[str]) -> dict[str, float]:
         return sampling.trace_weights(self._cursor(), trace_ids)
 
+    def ever_sampled(self) -> bool:
+        return sampling.ever_sampled(self._cursor())
+
     def weighted_span_counts(self, start_unix_nano: int, end_unix_nano: int) -> pa.Table:
         return sampling.weighted_span_counts(self._cursor(), start_unix_nano, end_unix_nano)
 
