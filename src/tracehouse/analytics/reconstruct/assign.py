@@ -44,10 +44,12 @@ class Assignment:
             row.append((n_columns + r, no_parent[r] - low))  # the row's private "no parent" column
             self.adj.append(row)
         self.u = [0.0] * self.n_rows
-        self.v: dict[int, float] = {}
-        self.row_of: dict[int, int] = {}
+        # Duals and owners by column number (candidate columns, then each row's private one): lists,
+        # not dicts, since every search reads them once per arc; a free column's dual stays 0.
+        self.v: list[float] = [0.0] * (n_columns + self.n_rows)
+        self.row_of: list[int] = [-1] * (n_columns + self.n_rows)
         self.col_of: list[int] = [-1] * self.n_rows
-        self._reverse: dict[int, list[tuple[int, float]]] | None = None
+        self._reverse: list[list[tuple[int, float]]] | None = None
         for r in range(self.n_rows):
             self._augment(r)
 
@@ -65,57 +67,62 @@ class Assignment:
         settled: dict[int, float] = {}
         scanned: list[int] = []
         heap: list[tuple[float, int, int]] = []
+        push, pop = heapq.heappush, heapq.heappop
         best_sink, best_value = -1, INF
-        lowest_dual = min(0.0, v.get(forbidden, 0.0)) if forbidden >= 0 else 0.0
-
-        def scan(row: int, base: float) -> None:
+        lowest_dual = min(0.0, v[forbidden]) if forbidden >= 0 else 0.0
+        row, base = start, 0.0
+        while True:
+            # scan `row`, reached at distance `base`: relax the arcs to its columns
             scanned.append(row)
             ur = u[row]
             for j, c in adj[row]:
                 if j in settled or (row == start and j == forbidden):
                     continue
-                d = base + c - ur - v.get(j, 0.0)
+                d = base + c - ur - v[j]
                 if d < dist.get(j, INF):
                     dist[j] = d
                     pred[j] = row
-                    heapq.heappush(heap, (d, 0 if j not in row_of else 1, j))  # free columns first on ties
-
-        scan(start, 0.0)
-        while heap:
-            d, _, j = heapq.heappop(heap)
-            if j in settled or d > dist[j]:
-                continue
-            if d + lowest_dual >= best_value:
-                break
-            settled[j] = d
-            owner = row_of.get(j)
-            if owner is None:
-                value = d + v.get(j, 0.0)
-                if value < best_value:
-                    best_sink, best_value = j, value
-                if forbidden < 0:
+                    push(heap, (d, 0 if row_of[j] < 0 else 1, j))  # free columns first on ties
+            owner = -1
+            while heap:
+                d, _, j = pop(heap)
+                if j in settled or d > dist[j]:
+                    continue
+                if d + lowest_dual >= best_value:
+                    heap.clear()
                     break
-            else:
-                scan(owner, d)
-        return best_sink, best_value, settled, pred, scanned
+                settled[j] = d
+                owner = row_of[j]
+                if owner < 0:
+                    value = d + v[j]
+                    if value < best_value:
+                        best_sink, best_value = j, value
+                    if forbidden < 0:
+                        heap.clear()
+                        break
+                else:
+                    break
+            if owner < 0:
+                return best_sink, best_value, settled, pred, scanned
+            row, base = owner, d
 
     def _augment(self, start: int) -> None:
         sink, _, settled, pred, scanned = self._search(start)
-        u, v = self.u, self.v
+        u, v, col_of, row_of = self.u, self.v, self.col_of, self.row_of
         low = settled[sink]
         u[start] += low
         for r in scanned:
             if r != start:
-                u[r] += low - settled[self.col_of[r]]
+                u[r] += low - settled[col_of[r]]
         for j, d in settled.items():
             if d < low:
-                v[j] = v.get(j, 0.0) - (low - d)
+                v[j] = v[j] - (low - d)
         j = sink
         while True:
             r = pred[j]
-            self.row_of[j] = r
-            previous = self.col_of[r]
-            self.col_of[r] = j
+            row_of[j] = r
+            previous = col_of[r]
+            col_of[r] = j
             if r == start:
                 break
             j = previous
@@ -136,7 +143,17 @@ class Assignment:
         return self.cost(row, column) + self._shift[row]
 
     def _reduced(self, row: int, column: int, cost: float) -> float:
-        return cost - self.u[row] - self.v.get(column, 0.0)
+        return cost - self.u[row] - self.v[column]
+
+    def _arcs_into(self) -> list[list[tuple[int, float]]]:
+        """For each column, the rows that may take it and at what cost (built once, on first use)."""
+        if self._reverse is None:
+            reverse: list[list[tuple[int, float]]] = [[] for _ in range(len(self.v))]
+            for r, edges in enumerate(self.adj):
+                for col, c in edges:
+                    reverse[col].append((r, c))
+            self._reverse = reverse
+        return self._reverse
 
     def margin(self, row: int) -> float:
         """How much the optimal total cost rises if `row` may not take its assigned column j.
@@ -149,12 +166,7 @@ class Assignment:
         columns' duals are 0 and taken ones' at most 0), so both legs are Dijkstra searches, and
         the reduced length of such a cycle is exactly its change in total cost."""
         j = self.col_of[row]
-        if self._reverse is None:
-            self._reverse = {}
-            for r, edges in enumerate(self.adj):
-                for col, c in edges:
-                    self._reverse.setdefault(col, []).append((r, c))
-        sink_to_j = self._from_sink(row, j, self._reverse)
+        sink_to_j = self._from_sink(row, j, self._arcs_into())
         return self._forward(row, j, sink_to_j)
 
     def alternatives(self, row: int, cutoff: float = ALTERNATIVE_CUTOFF,
@@ -168,12 +180,7 @@ class Assignment:
         rival's is given that bound instead of a search: its weight is under 1% of that rival's,
         and the bound only overstates it (the confidence errs low, never high)."""
         j = self.col_of[row]
-        if self._reverse is None:
-            self._reverse = {}
-            for r, edges in enumerate(self.adj):
-                for col, c in edges:
-                    self._reverse.setdefault(col, []).append((r, c))
-        sink_to_j = self._from_sink(row, j, self._reverse, cutoff)
+        sink_to_j = self._from_sink(row, j, self._arcs_into(), cutoff)
         # one search first: when even the best alternative is past the cutoff, so are all others
         best, best_first = self._forward_first(row, j, sink_to_j, cutoff)
         if best == INF:
@@ -181,9 +188,9 @@ class Assignment:
         out: list[float] = [best]
         ur, v = self.u[row], self.v
         for col, c in self.adj[row]:
-            if col in (j, best_first):
+            if col == j or col == best_first:
                 continue
-            reduced = c - ur - v.get(col, 0.0)
+            reduced = c - ur - v[col]
             if reduced >= cutoff:
                 continue
             out.append(reduced if reduced > best + exact_within
@@ -204,30 +211,31 @@ class Assignment:
         close this is the logistic of the margin; where several are, each takes its share."""
         return 1.0 / (1.0 + sum(math.exp(-m) for m in self.alternatives(row) if m < INF))
 
-    def _from_sink(self, row: int, j: int, reverse: dict[int, list[tuple[int, float]]], cap: float = INF) -> float:
+    def _from_sink(self, row: int, j: int, reverse: list[list[tuple[int, float]]], cap: float = INF) -> float:
         """Shortest path sink -> j: give up some taken column, then reassign rows until one takes j
         (searched backwards from j)."""
-        v, col_of = self.v, self.col_of
+        u, v, col_of = self.u, self.v, self.col_of
         dist: dict[int, float] = {j: 0.0}
         done: set[int] = set()
         heap: list[tuple[float, int]] = [(0.0, j)]
+        push, pop = heapq.heappush, heapq.heappop
         best = cap
         while heap:
-            d, y = heapq.heappop(heap)
+            d, y = pop(heap)
             if y in done or d > dist[y]:
                 continue
             if d >= best:
                 break
             done.add(y)
-            best = min(best, d - v.get(y, 0.0))     # sink -> y costs -v(y) >= 0 (y is taken)
-            for x, c in reverse.get(y, ()):
-                if x == row or col_of[x] == y:
-                    continue  # `row` is the cycle's start; x -> y must be an arc x does not use yet
+            best = min(best, d - v[y])     # sink -> y costs -v(y) >= 0 (y is taken)
+            for x, c in reverse[y]:
                 z = col_of[x]
-                nd = d + self._reduced(x, y, c)
+                if x == row or z == y:
+                    continue  # `row` is the cycle's start; x -> y must be an arc x does not use yet
+                nd = d + (c - u[x] - v[y])
                 if nd < dist.get(z, INF):
                     dist[z] = nd
-                    heapq.heappush(heap, (nd, z))
+                    push(heap, (nd, z))
         return best
 
     def _forward(self, start: int, j: int, sink_to_j: float, first: int = -1, cap: float = INF) -> float:
@@ -237,18 +245,18 @@ class Assignment:
         dist: dict[int, float] = {}
         settled: set[int] = set()
         heap: list[tuple[float, int, int]] = []   # (distance, column, the path's first column)
-        push = heapq.heappush
+        push, pop = heapq.heappush, heapq.heappop
         best, best_first = cap, -1
         ur = u[start]
         for col, c in adj[start]:
             if col == j or (first >= 0 and col != first):
                 continue
-            d = c - ur - v.get(col, 0.0)
+            d = c - ur - v[col]
             if d < best and d < dist.get(col, INF):
                 dist[col] = d
                 push(heap, (d, col, col))
         while heap:
-            d, col, head = heapq.heappop(heap)
+            d, col, head = pop(heap)
             if d >= best:
                 break
             if col in settled or d > dist[col]:
@@ -257,8 +265,8 @@ class Assignment:
             if col == j:
                 best, best_first = d, head
                 continue
-            owner = row_of.get(col)
-            if owner is None:
+            owner = row_of[col]
+            if owner < 0:
                 if d + sink_to_j < best:
                     best, best_first = d + sink_to_j, head
             elif owner != start:
@@ -266,7 +274,7 @@ class Assignment:
                 for nxt, c in adj[owner]:
                     if nxt in settled:
                         continue
-                    nd = d + c - ur - v.get(nxt, 0.0)
+                    nd = d + c - ur - v[nxt]
                     if nd < best and nd < dist.get(nxt, INF):
                         dist[nxt] = nd
                         push(heap, (nd, nxt, head))
