@@ -188,7 +188,7 @@ class Assignment:
         out: list[float] = [best]
         ur, v = self.u[row], self.v
         for col, c in self.adj[row]:
-            if col == j or col == best_first:
+            if col in (j, best_first):
                 continue
             reduced = c - ur - v[col]
             if reduced >= cutoff:

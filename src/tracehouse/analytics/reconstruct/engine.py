@@ -91,6 +91,26 @@ class Reconstruction:
     stats: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(slots=True)
+class _Group:
+    """The synchronous calls of one (service, call target), by end, with each call's fields the
+    candidate search and the costs read laid out as parallel lists (one index per call, no
+    attribute look-ups in the hot loop)."""
+
+    service: str
+    target: str | None
+    calls: list[CallSpan]
+    starts: list[int]
+    ends: list[int]
+    durations: list[int]
+    traces: list[str]
+    #: the number of each call's hints (`_hints`) in the index's `hint_table`
+    hints: list[int]
+    #: the number of each call's (service, operation, target) in the index's `call_keys`: what its
+    #: pair's cost terms depend on besides the orphan's operation
+    keys: list[int]
+
+
 @dataclass
 class _Index:
     callers_by_end: list[CallSpan]
@@ -102,27 +122,52 @@ class _Index:
     #: so the candidate search, the hot loop, skips the calls that went elsewhere wholesale
     #: with each call the number of its hints (`_hints`) in `hint_table`: a window holds few
     #: distinct ones, so an orphan compares its hints with each distinct caller's once
-    groups: list[tuple[str, str | None, list[CallSpan], list[int], list[int]]] = field(default_factory=list)
+    groups: list[_Group] = field(default_factory=list)
     hint_table: list[_Hints] = field(default_factory=list)
+    #: the number of each producer's hints in `hint_table`
+    producer_hints: list[int] = field(default_factory=list)
+    call_keys: list[tuple[str, str, str | None]] = field(default_factory=list)
+    #: per (orphan service, orphan target): the groups it may have been called from (`_groups_for`)
+    places: dict[tuple[str, str | None], list[_Group]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         by_group: dict[tuple[str, str | None], list[CallSpan]] = {}
         for c in self.callers_by_end:
             by_group.setdefault((c.service, c.target), []).append(c)
         numbers: dict[_Hints, int] = {}
-        for hints in self.hint_table:
-            numbers[hints] = len(numbers)
+        key_numbers: dict[tuple[str, str, str | None], int] = {}
+
+        def number_of(hints: _Hints) -> int:
+            number = numbers.get(hints)
+            if number is None:
+                number = numbers[hints] = len(self.hint_table)
+                self.hint_table.append(hints)
+            return number
+
         self.groups = []
         for (service, target), calls in by_group.items():
-            ids = []
+            keys = []
             for c in calls:
-                hints = _hints(c)
-                number = numbers.get(hints)
+                key = (c.service, c.name, c.target)
+                number = key_numbers.get(key)
                 if number is None:
-                    number = numbers[hints] = len(self.hint_table)
-                    self.hint_table.append(hints)
-                ids.append(number)
-            self.groups.append((service, target, calls, [c.end for c in calls], ids))
+                    number = key_numbers[key] = len(self.call_keys)
+                    self.call_keys.append(key)
+                keys.append(number)
+            self.groups.append(_Group(service, target, calls, [c.start for c in calls], [c.end for c in calls],
+                                      [c.end - c.start for c in calls], [c.trace_id for c in calls],
+                                      [number_of(_hints(c)) for c in calls], keys))
+        self.producer_hints = [number_of(_hints(c)) for c in self.producers_by_end]
+
+    def groups_for(self, s: CallSpan) -> list[_Group]:
+        """The groups of calls that may have reached orphan `s`: other services', to a target that
+        can be where it was reached."""
+        place = (s.service, s.target)
+        found = self.places.get(place)
+        if found is None:
+            found = self.places[place] = [g for g in self.groups
+                                          if g.service != s.service and same_place(g.target, s.target)]
+        return found
 
 
 _Hints = tuple[str | None, int | None, int | None, str | None, str | None, int | None]
@@ -252,71 +297,125 @@ def _candidates(s: CallSpan, index: _Index, config: EngineConfig, window: tuple[
     skew (end gap within `window` when the model has learned the edges into its operation, else
     within +-max_offset_ns), or a PRODUCER that ended up to max_queue_ns before the CONSUMER.
     Producers in range but past the search's budget are counted into `unsearched`."""
-    out: list[CallSpan] = []
     if s.kind == ASYNC_CALLEE:
-        # Queue delays: the learned range, searched outwards from its middle; with nothing learned,
-        # outwards from a delay of 0 (a consumer may seem to start a little before its producer
-        # ended: skew). Nearest first, and not unboundedly many: a window of 10 s holds thousands.
-        if window is not None:
-            lo_off, hi_off = window
-            centre = (lo_off + hi_off) / 2
+        return _producers(s, index, config, window, unsearched)
+    return [group.calls[k] for group, k in _calls(s, index, config, window, offsets)]
+
+
+def _producers(s: CallSpan, index: _Index, config: EngineConfig, window: tuple[float, float] | None,
+               unsearched: list[int] | None) -> list[CallSpan]:
+    """`_candidates` of a CONSUMER: producers, nearest the expected queue delay first."""
+    out: list[CallSpan] = []
+    # Queue delays: the learned range, searched outwards from its middle; with nothing learned,
+    # outwards from a delay of 0 (a consumer may seem to start a little before its producer
+    # ended: skew). Nearest first, and not unboundedly many: a window of 10 s holds thousands.
+    if window is not None:
+        lo_off, hi_off = window
+        centre = (lo_off + hi_off) / 2
+    else:
+        lo_off, hi_off, centre = -config.max_offset_ns, config.max_queue_ns, 0.0
+    ends = index.ends
+    first = bisect.bisect_left(ends, s.start - hi_off)
+    last = bisect.bisect_right(ends, s.start - lo_off)
+    mid = min(max(bisect.bisect_right(ends, s.start - centre), first), last)
+    older, newer = mid - 1, mid
+    budget = 8 * config.candidates_per_span
+    # `_compatible` with the hints compared once per distinct producer hints (numbered in the index)
+    producers, numbers, table = index.producers_by_end, index.producer_hints, index.hint_table
+    trace, service, target, own = s.trace_id, s.service, s.target, _hints(s)
+    agree: dict[int, bool] = {}
+    while budget > 0 and (older >= first or newer < last):
+        # older producers have longer delays: take whichever side is nearer the centre
+        if newer >= last or (older >= first
+                             and (s.start - ends[older]) - centre <= centre - (s.start - ends[newer])):
+            k = older
+            older -= 1
         else:
-            lo_off, hi_off, centre = -config.max_offset_ns, config.max_queue_ns, 0.0
-        ends = index.ends
-        first = bisect.bisect_left(ends, s.start - hi_off)
-        last = bisect.bisect_right(ends, s.start - lo_off)
-        mid = min(max(bisect.bisect_right(ends, s.start - centre), first), last)
-        older, newer = mid - 1, mid
-        budget = 8 * config.candidates_per_span
-        while budget > 0 and (older >= first or newer < last):
-            # older producers have longer delays: take whichever side is nearer the centre
-            if newer >= last or (older >= first
-                                 and (s.start - ends[older]) - centre <= centre - (s.start - ends[newer])):
-                c = index.producers_by_end[older]
-                older -= 1
-            else:
-                c = index.producers_by_end[newer]
-                newer += 1
-            budget -= 1
-            if _compatible(c, s):
-                out.append(c)
-        if unsearched is not None:
-            unsearched.append((older - first + 1) + (last - newer))
-        return out
+            k = newer
+            newer += 1
+        budget -= 1
+        c = producers[k]
+        if c.trace_id == trace or c.service == service:
+            continue
+        number = numbers[k]
+        ok = agree.get(number)
+        if ok is None:
+            ok = agree[number] = _hints_agree(table[number], own)
+        if ok and same_place(c.target, target):
+            out.append(c)
+    if unsearched is not None:
+        unsearched.append((older - first + 1) + (last - newer))
+    return out
+
+
+def _calls(s: CallSpan, index: _Index, config: EngineConfig, window: tuple[float, float] | None = None,
+           offsets: tuple[float, float] | None = None) -> list[tuple[_Group, int]]:
+    """`_candidates` of a SERVER orphan, as (group, position) pairs."""
+    out: list[tuple[_Group, int]] = []
     lo_gap, hi_gap = window if window is not None else (-config.max_offset_ns, config.max_offset_ns)
-    duration = s.end - s.start
     # the learned start offsets prune before anything else is compared
     lo_off = max(-config.max_offset_ns, offsets[0]) if offsets is not None else -config.max_offset_ns
     hi_off = min(config.max_call_ns, offsets[1]) if offsets is not None else config.max_call_ns
     # a call c fits when lo_off <= s.start - c.start <= hi_off and its duration exceeds the orphan's
     # by at least min_overhead_ns: bounds on c.start, compared directly in the loop
     first_start, last_start = s.start - hi_off, s.start - lo_off
-    min_duration = duration + config.min_overhead_ns
+    min_duration = (s.end - s.start) + config.min_overhead_ns
     end_lo, end_hi = s.end + lo_gap, s.end + hi_gap
     # an orphan that carries no hint but its target (compared group by group) is compatible with
-    # every call of another trace: `_compatible` is skipped in the hot loop
-    plain = (s.path is None and s.size is None and s.response_size is None and s.correlation is None
-             and s.query is None and s.status is None)
+    # every call of another trace: the hints are not compared
+    plain = _plain(s)
     trace = s.trace_id
     own = _hints(s)
     agree: dict[int, bool] = {}   # per distinct caller hints: do they agree with the orphan's
     table = index.hint_table
-    for service, target, callers, ends, ids in index.groups:
-        if service == s.service or not same_place(target, s.target):
-            continue
+    for group in index.groups_for(s):
+        starts, durations, traces, numbers = group.starts, group.durations, group.traces, group.hints
+        ends = group.ends
         for k in range(bisect.bisect_left(ends, end_lo), bisect.bisect_right(ends, end_hi)):
-            c = callers[k]
-            start = c.start
-            if first_start <= start <= last_start and c.end - start >= min_duration and c.trace_id != trace:
+            start = starts[k]
+            if first_start <= start <= last_start and durations[k] >= min_duration and traces[k] != trace:
                 if not plain:
-                    number = ids[k]
+                    number = numbers[k]
                     ok = agree.get(number)
                     if ok is None:
                         ok = agree[number] = _hints_agree(table[number], own)
                     if not ok:
                         continue
-                out.append(c)
+                out.append((group, k))
     return out
+
+
+def _plain(s: CallSpan) -> bool:
+    """Whether `s` carries no hint `_compatible` compares but its target."""
+    return (s.path is None and s.size is None and s.response_size is None and s.correlation is None
+            and s.query is None and s.status is None)
+
+
+#: a pair's cost terms (`_pair_terms`): the offset's median, reach and `GapLaw.terms`, the end
+#: gap's the same, and the call graph's cost
+_Terms = tuple[float, float, float, float, float, float, float, float, float, float, float, float, float, float, float]
+_Models = dict[tuple[str, str, str, str], tuple[float, float, tuple[float, float, float, float, float],
+                                                float, float, tuple[float, float, float, float, float]]]
+
+
+def _pair_terms(model: GapModel, models: _Models, graph_costs: dict[tuple[str, str, str | None, str, str], float],
+                caller: tuple[str, str, str | None], s: CallSpan, asynchronous: bool, k_scales: float) -> _Terms:
+    """The cost terms of a pair between a caller of (service, operation, target) and orphan `s`.
+    The gap laws are looked up once per (caller operation, orphan operation) and the graph's cost
+    once per caller target too (`models`, `graph_costs`: shared by the round's orphans)."""
+    service, name, target = caller
+    mkey = (service, name, s.service, s.name)
+    m = models.get(mkey)
+    if m is None:
+        gaps = model.gaps(service, name, s.service, s.name, asynchronous)
+        end_gap = gaps.end_gap or GapLaw(0.0, 1.0)
+        m = models[mkey] = (gaps.offset.median, gaps.offset.reach(k_scales), gaps.offset.terms(),
+                            end_gap.median, end_gap.reach(k_scales), end_gap.terms())
+    gkey = (service, name, target, s.service, s.name)
+    graph = graph_costs.get(gkey)
+    if graph is None:
+        graph = graph_costs[gkey] = model.graph_cost(*gkey)
+    return (m[0], m[1], *m[2], m[3], m[4], *m[5], graph)
 
 
 def _solve(orphans: list[CallSpan], index: _Index, model: GapModel, config: EngineConfig,
@@ -329,9 +428,12 @@ def _solve(orphans: list[CallSpan], index: _Index, model: GapModel, config: Engi
     windows: dict[tuple[str, str, bool], tuple[float, float] | None] = {}
     offset_windows: dict[tuple[str, str, bool], tuple[float, float] | None] = {}
     dropped: dict[int, tuple[float, float]] = {}  # row -> (its cheapest cost, weight of the left-out relative to it)
-    models: dict[tuple[str, str, str, str], tuple[float, float, tuple[float, float, float, float, float],
-                                                  float, float, tuple[float, float, float, float, float]]] = {}
+    models: _Models = {}
     graph_costs: dict[tuple[str, str, str | None, str, str], float] = {}
+    # per orphan operation, the cost terms of each caller (service, operation, target): by the
+    # caller's number in the index for calls, by the triple for producers
+    call_terms: dict[tuple[str, str, bool], dict[int, _Terms]] = {}
+    producer_terms: dict[tuple[str, str, bool], dict[tuple[str, str, str | None], _Terms]] = {}
     k_scales = config.max_scales
     for s in orphans:
         asynchronous = s.kind == ASYNC_CALLEE
@@ -339,49 +441,15 @@ def _solve(orphans: list[CallSpan], index: _Index, model: GapModel, config: Engi
         if wkey not in windows:
             windows[wkey] = model.window(s.service, s.name, asynchronous, k_scales)
             offset_windows[wkey] = None if asynchronous else model.offset_window(s.service, s.name, k_scales)
-        scored: list[tuple[float, int, CallSpan]] = []
+            call_terms[wkey] = {}
+            producer_terms[wkey] = {}
         unsearched: list[int] = []
-        # per orphan, the cost terms of each (caller service, operation, target): one look-up per pair
-        terms: dict[tuple[str, str, str | None], tuple[float, float, float, float, float, float, float,
-                                                       float, float, float, float, float, float, float,
-                                                       float]] = {}
-        s_start, s_end = s.start, s.end
-        for c in _candidates(s, index, config, windows[wkey], offset_windows[wkey], unsearched):
-            tkey = (c.service, c.name, c.target)
-            t = terms.get(tkey)
-            if t is None:
-                mkey = (c.service, c.name, s.service, s.name)
-                m = models.get(mkey)
-                if m is None:
-                    gaps = model.gaps(c.service, c.name, s.service, s.name, asynchronous)
-                    end_gap = gaps.end_gap or GapLaw(0.0, 1.0)
-                    m = models[mkey] = (gaps.offset.median, gaps.offset.reach(k_scales), gaps.offset.terms(),
-                                        end_gap.median, end_gap.reach(k_scales), end_gap.terms())
-                gkey = (c.service, c.name, c.target, s.service, s.name)
-                graph = graph_costs.get(gkey)
-                if graph is None:
-                    graph = graph_costs[gkey] = model.graph_cost(*gkey)
-                t = terms[tkey] = (m[0], m[1], *m[2], m[3], m[4], *m[5], graph)
-            (o_med, o_reach, o_inv, o_inv_tail, o_log, o_log_tail, o_kink,
-             g_med, g_reach, g_inv, g_inv_tail, g_log, g_log_tail, g_kink, graph) = t
-            if asynchronous:
-                dx_o = abs((s_start - c.end) - o_med)
-                dx_g = 0.0
-            else:
-                dx_o = abs((s_start - c.start) - o_med)
-                dx_g = abs((c.end - s_end) - g_med)
-            if dx_o > o_reach or dx_g > g_reach:
-                continue
-            # mixture_cost (gaps) of both gaps, inlined: this runs for every candidate pair
-            x = o_log - (0.5 * dx_o * dx_o * o_inv / o_kink if dx_o < o_kink else (dx_o - 0.5 * o_kink) * o_inv)
-            y = o_log_tail - dx_o * o_inv_tail
-            cost = graph - (x + log1p(exp(y - x)) if x >= y else y + log1p(exp(x - y)))
-            if not asynchronous:
-                x = g_log - (0.5 * dx_g * dx_g * g_inv / g_kink if dx_g < g_kink
-                             else (dx_g - 0.5 * g_kink) * g_inv)
-                y = g_log_tail - dx_g * g_inv_tail
-                cost -= x + log1p(exp(y - x)) if x >= y else y + log1p(exp(x - y))
-            scored.append((cost, len(scored), c))
+        if asynchronous:
+            scored = _score_producers(s, _producers(s, index, config, windows[wkey], unsearched),
+                                      producer_terms[wkey], model, models, graph_costs, k_scales)
+        else:
+            scored = _score_calls(s, index, config, windows[wkey], offset_windows[wkey], call_terms[wkey],
+                                  model, models, graph_costs, k_scales)
         kept = scored
         if len(scored) > config.candidates_per_span or (unsearched and unsearched[0] and scored):
             scored.sort()
@@ -390,12 +458,13 @@ def _solve(orphans: list[CallSpan], index: _Index, model: GapModel, config: Engi
             # weight e^-cost it has on its own (competition could only lower it); producers past
             # the search's budget each with the weight of the farthest one searched (they are
             # farther still: an overestimate, so the confidence errs low).
-            best = scored[0][0]
-            weight = sum(exp(best - cost) for cost, _, _ in scored[config.candidates_per_span:]
-                         if cost - best < NEGLIGIBLE_NATS)
-            if unsearched and unsearched[0]:
-                weight += unsearched[0] * exp(best - scored[-1][0])
-            dropped[len(adjacency)] = (best, weight)
+            if with_confidence:
+                best = scored[0][0]
+                weight = sum(exp(best - cost) for cost, _, _ in scored[config.candidates_per_span:]
+                             if cost - best < NEGLIGIBLE_NATS)
+                if unsearched and unsearched[0]:
+                    weight += unsearched[0] * exp(best - scored[-1][0])
+                dropped[len(adjacency)] = (best, weight)
         row: list[tuple[int, float]] = []
         for cost, _, c in kept:
             key = (c.trace_id, c.span_id)
@@ -425,6 +494,93 @@ def _solve(orphans: list[CallSpan], index: _Index, model: GapModel, config: Engi
                 rivals.append(weight * math.exp(min(0.0, cheapest - solved.cost_of(r, col))))
             confidences.append(1.0 / (1.0 + sum(rivals)))
     return parents, confidences
+
+
+def _score_producers(s: CallSpan, producers: list[CallSpan], terms: dict[tuple[str, str, str | None], _Terms],
+                     model: GapModel, models: _Models,
+                     graph_costs: dict[tuple[str, str, str | None, str, str], float],
+                     k_scales: float) -> list[tuple[float, int, CallSpan]]:
+    """(cost, position, producer) of each of a CONSUMER's candidates within the reach of its queue
+    delay's law: the negative log-likelihood of the delay (core and tail) plus the graph's cost."""
+    scored: list[tuple[float, int, CallSpan]] = []
+    s_start = s.start
+    for c in producers:
+        tkey = (c.service, c.name, c.target)
+        t = terms.get(tkey)
+        if t is None:
+            t = terms[tkey] = _pair_terms(model, models, graph_costs, tkey, s, True, k_scales)
+        o_med, o_reach, o_inv, o_inv_tail, o_log, o_log_tail, o_kink = t[:7]
+        dx_o = abs((s_start - c.end) - o_med)
+        if dx_o > o_reach or t[8] < 0.0:
+            continue
+        # mixture_cost (gaps), inlined: this runs for every candidate pair
+        x = o_log - (0.5 * dx_o * dx_o * o_inv / o_kink if dx_o < o_kink else (dx_o - 0.5 * o_kink) * o_inv)
+        y = o_log_tail - dx_o * o_inv_tail
+        cost = t[14] - (x + log1p(exp(y - x)) if x >= y else y + log1p(exp(x - y)))
+        scored.append((cost, len(scored), c))
+    return scored
+
+
+def _score_calls(s: CallSpan, index: _Index, config: EngineConfig, window: tuple[float, float] | None,
+                 offsets: tuple[float, float] | None, terms: dict[int, _Terms], model: GapModel, models: _Models,
+                 graph_costs: dict[tuple[str, str, str | None, str, str], float],
+                 k_scales: float) -> list[tuple[float, int, CallSpan]]:
+    """(cost, position, call) of each of a SERVER orphan's candidates (`_calls`, the same calls in
+    the same order) within the reach of its gap laws: the negative log-likelihood of the start
+    offset and of the end gap (each core and tail) plus the graph's cost. The search and the
+    costs in one pass over the groups' lists: this is the engine's hot loop."""
+    scored: list[tuple[float, int, CallSpan]] = []
+    lo_gap, hi_gap = window if window is not None else (-config.max_offset_ns, config.max_offset_ns)
+    lo_off = max(-config.max_offset_ns, offsets[0]) if offsets is not None else -config.max_offset_ns
+    hi_off = min(config.max_call_ns, offsets[1]) if offsets is not None else config.max_call_ns
+    s_start, s_end = s.start, s.end
+    first_start, last_start = s_start - hi_off, s_start - lo_off
+    min_duration = (s_end - s_start) + config.min_overhead_ns
+    end_lo, end_hi = s_end + lo_gap, s_end + hi_gap
+    plain = _plain(s)
+    trace = s.trace_id
+    own = _hints(s)
+    agree: dict[int, bool] = {}
+    table = index.hint_table
+    call_keys = index.call_keys
+    last_key = -1
+    o_med = o_reach = o_inv = o_inv_tail = o_log = o_log_tail = o_kink = 0.0
+    g_med = g_reach = g_inv = g_inv_tail = g_log = g_log_tail = g_kink = graph = 0.0
+    for group in index.groups_for(s):
+        starts, ends, durations, traces = group.starts, group.ends, group.durations, group.traces
+        numbers, keys, calls = group.hints, group.keys, group.calls
+        for k in range(bisect.bisect_left(ends, end_lo), bisect.bisect_right(ends, end_hi)):
+            start = starts[k]
+            if not (first_start <= start <= last_start and durations[k] >= min_duration and traces[k] != trace):
+                continue
+            if not plain:
+                number = numbers[k]
+                ok = agree.get(number)
+                if ok is None:
+                    ok = agree[number] = _hints_agree(table[number], own)
+                if not ok:
+                    continue
+            key = keys[k]
+            if key != last_key:
+                t = terms.get(key)
+                if t is None:
+                    t = terms[key] = _pair_terms(model, models, graph_costs, call_keys[key], s, False, k_scales)
+                (o_med, o_reach, o_inv, o_inv_tail, o_log, o_log_tail, o_kink,
+                 g_med, g_reach, g_inv, g_inv_tail, g_log, g_log_tail, g_kink, graph) = t
+                last_key = key
+            dx_o = abs((s_start - start) - o_med)
+            dx_g = abs((ends[k] - s_end) - g_med)
+            if dx_o > o_reach or dx_g > g_reach:
+                continue
+            # mixture_cost (gaps) of both gaps, inlined: this runs for every candidate pair
+            x = o_log - (0.5 * dx_o * dx_o * o_inv / o_kink if dx_o < o_kink else (dx_o - 0.5 * o_kink) * o_inv)
+            y = o_log_tail - dx_o * o_inv_tail
+            cost = graph - (x + log1p(exp(y - x)) if x >= y else y + log1p(exp(x - y)))
+            x = g_log - (0.5 * dx_g * dx_g * g_inv / g_kink if dx_g < g_kink else (dx_g - 0.5 * g_kink) * g_inv)
+            y = g_log_tail - dx_g * g_inv_tail
+            cost -= x + log1p(exp(y - x)) if x >= y else y + log1p(exp(x - y))
+            scored.append((cost, len(scored), calls[k]))
+    return scored
 
 
 def _background(asynchronous: bool, config: EngineConfig) -> float:
