@@ -435,6 +435,8 @@ def _solve(orphans: list[CallSpan], index: _Index, model: GapModel, config: Engi
     call_terms: dict[tuple[str, str, bool], dict[int, _Terms]] = {}
     producer_terms: dict[tuple[str, str, bool], dict[tuple[str, str, str | None], _Terms]] = {}
     k_scales = config.max_scales
+    unlinked_call = _background(False, config) + config.no_parent_nats
+    unlinked_hop = _background(True, config) + config.no_parent_nats
     for s in orphans:
         asynchronous = s.kind == ASYNC_CALLEE
         wkey = (s.service, s.name, asynchronous)
@@ -474,7 +476,7 @@ def _solve(orphans: list[CallSpan], index: _Index, model: GapModel, config: Engi
                 column_spans.append(c)
             row.append((col, cost))
         adjacency.append(row)
-        no_parent.append(_background(asynchronous, config) + config.no_parent_nats)
+        no_parent.append(unlinked_hop if asynchronous else unlinked_call)
     solved = Assignment(adjacency, no_parent, len(column_spans))
     parents: list[CallSpan | None] = []
     confidences: list[float] = []
@@ -694,32 +696,45 @@ def _seed_from(model: GapModel, orphans: list[CallSpan], index: _Index, config: 
         lists: dict[tuple[str, str], list[tuple[float, float, str | None]]] = {}
         hop = s.kind == ASYNC_CALLEE
         before = {edge: len(found) for edge, found in pairs.items()} if hop else {}
-        for c in _candidates(s, index, config):
+        if not hop:
+            # the calls' lists read directly (the search's (group, position) pairs), and each
+            # caller key's edge list looked up once per orphan
+            s_start, s_end = s.start, s.end
+            per_key: dict[int, list[tuple[float, float, str | None]]] = {}
+            for group, k in _calls(s, index, config):
+                number = group.keys[k]
+                found = per_key.get(number)
+                if found is None:
+                    service, name, _ = index.call_keys[number]
+                    found = lists.get((service, name))
+                    if found is None:
+                        edge = (service, name, s.service, s.name)
+                        orphans_on[edge] = orphans_on.get(edge, 0) + 1
+                        found = lists[(service, name)] = pairs.setdefault(edge, [])
+                    per_key[number] = found
+                found.append((float(s_start - group.starts[k]), float(group.ends[k] - s_end), group.target))
+            continue
+        for c in _producers(s, index, config, None, None):
             found = lists.get((c.service, c.name))
             if found is None:
                 edge = (c.service, c.name, s.service, s.name)
                 orphans_on[edge] = orphans_on.get(edge, 0) + 1
                 found = lists[(c.service, c.name)] = pairs.setdefault(edge, [])
-                if hop:
-                    asynchronous.add(edge)
-            if hop:
-                found.append((float(s.start - c.end), 0.0, c.target))
-            else:
-                found.append((float(s.start - c.start), float(c.end - s.end), c.target))
-        if hop:
-            # A queue's candidates are searched nearest-first within a budget: the delays this
-            # orphan's search covered, per edge, tell the seed where chance pairs pile up. The two
-            # extremes mark the range and leave the histogram: the pairs between them are spread
-            # evenly over it by chance, the extremes are not (they sit at its ends by definition).
-            for (service, name), found in lists.items():
-                edge = (service, name, s.service, s.name)
-                first = before.get(edge, 0)
-                mine = sorted(found[first:], key=lambda v: v[0])
-                if len(mine) < 3:
-                    del found[first:]
-                    continue
-                found[first:] = mine[1:-1]
-                coverage.setdefault(edge, []).append((mine[0][0], mine[-1][0], len(mine) - 2))
+                asynchronous.add(edge)
+            found.append((float(s.start - c.end), 0.0, c.target))
+        # A queue's candidates are searched nearest-first within a budget: the delays this
+        # orphan's search covered, per edge, tell the seed where chance pairs pile up. The two
+        # extremes mark the range and leave the histogram: the pairs between them are spread
+        # evenly over it by chance, the extremes are not (they sit at its ends by definition).
+        for (service, name), found in lists.items():
+            edge = (service, name, s.service, s.name)
+            first = before.get(edge, 0)
+            mine = sorted(found[first:], key=lambda v: v[0])
+            if len(mine) < 3:
+                del found[first:]
+                continue
+            found[first:] = mine[1:-1]
+            coverage.setdefault(edge, []).append((mine[0][0], mine[-1][0], len(mine) - 2))
     seed(model, pairs, asynchronous, config.max_queue_ns, 2 * config.max_offset_ns, orphans_on, coverage)
 
 
