@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 
 from tracehouse.model import SPAN_KINDS, SPAN_ROW_SCHEMA, STATUS_CODES
-from tracehouse.store import AnalysisFilter, StoreError
+from tracehouse.store import AnalysisFilter
 from tracehouse.store.analytics_contract import MAX_ATTRIBUTE_FILTERS
 from tracehouse.stores.clickhouse.results import Result
 
@@ -49,9 +49,6 @@ ERROR_HOTSPOTS_SCHEMA = pa.schema([
 
 
 def filter_params(flt: AnalysisFilter, attribute_regex: Any) -> dict[str, object]:
-    if flt.reconstructed != "received":
-        raise StoreError(f"analyses over reconstructed traces (reconstructed={flt.reconstructed}) do not run on a "
-                         "ClickHouse store yet: use reconstructed=received (docs/clickhouse.md)")
     params: dict[str, object] = {
         "start_ns": flt.start_ns if flt.start_ns is not None else _NO_START,
         "end_ns": flt.end_ns if flt.end_ns is not None else _NO_END,

@@ -19,6 +19,10 @@ VIEW_FILES = ("spans_view", "traces_view", "edges_view")
 # Tail sampling's tables (sampling.py, ADR 20), local and (on a cluster) distributed.
 SAMPLING_FILES = ("sampling_held_span", "sampling_released", "sampling_decision", "sampling_minute")
 SAMPLING_CLUSTER_FILES = tuple(f"{name}_distributed" for name in SAMPLING_FILES)
+# The console's views of reconstruction (sql/schema/inferred_links_view.sql, reconstructed_traces_view.sql):
+# reconstructed_traces follows links up to 32 hops in five doubling steps (reconstruction_up_view.sql),
+# one view each, made before it.
+RECONSTRUCTION_LEVELS = (2, 4, 8, 16, 32)
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,12 @@ class Layout:
     def local_or_distributed(self, local_name: str) -> Identifier:
         """The Distributed table over `local_name` on a cluster, else the table itself."""
         return self.table(local_name.removesuffix("_local")) if self.cluster else self.table(local_name)
+
+    @property
+    def links(self) -> Identifier:
+        """Where inferred links are read and written: on a cluster the Distributed table, which is
+        not named `inferred_links` (that is the console's view, as in the embedded store)."""
+        return self.table("inferred_links_distributed") if self.cluster else self.table("inferred_links_local")
 
     @property
     def parts(self) -> Identifier:
@@ -86,7 +96,10 @@ class Layout:
             "pins": self.local_or_distributed("retention_pins_local"),
             "pins_engine": self.engine(replicated, "retention_pins_local", "pinned_at"),
             "links_local": self.table("inferred_links_local"),
-            "links": self.local_or_distributed("inferred_links_local"),
+            "links": self.links,
+            "links_view": self.table("inferred_links"),
+            "reconstructed_view": self.table("reconstructed_traces"),
+            **{f"up_{n}": self.table(f"reconstruction_up_{n}") for n in (1, *RECONSTRUCTION_LEVELS)},
             "links_engine": self.engine(replicated, "inferred_links_local", "version"),
             "index_local": self.table("span_index_local"),
             "index": self.local_or_distributed("span_index_local"),
@@ -126,4 +139,11 @@ def statements(layout: Layout, replicated: bool = True) -> list[str]:
     names = (list(SCHEMA_FILES) + list(SAMPLING_FILES)
              + (list(CLUSTER_FILES) + list(SAMPLING_CLUSTER_FILES) if layout.cluster else []) + list(VIEW_FILES))
     params = layout.params(replicated)
-    return [statement(f"schema/{name}", **params).strip() for name in names]
+    made = [statement(f"schema/{name}", **params).strip() for name in names]
+    made.append(statement("schema/inferred_links_view", **params).strip())
+    made.append(statement("schema/reconstruction_up_1_view", **params).strip())
+    for level in RECONSTRUCTION_LEVELS:
+        made.append(statement("schema/reconstruction_up_view", **params | {
+            "up_next": params[f"up_{level}"], "up_previous": params[f"up_{level // 2}"]}).strip())
+    made.append(statement("schema/reconstructed_traces_view", **params).strip())
+    return made

@@ -48,7 +48,7 @@ from tracehouse.store import (
     WriteResult,
 )
 from tracehouse.stores.clickhouse import links as inferred
-from tracehouse.stores.clickhouse import native
+from tracehouse.stores.clickhouse import native, reconstructed
 from tracehouse.stores.clickhouse.analytics import (
     CAUSE_SAMPLE_SCHEMA,
     ERROR_HOTSPOTS_SCHEMA,
@@ -83,6 +83,9 @@ VIEW_DESCRIPTIONS = {
              "(visitParamExtractString(attributes, 'key')).",
     "traces": "One row per trace: root service/operation, start, duration, span and error counts.",
     "edges": "One row per call: parent service/operation -> child service/operation.",
+    "inferred_links": "One row per live inferred link (reconstruction): child span -> proposed parent span.",
+    "reconstructed_traces": "One row per trace reconstruction joined: a fragment and the trace it now belongs "
+                            "to, or a root.",
 }
 _HEX_ID = re.compile(r"[0-9a-fA-F]{1,32}")
 _NS_MIN = -(2**63) + 1
@@ -191,6 +194,8 @@ class ClickHouseStore(ClickHouseSampling):
             return   # created before (by this or another instance); ON CLUSTER DDL costs ~0.1 s a statement
         rows = self._select(self._statement("admin/calls_table_exists")).rows
         had_calls = bool(rows and rows[0][0])
+        if self.layout.cluster and int(self._select(self._statement("admin/old_links_distributed")).rows[0][0]):
+            self._create(self._statement("admin/drop_old_links_distributed"))
         for ddl in statements(self.layout, replicated):
             self._create(ddl)
         if not had_calls:
@@ -591,6 +596,9 @@ class ClickHouseStore(ClickHouseSampling):
         params["service_clause"] = Raw(" ".join(clauses))
         narrowing = narrowing_name(flt)
         narrowed = [render(sql(narrowing), params).strip()] if narrowing else []
+        if flt.reconstructed != "received":   # reconstructed.py: a trace-id filter, or a refusal
+            joined = reconstructed.narrowing_sql(flt, self.inferred_link_stats()[0])
+            narrowed += [render(sql(joined), params).strip()] if joined else []
         if slices is not None:   # a sample's candidates: traces with a span in one of its slices
             narrowed.append(render(sql("analytics/_narrow_slices"), params | {"slices": slices}).strip())
         params["narrowing"] = Raw("\n".join(narrowed))
@@ -742,20 +750,24 @@ class ClickHouseStore(ClickHouseSampling):
         """Kept for the filter while the tables' parts are unchanged (sql/read/tables_signature.sql):
         an analysis asks for the same window's figures several times (doctor: the window's and the
         baseline's count, and each sample's placement), each a grouping of up to a million traces."""
+        if flt.reconstructed != "received":   # the links change without the span tables' parts
+            return self._trace_times_of(flt)
         signature = self._tables_signature()
         key = repr(flt)
         with self._trace_times_lock:
             kept = self._trace_times_kept.get(key)
         if kept is not None and kept[0] == signature:
             return kept[1]
-        rows = self._analysis("trace_times", flt).rows
-        times = (0, None, None) if not rows or not rows[0][0] else \
-            (int(rows[0][0]), int(rows[0][1]), int(rows[0][2]))
+        times = self._trace_times_of(flt)
         with self._trace_times_lock:
             if len(self._trace_times_kept) >= _TRACE_TIMES_KEPT:
                 self._trace_times_kept.pop(next(iter(self._trace_times_kept)))
             self._trace_times_kept[key] = (signature, times)
         return times
+
+    def _trace_times_of(self, flt: AnalysisFilter) -> tuple[int, int | None, int | None]:
+        rows = self._analysis("trace_times", flt).rows
+        return (0, None, None) if not rows or not rows[0][0] else (int(rows[0][0]), int(rows[0][1]), int(rows[0][2]))
 
     def export_spans(self, flt: AnalysisFilter) -> pa.Table:
         return pa.Table.from_batches(list(self.export_span_batches(flt)), SPAN_ROW_SCHEMA)
@@ -789,8 +801,7 @@ class ClickHouseStore(ClickHouseSampling):
         tombstones = [(str(t), str(s), int(st)) for t, s, st in live if (str(t), str(s), int(st)) not in new]
         if links.num_rows or tombstones:
             block, _ = inferred.link_block(links, tombstones, self._versions.next())
-            self._transport.insert(self.layout.local_or_distributed("inferred_links_local").name, block,
-                                   self._insert_settings)
+            self._transport.insert(self.layout.links.name, block, self._insert_settings)
         return int(links.num_rows)
 
     def inferred_links(self, trace_ids: Sequence[str]) -> pa.Table:
