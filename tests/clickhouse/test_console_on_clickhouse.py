@@ -42,7 +42,7 @@ def store(request: pytest.FixtureRequest) -> Iterator[ClickHouseStore]:
 
 def test_catalog_lists_the_views_and_their_columns(store: ClickHouseStore) -> None:
     catalog = {t.name: t for t in store.sql_catalog()}
-    assert sorted(catalog) == ["edges", "spans", "traces"]
+    assert sorted(catalog) == ["edges", "inferred_links", "reconstructed_traces", "spans", "traces"]
     assert {"trace_id", "span_id", "service_name", "attributes", "duration_ns"} <= {
         c.name for c in catalog["spans"].columns}
     assert all(t.description for t in catalog.values())

@@ -62,6 +62,8 @@ def test_reconstructed_traces_received_included_excluded_or_alone(store: Store) 
                 store.count_traces(AnalysisFilter(reconstructed=mode))
         assert {r["trace_id"] for r in store.export_spans(AnalysisFilter(reconstructed="exclude")).to_pylist()} \
             == {INTACT}
+        assert {r["trace_id"] for r in store.export_spans(AnalysisFilter(reconstructed="only")).to_pylist()} \
+            == {BROKEN, FRAGMENT}   # exports hand back the spans as stored
         return
     counts = {mode: store.count_traces(AnalysisFilter(reconstructed=mode))
               for mode in ("received", "include", "exclude", "only")}

@@ -111,7 +111,7 @@ def check_statement(text: str) -> list[_Token]:
         if (tok.text.lower() == "system" and i + 2 < len(toks) and toks[i + 1].text == "."
                 and toks[i + 2].text.lower().strip("`\"") not in _SYSTEM_TABLES):
             raise SqlRefusedError("refused: system tables other than numbers and one are out of reach; "
-                                  "query the spans, traces and edges views")
+                                  "query the spans, traces, edges, inferred_links and reconstructed_traces views")
         follows_call = i + 1 < len(toks) and toks[i + 1].kind == "lparen"
         if follows_call and tok.text.lower() in _OUTSIDE_FUNCTIONS:
             raise SqlRefusedError(f"refused: {tok.text}() reaches outside the store (files, the network "
@@ -119,7 +119,7 @@ def check_statement(text: str) -> list[_Token]:
         after_source = i > 0 and toks[i - 1].kind == "word" and toks[i - 1].text.upper() in ("FROM", "JOIN")
         if follows_call and after_source:
             raise SqlRefusedError(f"refused: table functions such as {tok.text}() are not allowed; "
-                                  "query the spans, traces and edges views")
+                                  "query the spans, traces, edges, inferred_links and reconstructed_traces views")
     return toks
 
 

@@ -583,7 +583,7 @@ class ClickHouseStore(ClickHouseSampling):
 
     # ---- AnalyticsReader (tracehouse.store.analytics_contract; see analytics.py for what runs here)
     def _analysis_params(self, flt: AnalysisFilter, key: str = "cityHash64(trace_id)",
-                         slices: Raw | None = None) -> dict[str, object]:
+                         slices: Raw | None = None, as_stored: bool = False) -> dict[str, object]:
         """Every placeholder an analysis statement may use: the filter's, where the window meets the
         summaries' hours, {narrowing} (the filter's service, operation and attributes) and {parts}
         (the selected traces' per-trace figures, keyed by `key`: sql/analytics/_window_trace_parts.sql,
@@ -597,7 +597,7 @@ class ClickHouseStore(ClickHouseSampling):
         narrowing = narrowing_name(flt)
         narrowed = [render(sql(narrowing), params).strip()] if narrowing else []
         if flt.reconstructed != "received":   # reconstructed.py: a trace-id filter, or a refusal
-            joined = reconstructed.narrowing_sql(flt, self.inferred_link_stats()[0])
+            joined = reconstructed.narrowing_sql(flt, self.inferred_link_stats()[0], as_stored)
             narrowed += [render(sql(joined), params).strip()] if joined else []
         if slices is not None:   # a sample's candidates: traces with a span in one of its slices
             narrowed.append(render(sql("analytics/_narrow_slices"), params | {"slices": slices}).strip())
@@ -638,7 +638,8 @@ class ClickHouseStore(ClickHouseSampling):
         return tuple(self._select(self._statement("read/tables_signature")).rows[0])
 
     def _analysis(self, name: str, flt: AnalysisFilter, **extra: object) -> Result:
-        return self._select(render(sql(f"analytics/{name}"), self._analysis_params(flt) | extra))
+        params = self._analysis_params(flt, as_stored=name.startswith("export_"))   # exports: spans as stored
+        return self._select(render(sql(f"analytics/{name}"), params | extra))
 
     def route_stats(self, flt: AnalysisFilter, slowest_fraction: float | None = None,
                     max_traces: int | None = None) -> pa.Table:
