@@ -23,7 +23,7 @@ import pyarrow as pa
 import pytest
 
 from tracehouse.model import SPAN_BATCH_SCHEMA, SPAN_KINDS
-from tracehouse.store import INFERRED_LINK_SCHEMA, AnalysisFilter, StoreError
+from tracehouse.store import INFERRED_LINK_SCHEMA, AnalysisFilter
 from tracehouse.stores.duckdb import DuckDBStore
 
 from .conftest import StoreFactory, database_for
@@ -222,12 +222,19 @@ def test_excluded_and_no_link_modes_agree_with_the_embedded_store(
         _reference_answers(reference, "unlinked", AnalysisFilter(reconstructed="only"))
 
 
-def test_joining_modes_with_links(store: Any, reference: DuckDBStore) -> None:
-    """include and only join fragments to their traces: the embedded store's answers, or on
-    ClickHouse (not there yet) a clear refusal, never a received answer passed off as joined."""
+def test_joining_modes_with_links(store: Any, reference: DuckDBStore, factory: StoreFactory, service: Any,
+                                  data_dir: Path) -> None:
+    """include and only join fragments to the traces they belong to (across the cluster's shards):
+    the embedded store's answers."""
     scenario = shop()
     _stored(store, scenario)
     _stored(reference, scenario)
+    if factory.name == "clickhouse-cluster":
+        shards = _shard_of(factory, service, data_dir, scenario.parents + scenario.fragments)
+        assert any(shards[f] != shards[p] for f, p in scenario.pairs)
+    for flt in (AnalysisFilter(reconstructed="include", service="ledger"),
+                AnalysisFilter(reconstructed="only", attributes={"host.name": "h1"})):
+        assert _answers(store, flt) == _reference_answers(reference, "linked", flt), flt
     for mode in ("include", "only"):
         flt = AnalysisFilter(reconstructed=mode)
         # Exports select by the mode and hand back the spans as stored: on every store.
@@ -236,11 +243,7 @@ def test_joining_modes_with_links(store: Any, reference: DuckDBStore) -> None:
         assert exported == sorted((r["trace_id"], r["span_id"], r["parent_span_id"])
                                   for r in reference.export_spans(flt).to_pylist())
         assert len({r[0] for r in exported}) == (25 if mode == "include" else 11)
-        if store.sql_dialect() == "clickhouse":
-            with pytest.raises(StoreError, match="do not run on a ClickHouse store yet"):
-                store.count_traces(flt)
-        else:
-            assert _answers(store, flt) == _answers(reference, flt)
+        assert _answers(store, flt) == _reference_answers(reference, "linked", flt), flt
     assert reference.count_traces(AnalysisFilter(reconstructed="only")) == 5
     assert reference.count_traces(AnalysisFilter(reconstructed="include")) == 19
 

@@ -16,7 +16,6 @@ from tracehouse.store import (
     AnalyticsReader,
     InferredLinkStore,
     Store,
-    StoreError,
 )
 
 MS = 10**6
@@ -53,18 +52,6 @@ def test_reconstructed_traces_received_included_excluded_or_alone(store: Store) 
             "parent_trace_id": BROKEN, "parent_span_id": "02" * 8, "confidence": 0.97, "method": "test",
             "child_service": "api", "parent_service": "web"}
     store.replace_inferred_links(T0, T0 + 60 * MS, pa.Table.from_pylist([link], schema=INFERRED_LINK_SCHEMA))
-    if store.sql_dialect() == "clickhouse":
-        # include and only join fragments: not on ClickHouse yet (docs/clickhouse.md); exclude is a filter.
-        assert store.count_traces(AnalysisFilter(reconstructed="received")) == 3
-        assert store.count_traces(AnalysisFilter(reconstructed="exclude")) == 1
-        for mode in ("include", "only"):
-            with pytest.raises(StoreError, match="do not run on a ClickHouse store yet"):
-                store.count_traces(AnalysisFilter(reconstructed=mode))
-        assert {r["trace_id"] for r in store.export_spans(AnalysisFilter(reconstructed="exclude")).to_pylist()} \
-            == {INTACT}
-        assert {r["trace_id"] for r in store.export_spans(AnalysisFilter(reconstructed="only")).to_pylist()} \
-            == {BROKEN, FRAGMENT}   # exports hand back the spans as stored
-        return
     counts = {mode: store.count_traces(AnalysisFilter(reconstructed=mode))
               for mode in ("received", "include", "exclude", "only")}
     assert counts == {"received": 3, "include": 2, "exclude": 1, "only": 1}

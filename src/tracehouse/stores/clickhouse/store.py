@@ -591,20 +591,32 @@ class ClickHouseStore(ClickHouseSampling):
         params = self._params | filter_params(flt, attribute_regex)
         start, end = int(str(params["start_ns"])), int(str(params["end_ns"]))
         params |= window_params(start, end, SUMMARY_BUCKET_NS)
+        live_links = self.inferred_link_stats()[0] if flt.reconstructed != "received" else 0
+        joined = reconstructed.joins(flt, live_links, as_stored)
+        if joined:   # reconstructed.py: the joined spans wherever the span table or the index is read
+            params["joined_spans"] = Raw(render(sql("analytics/_reconstructed_spans"),
+                                                params | {"only": int(flt.reconstructed == "only")}))
+            params |= dict.fromkeys(("span_data", "span_data_local", "index", "index_local"), Raw(reconstructed.JOINED))
         clauses = [f"AND {column} = {literal(value)}" for column, value in
                    (("service_name", flt.service), ("span_name", flt.operation)) if value is not None]
         params["service_clause"] = Raw(" ".join(clauses))
         narrowing = narrowing_name(flt)
         narrowed = [render(sql(narrowing), params).strip()] if narrowing else []
-        if flt.reconstructed != "received":   # reconstructed.py: a trace-id filter, or a refusal
-            joined = reconstructed.narrowing_sql(flt, self.inferred_link_stats()[0], as_stored)
-            narrowed += [render(sql(joined), params).strip()] if joined else []
+        chosen = reconstructed.narrowing_sql(flt, live_links, as_stored)   # a trace-id filter, if any
+        narrowed += [render(sql(chosen), params).strip()] if chosen else []
         if slices is not None:   # a sample's candidates: traces with a span in one of its slices
             narrowed.append(render(sql("analytics/_narrow_slices"), params | {"slices": slices}).strip())
         params["narrowing"] = Raw("\n".join(narrowed))
         params["key"] = Raw(key)
-        params["parts"] = Raw(render(sql(self._parts_name(start)), params))
+        parts = "analytics/_window_trace_parts_spans" if joined else self._parts_name(start)
+        params["parts"] = Raw(render(sql(parts), params))
         return params
+
+    def _rendered(self, name: str, params: dict[str, object]) -> str:
+        """An analysis statement, with the joined spans in place when the filter joins them."""
+        text = render(sql(f"analytics/{name}"), params)
+        joined = params.get("joined_spans")
+        return reconstructed.substituted(text, joined.text) if isinstance(joined, Raw) else text
 
     def _parts_name(self, start_ns: int) -> str:
         """The summaries and the index hold every span of a window that starts at or after the
@@ -639,7 +651,7 @@ class ClickHouseStore(ClickHouseSampling):
 
     def _analysis(self, name: str, flt: AnalysisFilter, **extra: object) -> Result:
         params = self._analysis_params(flt, as_stored=name.startswith("export_"))   # exports: spans as stored
-        return self._select(render(sql(f"analytics/{name}"), params | extra))
+        return self._select(self._rendered(name, params | extra))
 
     def route_stats(self, flt: AnalysisFilter, slowest_fraction: float | None = None,
                     max_traces: int | None = None) -> pa.Table:
@@ -741,7 +753,7 @@ class ClickHouseStore(ClickHouseSampling):
             slices = Raw(" OR ".join(f"(start_time_unix_nano >= {a} AND start_time_unix_nano < {b})"
                                      for a, b in ranges))
             params = self._analysis_params(flt, key="trace_id", slices=slices)
-            rows = self._select(render(sql(f"analytics/{name}_of"), params | {
+            rows = self._select(self._rendered(f"{name}_of", params | {
                 "low": low, "high": high, "slice_count": SAMPLE_SLICES, "half_share": share / 2,
                 "max_traces": wanted})).rows
             rows = first_of_each_key(rows, (0, 1, 6))   # read without FINAL: one row per span key
