@@ -594,8 +594,9 @@ class ClickHouseStore(ClickHouseSampling):
         live_links = self.inferred_link_stats()[0] if flt.reconstructed != "received" else 0
         joined = reconstructed.joins(flt, live_links, as_stored)
         if joined:   # reconstructed.py: the joined spans wherever the span table or the index is read
+            only = render(sql("analytics/_reconstructed_only_stored"), params) if flt.reconstructed == "only" else ""
             params["joined_spans"] = Raw(render(sql("analytics/_reconstructed_spans"),
-                                                params | {"only": int(flt.reconstructed == "only")}))
+                                                params | {"only_traces": Raw(only.strip())}))
             params |= dict.fromkeys(("span_data", "span_data_local", "index", "index_local"), Raw(reconstructed.JOINED))
         clauses = [f"AND {column} = {literal(value)}" for column, value in
                    (("service_name", flt.service), ("span_name", flt.operation)) if value is not None]

@@ -3,8 +3,10 @@
     -- reconstructed.py puts this subquery wherever an analysis reads the span table or the search
     -- index): a fragment's spans take the trace id of the trace it now belongs to
     -- (reconstruction_up_32, as the reconstructed_traces view), and its root span (the child of its
-    -- most confident link) takes that link's parent span; other spans pass as stored. {only}: 1 to
-    -- keep only the traces reconstruction joined. The span table is read on every shard (FINAL: each
+    -- most confident link) takes that link's parent span; other spans pass as stored. {only_traces}:
+    -- for reconstructed=only, the filter that keeps the traces reconstruction joined
+    -- (_reconstructed_only_stored.sql), else nothing (a GLOBAL IN runs its subquery even when an OR
+    -- makes it moot). The span table is read on every shard (FINAL: each
     -- span once before merges) and the fragments' map is computed once and sent to each (GLOBAL):
     -- on a cluster a fragment and the trace it joins may be on different shards, so the analysis
     -- then runs on the initiator, over the joined spans of the window.
@@ -37,6 +39,6 @@
             ) AS best USING fragment
         ) AS fragments USING trace_id
         WHERE start_time_unix_nano >= {start_ns} AND start_time_unix_nano < {end_ns}
-          AND ({only} = 0 OR trace_id GLOBAL IN (SELECT arrayJoin([fragment, ancestor]) FROM {up_32}))
+          {only_traces}
     ) AS stored
 ) AS joined_spans
