@@ -56,3 +56,40 @@ def test_every_example_runs_and_answers(store: ClickHouseStore) -> None:
         result = store.run_sql(example.sql, 100, 30)
         answered[example.title] = result.rows
     assert all(answered.values()), {t: r for t, r in answered.items() if not r}
+
+
+def test_a_cluster_store_made_before_the_links_view_gets_it_on_open(clickhouse_cluster: Any) -> None:
+    """Cluster stores made before the console's inferred_links view had their Distributed links table
+    under that name: opening for writing drops that table (it holds no data) and makes the view; the
+    links stay (they are in inferred_links_local)."""
+    from tracehouse.store import INFERRED_LINK_SCHEMA
+
+    entry = clickhouse_cluster.servers[0][0]
+    database = "console_old_" + uuid.uuid4().hex[:8]
+    location = parse_location(f"clickhouse://127.0.0.1:{entry.http_port}/{database}?cluster={clickhouse_cluster.name}")
+    store = ClickHouseStore(location)
+    try:
+        start = time.time_ns() - 60 * 10**9
+        store.write_spans(batch(traces(2, start_ns=start, spacing_ns=MS)))
+        trace = store.run_sql("SELECT trace_id, span_id, start_time_unix_nano FROM spans LIMIT 1", 1, 30).rows[0]
+        link = {"child_trace_id": trace[0], "child_span_id": trace[1], "child_start_time_unix_nano": int(trace[2]),
+                "parent_trace_id": "ab" * 16, "parent_span_id": "cd" * 8, "confidence": 0.9, "method": "t",
+                "child_service": "a", "parent_service": "b"}
+        store.replace_inferred_links(int(trace[2]), int(trace[2]) + 1,
+                                     pa.Table.from_pylist([link], schema=INFERRED_LINK_SCHEMA))
+        on_cluster = f"ON CLUSTER `{clickhouse_cluster.name}`"
+        # As such a store was: no reconstruction views, its Distributed links table under the view's name.
+        for name in ("reconstructed_traces", *(f"reconstruction_up_{n}" for n in (32, 16, 8, 4, 2, 1)),
+                     "inferred_links", "inferred_links_distributed"):
+            store._transport.query(f"DROP TABLE `{database}`.`{name}` {on_cluster}")
+        store._transport.query(f"CREATE TABLE `{database}`.inferred_links {on_cluster} AS "
+                               f"`{database}`.inferred_links_local ENGINE = Distributed(`{clickhouse_cluster.name}`, "
+                               f"'{database}', inferred_links_local, cityHash64(child_trace_id))")
+        store.close()
+        store = ClickHouseStore(location)
+        rows = store.run_sql("SELECT child_trace_id, parent_trace_id, confidence FROM inferred_links", 10, 30).rows
+        assert [list(r) for r in rows] == [[trace[0], "ab" * 16, 0.9]]
+        assert store.inferred_link_stats()[0] == 1
+    finally:
+        store._transport.query(f"DROP DATABASE IF EXISTS `{database}` ON CLUSTER `{clickhouse_cluster.name}`")
+        store.close()

@@ -70,7 +70,11 @@ def test_schema_print_shows_the_ddl_without_connecting() -> None:
     assert "CREATE DATABASE IF NOT EXISTS `traces` ON CLUSTER `prod`" in ddl
     assert "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/traces/span_data_local', '{replica}')" in ddl
     assert "ENGINE = Distributed(`prod`, 'traces', span_data_local, cityHash64(trace_id))" in ddl
-    assert ddl.count(";\n") == 30      # 14 objects, 13 Distributed tables beside them, 3 views
+    # the links' Distributed table leaves the name inferred_links to the console's view
+    assert "CREATE TABLE IF NOT EXISTS `traces`.`inferred_links_distributed` ON CLUSTER `prod`" in ddl
+    assert "CREATE VIEW IF NOT EXISTS `traces`.`inferred_links` ON CLUSTER `prod`" in ddl
+    assert "CREATE VIEW IF NOT EXISTS `traces`.`reconstructed_traces` ON CLUSTER `prod`" in ddl
+    assert ddl.count(";\n") == 38      # 14 objects, 13 Distributed tables beside them, 3 + 2 views, 6 helper views
     assert "ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/traces/trace_summary_local'" in ddl
     assert "CREATE MATERIALIZED VIEW IF NOT EXISTS `traces`.`span_index_mv` ON CLUSTER `prod`" in ddl
     assert "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/traces/service_calls_local'" in ddl
@@ -84,6 +88,6 @@ def test_schema_print_shows_the_ddl_without_connecting() -> None:
         assert f"ENGINE = Distributed(`prod`, 'traces', {table}_local, cityHash64(trace_id))" in ddl
     single = tracehouse("schema", "--print", "--store", "clickhouse://localhost/traces")
     assert "ENGINE = ReplacingMergeTree" in single.stdout and "ON CLUSTER" not in single.stdout
-    assert single.stdout.count(";\n") == 17 and "ENGINE = AggregatingMergeTree" in single.stdout
+    assert single.stdout.count(";\n") == 25 and "ENGINE = AggregatingMergeTree" in single.stdout
     embedded = tracehouse("schema", "--print")
     assert "CREATE TABLE IF NOT EXISTS span_data" in embedded.stdout

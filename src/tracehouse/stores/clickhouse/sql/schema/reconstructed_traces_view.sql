@@ -1,6 +1,6 @@
 -- What users query (`tracehouse sql`): every trace that reconstruction joined with another, as the
 -- embedded store's reconstructed_traces view. A 'fragment' (its root was given an inferred parent)
--- names the trace it now belongs to, following links up (at most 32 hops: reconstruction_up_32);
+-- names the trace it now belongs to, following links up (at most 32 hops: reconstruction_up_32),
 -- a 'root' is a trace fragments were joined to. To leave reconstructed traces out of a query:
 -- WHERE trace_id NOT IN (SELECT trace_id FROM reconstructed_traces); only the fragments:
 -- ... WHERE role = 'fragment'. Where a fragment has several links, this follows its most confident
