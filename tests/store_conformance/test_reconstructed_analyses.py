@@ -171,16 +171,19 @@ def reference(tmp_path: Path) -> Any:
 
 
 def _shard_of(factory: StoreFactory, service: Any, data_dir: Path, traces: list[str]) -> dict[str, int]:
-    """On the cluster, which shard holds each trace's spans (each shard's first replica asked)."""
+    """On the cluster, which shard holds each trace's spans. Every replica of each shard is asked: the
+    insert reached one of them, and the other may not have fetched the part yet."""
     database = database_for(data_dir)
     where: dict[str, int] = {}
+    query = f"SELECT DISTINCT lower(hex(trace_id)) FROM `{database}`.span_data_local"  # noqa: S608
     for shard, replicas in enumerate(service.servers):
-        query = f"SELECT DISTINCT lower(hex(trace_id)) FROM `{database}`.span_data_local"  # noqa: S608
-        url = f"http://127.0.0.1:{replicas[0].http_port}/?" + urllib.parse.urlencode({"query": query})
-        with urllib.request.urlopen(url, timeout=30) as answer:
-            for line in answer.read().decode().split():
-                if line in traces:
-                    where[line] = shard
+        for replica in replicas:
+            url = f"http://127.0.0.1:{replica.http_port}/?" + urllib.parse.urlencode({"query": query})
+            with urllib.request.urlopen(url, timeout=30) as answer:
+                for line in answer.read().decode().split():
+                    if line in traces:
+                        where[line] = shard
+    assert set(where) == set(traces)
     return where
 
 
