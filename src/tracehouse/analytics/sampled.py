@@ -70,7 +70,9 @@ def sampled_counts(reader: object, flt: AnalysisFilter) -> SampledCounts | None:
 
 
 def trace_weights(reader: object, trace_ids: list[str]) -> dict[str, float]:
-    """Sampling weights of these (hex) traces; traces stored unsampled are absent (weight 1)."""
-    if not trace_ids or not isinstance(reader, SamplingStore):
+    """Sampling weights of these (hex) traces; traces stored unsampled are absent (weight 1). A store
+    that never kept a trace with a weight above 1 has none to give (one cheap query instead of a
+    look-up of every trace id: on ClickHouse that look-up cost doctor and latency ~0.3 s at 1M traces)."""
+    if not trace_ids or not isinstance(reader, SamplingStore) or not reader.ever_sampled():
         return {}
     return reader.trace_weights(trace_ids)
