@@ -4,6 +4,7 @@ which it picked."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,19 +87,40 @@ def plan(reader: AnalyticsReader, flt: AnalysisFilter,
 
 def run_doctor(reader: AnalyticsReader, flt: AnalysisFilter, spec: BaselineSpec | None = None,
                max_traces: int = DEFAULT_SAMPLE) -> Diagnosis:
-    return _run(reader, flt, spec, max_traces)[0]
+    return _run(reader, flt, spec, max_traces, with_context=False)[0]
 
 
-def _run(reader: AnalyticsReader, flt: AnalysisFilter, spec: BaselineSpec | None,
-         max_traces: int) -> tuple[Diagnosis, pa.Table | None]:
-    """The diagnosis, and the window's sample it was made from (for the context)."""
+def _run(reader: AnalyticsReader, flt: AnalysisFilter, spec: BaselineSpec | None, max_traces: int,
+         with_context: bool) -> tuple[Diagnosis, Report | None]:
+    """The diagnosis, and with_context: the window's critical paths, from the window's sample.
+
+    The store's reads (the window's sample and count, then the baseline's count and sample) run on
+    worker threads, while this thread works out the window's facts and critical paths: the store
+    computes (in its own threads, or in the ClickHouse server) while Python computes. As many reads
+    at once as the reader serves to good effect (`concurrent_reads`): one on the embedded store,
+    whose every read already uses each core and whose memory bound is shared; the window's and the
+    baseline's side by side on a ClickHouse server, where each statement runs on about one core."""
     window, baseline, how, notes = plan(reader, flt, spec or BaselineSpec())
     if window is None:
-        return diagnose(Sides([], [], (flt.start_ns, flt.end_ns), (None, None), "", [])), None
-    window_sample = reader.cause_sample(window, max_traces)
-    inc = trace_facts(window_sample)
-    n_window = reader.trace_times(window)[0]
-    base_sample, n_base = _sample_and_count(reader, baseline, max_traces) if baseline is not None else (None, 0)
+        diagnosis = diagnose(Sides([], [], (flt.start_ns, flt.end_ns), (None, None), "", []))
+        return diagnosis, _context(reader, diagnosis, flt, None) if with_context else None
+    workers = max(1, min(2, reader.concurrent_reads))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="doctor-reads") as reads:
+        window_read = reads.submit(reader.cause_sample, window, max_traces)
+        window_count = reads.submit(lambda: reader.trace_times(window)[0])
+        base_read = reads.submit(_sample_and_count, reader, baseline, max_traces) if baseline is not None else None
+        try:
+            window_sample = window_read.result()
+            inc = trace_facts(window_sample)
+            # The context's critical paths come from the window's sample already read (cause_sample
+            # has trace_sample's columns): a second sample of the window cost 0.25 s at 1M traces.
+            context = analyze_latency(reader, window, max_traces=CONTEXT_SAMPLE,
+                                      table=window_sample) if with_context else None
+            n_window = window_count.result()
+            base_sample, n_base = base_read.result() if base_read is not None else (None, 0)
+        except BaseException:
+            reads.shutdown(wait=True, cancel_futures=True)   # no read left running on the store
+            raise
     base = trace_facts(base_sample) if base_sample is not None else []
     if n_window > len(inc) or n_base > len(base):
         notes.append(f"a fixed sample of {len(inc):,} of the window's {n_window:,} traces and {len(base):,} of "
@@ -112,7 +134,15 @@ def _run(reader: AnalyticsReader, flt: AnalysisFilter, spec: BaselineSpec | None
         how = (f"too few traces before the window ({n_base:,}) for a baseline in time: the slowest "
                f"{SLOW_SHARE:.0%} of the window's requests against its other {1 - SLOW_SHARE:.0%}")
         b_window = (window.start_ns, window.end_ns)
-    return diagnose(Sides(inc, base, (window.start_ns, window.end_ns), b_window, how, notes)), window_sample
+    diagnosis = diagnose(Sides(inc, base, (window.start_ns, window.end_ns), b_window, how, notes))
+    return diagnosis, context
+
+
+def _context(reader: AnalyticsReader, diagnosis: Diagnosis, flt: AnalysisFilter,
+             window_sample: pa.Table | None) -> Report | None:
+    if diagnosis.window_start_ns is None:
+        return None
+    return analyze_latency(reader, context_filter(diagnosis, flt), max_traces=CONTEXT_SAMPLE, table=window_sample)
 
 
 def _sample_and_count(reader: AnalyticsReader, flt: AnalysisFilter, max_traces: int) -> tuple[pa.Table, int]:
@@ -161,9 +191,5 @@ def context_filter(diagnosis: Diagnosis, flt: AnalysisFilter) -> AnalysisFilter:
 
 def doctor(reader: AnalyticsReader, flt: AnalysisFilter, spec: BaselineSpec | None = None,
            max_traces: int = DEFAULT_SAMPLE) -> Report:
-    diagnosis, window_sample = _run(reader, flt, spec, max_traces)
-    # The context's critical paths come from the window's sample already read (cause_sample has
-    # trace_sample's columns): a second sample of the window cost 0.25 s at 1M traces.
-    context = analyze_latency(reader, context_filter(diagnosis, flt), max_traces=CONTEXT_SAMPLE,
-                              table=window_sample) if diagnosis.window_start_ns is not None else None
+    diagnosis, context = _run(reader, flt, spec, max_traces, with_context=True)
     return doctor_report(diagnosis, context)
