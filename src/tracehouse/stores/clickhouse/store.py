@@ -60,7 +60,7 @@ from tracehouse.stores.clickhouse.analytics import (
     first_of_each_key,
     narrowing_name,
     route_table,
-    sample_rows,
+    sample_table,
     slice_ranges,
     span_rows,
     table_of,
@@ -749,19 +749,17 @@ class ClickHouseStore(ClickHouseSampling):
         if count == 0 or wanted == 0:
             return table_of(Result([], [], []), schema)
         if count <= wanted:
-            rows = self._analysis(name, flt).rows
-        else:
-            assert low is not None and high is not None
-            high += 1
-            ranges, share = slice_ranges(count, low, high, wanted)
-            slices = Raw(" OR ".join(f"(start_time_unix_nano >= {a} AND start_time_unix_nano < {b})"
-                                     for a, b in ranges))
-            params = self._analysis_params(flt, key="trace_id", slices=slices)
-            rows = self._select(self._rendered(f"{name}_of", params | {
-                "low": low, "high": high, "slice_count": SAMPLE_SLICES, "half_share": share / 2,
-                "max_traces": wanted})).rows
-            rows = first_of_each_key(rows, (0, 1, 6))   # read without FINAL: one row per span key
-        return table_of(Result([], [], sample_rows(rows)), schema)
+            return sample_table(self._analysis(name, flt).rows, schema, dedupe=False)
+        assert low is not None and high is not None
+        high += 1
+        ranges, share = slice_ranges(count, low, high, wanted)
+        slices = Raw(" OR ".join(f"(start_time_unix_nano >= {a} AND start_time_unix_nano < {b})"
+                                 for a, b in ranges))
+        params = self._analysis_params(flt, key="trace_id", slices=slices)
+        rows = self._select(self._rendered(f"{name}_of", params | {
+            "low": low, "high": high, "slice_count": SAMPLE_SLICES, "half_share": share / 2,
+            "max_traces": wanted})).rows
+        return sample_table(rows, schema, dedupe=True)   # read without FINAL: one row per span key
 
     def trace_times(self, flt: AnalysisFilter) -> tuple[int, int | None, int | None]:
         """Kept for the filter while the tables' parts are unchanged (sql/read/tables_signature.sql):
