@@ -74,6 +74,7 @@ from tracehouse.stores.clickhouse.results import Result, select
 from tracehouse.stores.clickhouse.sampling import ClickHouseSampling
 from tracehouse.stores.clickhouse.sandbox import run_user_sql
 from tracehouse.stores.clickhouse.schema import SUMMARY_BUCKET_NS, Layout, statements
+from tracehouse.stores.clickhouse.span_columns import span_detail_columns, span_key_columns
 from tracehouse.stores.clickhouse.transport import ClickHouseError, HttpTransport, Transport
 
 MAX_ATTRIBUTE_FILTERS = 8
@@ -862,28 +863,15 @@ def _columns(batch: pa.Table) -> list[native.NativeColumn]:
         raise ValueError("every span needs a start and an end time")
     duration = pc.max_element_wise(pc.subtract(ends, starts), 0)
     return [
-        native.fixed_string_column("trace_id", col("trace_id"), 16, nullable=False),
-        native.fixed_string_column("span_id", col("span_id"), 8, nullable=False),
-        native.fixed_string_column("parent_span_id", col("parent_span_id"), 8, nullable=True),
-        native.string_column("trace_state", col("trace_state"), nullable=True),
-        native.string_column("service_name", col("service_name"), nullable=False),
-        native.string_column("span_name", col("span_name"), nullable=False),
-        native.number_column("span_kind", col("span_kind"), "UInt8"),
+        *span_key_columns(batch),
         native.number_column("start_time_unix_nano", starts, "Int64"),
         native.number_column("duration_ns", duration, "Int64"),
         native.number_column("status_code", col("status_code"), "UInt8"),
-        native.string_column("status_message", col("status_message"), nullable=True),
-        native.string_column("attributes", pc.fill_null(_decoded(col("attributes")), "{}"), nullable=False),
-        native.string_column("resource_attributes", pc.fill_null(_decoded(col("resource_attributes")), "{}"),
-                             nullable=False),
-        native.string_column("events", col("events"), nullable=True),
-        native.string_column("links", col("links"), nullable=True),
-        native.string_column("scope_name", col("scope_name"), nullable=True),
-        native.string_column("scope_version", col("scope_version"), nullable=True),
-        native.nullable_number_column("flags", col("flags"), "Int64"),
-        native.string_column("scope_attributes", col("scope_attributes"), nullable=True),
-        native.string_column("scope_schema_url", col("scope_schema_url"), nullable=True),
-        native.string_column("resource_schema_url", col("resource_schema_url"), nullable=True),
+        *span_detail_columns(
+            batch,
+            native.string_column("attributes", pc.fill_null(_decoded(col("attributes")), "{}"), nullable=False),
+            native.string_column("resource_attributes", pc.fill_null(_decoded(col("resource_attributes")), "{}"),
+                                 nullable=False)),
     ]
 
 
