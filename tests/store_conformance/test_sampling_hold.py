@@ -261,3 +261,25 @@ def test_the_cleanup_deletes_released_rows_only(open_store: Callable[..., Store]
     assert stored(store, done) == {t.trace_id: 2 for t in done}
     assert sampler.settle_all(2**62) == 3                    # the waiting ones are still there
     assert stored(store, waiting) == {t.trace_id: 2 for t in waiting}
+
+
+@pytest.mark.parametrize("factory", NOT_CLUSTER, ids=str)
+def test_trace_weights_take_ids_in_any_case_and_without_leading_zeros_and_skip_malformed_ones(
+        open_store: Callable[..., Store]) -> None:
+    """One parser for every store (store.trace_id_list): a trace id is 1 to 32 hex digits; anything
+    else names no trace, so it has no weight (absent means 1) and an analysis never raises on it."""
+    s = sampling(open_store())
+    rng = random.Random(12)
+    sampler = TailSampler(s, parse_policy_text("policies: [{probabilistic: {percent: 100}}]\n"
+                                               "decision: {wait_after_root: 0s}"))
+    traces = [gen_trace(rng, spans=2) for _ in range(2)]
+    short = b"\0\0\0" + traces[1].trace_id[3:]                # shown without leading zeros by Jaeger
+    traces[1] = GenTrace(short, [dict(r, trace_id=short) for r in traces[1].rows])
+    hold(sampler, batch_of(traces))
+    sampler.settle_all(2**62)
+    full, zeros = traces[0].trace_id.hex(), short.hex()
+    assert s.trace_weights([full, zeros]) == {full: 1.0, zeros: 1.0}
+    assert s.trace_weights([full.upper(), zeros.lstrip("0"), zeros]) == {full: 1.0, zeros: 1.0}
+    malformed = ["", "xyz", "00" + full, full + "0", full[:16] + " " + full[16:], full[:31] + "g", " " + zeros]
+    assert s.trace_weights(malformed) == {}
+    assert s.trace_weights([*malformed, full]) == {full: 1.0}

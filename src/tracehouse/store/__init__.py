@@ -25,6 +25,7 @@ from tracehouse.store.contract import (
 )
 from tracehouse.store.links_contract import CALL_SPAN_SCHEMA, INFERRED_LINK_SCHEMA, InferredLinkStore
 from tracehouse.store.sampling_contract import DecidedTrace, PolicyMinute, PriorDecision, SamplingStore
+from tracehouse.store.trace_ids import trace_id_bytes, trace_id_list
 
 __all__ = [
     "CALL_SPAN_SCHEMA",
@@ -53,4 +54,6 @@ __all__ = [
     "StoreError",
     "StoreUnavailableError",
     "WriteResult",
+    "trace_id_bytes",
+    "trace_id_list",
 ]

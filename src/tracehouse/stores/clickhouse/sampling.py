@@ -23,7 +23,7 @@ from typing import Any
 import pyarrow as pa
 
 from tracehouse.model import SPAN_BATCH_SCHEMA
-from tracehouse.store import AnalysisFilter, DecidedTrace, PolicyMinute, PriorDecision, StoreError
+from tracehouse.store import AnalysisFilter, DecidedTrace, PolicyMinute, PriorDecision, StoreError, trace_id_list
 from tracehouse.stores.clickhouse import native
 from tracehouse.stores.clickhouse.quoting import Raw, statement
 from tracehouse.stores.clickhouse.results import Result, select
@@ -322,15 +322,8 @@ class ClickHouseSampling:
     def trace_weights(self, trace_ids: Sequence[str]) -> dict[str, float]:
         if not trace_ids or not self.sampling_tables_exist():
             return {}
-        wanted: list[bytes] = []
-        for t in trace_ids:
-            try:
-                wanted.append(bytes.fromhex(t.rjust(32, "0")))
-            except ValueError:
-                continue
-        wanted = [w for w in wanted if len(w) == 16]
         weights: dict[str, float] = {}
-        for chunk in _chunks(wanted):
+        for chunk in _chunks(trace_id_list(trace_ids)):
             weights.update({str(t): float(w) for t, w in self._sampling_select("trace_weights", trace_ids=chunk).rows})
         return weights
 

@@ -46,6 +46,7 @@ from tracehouse.store import (
     Selection,
     StoreError,
     WriteResult,
+    trace_id_bytes,
 )
 from tracehouse.stores.clickhouse import links as inferred
 from tracehouse.stores.clickhouse import native, reconstructed
@@ -88,7 +89,6 @@ VIEW_DESCRIPTIONS = {
     "reconstructed_traces": "One row per trace reconstruction joined: a fragment and the trace it now belongs "
                             "to, or a root.",
 }
-_HEX_ID = re.compile(r"[0-9a-fA-F]{1,32}")
 _NS_MIN = -(2**63) + 1
 _NS_MAX = 2**63 - 1
 _IDS_PER_STATEMENT = 2500          # ~110 KB of id literals, well within the server's 256 KiB max_query_size
@@ -105,13 +105,6 @@ _REGEX_SPECIAL = set("\\.^$|?*+()[]{}")
 # this many whole hours; shorter windows read their calls directly (a few hours' FINAL is cheap).
 _MIN_SUMMARISED_HOURS = 3
 _NO_HOUR_VERSION = (_NS_MIN, 0)   # no summary has version 0: `IN` needs a non-empty list
-
-
-def trace_id_bytes(hex_id: str) -> bytes | None:
-    """A hex trace id (any case, leading zeros optional) as the 16 stored bytes; None if malformed."""
-    if not _HEX_ID.fullmatch(hex_id):
-        return None
-    return bytes.fromhex(hex_id.rjust(32, "0"))
 
 
 def _regex_escape(text: str) -> str:

@@ -7,7 +7,6 @@ otherwise the same statements run over summaries computed live from span_data: s
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,24 +24,16 @@ from tracehouse.model import (
     TraceQuery,
     TraceSummary,
 )
-from tracehouse.store import StoreError
+from tracehouse.store import StoreError, trace_id_bytes
 from tracehouse.stores.duckdb.sql_files import sql
 
 # find_traces.sql has this many attribute slots (a VARIANT path must be a constant or bound value).
 MAX_ATTRIBUTE_FILTERS = 8
-_HEX_ID = re.compile(r"[0-9a-fA-F]{1,32}")
 _NS_MIN = -(2**63) + 1
 _NS_MAX = 2**63 - 1
 # TIMESTAMP_NS cannot hold the full BIGINT range; these bound every "no limit" time window.
 _TIME_MIN = 0
 _TIME_MAX = 2**62
-
-
-def trace_id_bytes(hex_id: str) -> bytes | None:
-    """A hex trace id (any case, leading zeros optional) as the 16 stored bytes; None if malformed."""
-    if not _HEX_ID.fullmatch(hex_id):
-        return None
-    return bytes.fromhex(hex_id.rjust(32, "0"))
 
 
 class DuckDBReader:

@@ -11,6 +11,7 @@ import duckdb
 import pyarrow as pa
 
 from tracehouse.model import SPAN_BATCH_SCHEMA
+from tracehouse.store import trace_id_list
 from tracehouse.store.sampling_contract import DecidedTrace, PolicyMinute, PriorDecision
 from tracehouse.stores.duckdb.sql_files import sql
 
@@ -165,13 +166,7 @@ def stored_facts(cur: duckdb.DuckDBPyConnection, start: int, end: int, per_chunk
 def trace_weights(cur: duckdb.DuckDBPyConnection, trace_ids: Sequence[str]) -> dict[str, float]:
     if not has_tables(cur) or not trace_ids:
         return {}
-    wanted: list[bytes] = []
-    for t in trace_ids:
-        try:
-            wanted.append(bytes.fromhex(t.rjust(32, "0")))
-        except ValueError:
-            continue
-    table = _with(cur, "wanted", _ids(wanted), sql("sampling/trace_weights"))
+    table = _with(cur, "wanted", _ids(trace_id_list(trace_ids)), sql("sampling/trace_weights"))
     return {str(r["trace_id"]): float(r["weight"]) for r in table.to_pylist()}
 
 

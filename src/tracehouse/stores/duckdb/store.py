@@ -33,13 +33,14 @@ from tracehouse.store import (
     StoreError,
     StoreUnavailableError,
     WriteResult,
+    trace_id_bytes,
 )
 from tracehouse.store.sampling_contract import DecidedTrace, PolicyMinute, PriorDecision
 from tracehouse.stores.duckdb import links as inferred
 from tracehouse.stores.duckdb import sampling
 from tracehouse.stores.duckdb.analytics import DuckDBAnalytics
 from tracehouse.stores.duckdb.connection import open_database, use_store
-from tracehouse.stores.duckdb.reader import DuckDBReader, trace_id_bytes
+from tracehouse.stores.duckdb.reader import DuckDBReader
 from tracehouse.stores.duckdb.resources import split_resources
 from tracehouse.stores.duckdb.sandbox import check_statement
 from tracehouse.stores.duckdb.sql_files import sql
