@@ -20,12 +20,15 @@ import pytest
 from tests.sampling.generated import GenTrace, batch_of, gen_trace
 from tests.store_conformance.conftest import STORE_FACTORIES, StoreFactory
 
+from tracehouse.analytics.errors import analyze_errors
+from tracehouse.analytics.latency import analyze_latency
+from tracehouse.analytics.report import Report
 from tracehouse.model import TraceQuery
 from tracehouse.receiver.sampling.decider import Decider
 from tracehouse.receiver.sampling.policy_file import parse_policy_text
 from tracehouse.receiver.sampling.tail import TailSampler
 from tracehouse.receiver.sampling.traces import facts_of
-from tracehouse.store import DecidedTrace, SamplingStore, Store
+from tracehouse.store import AnalysisFilter, DecidedTrace, SamplingStore, Store
 from tracehouse.stores.clickhouse import ClickHouseStore
 from tracehouse.stores.clickhouse.results import select
 
@@ -64,6 +67,29 @@ def physically_held(store: Store) -> int:
     return int(select(store._transport, f"SELECT count() FROM {table}").rows[0][0])  # noqa: S608 (the store's own table name)
 
 
+def by_operation(counts: Any) -> list[dict[str, Any]]:
+    """weighted_span_counts's rows, in one order (the stores give them in none)."""
+    return sorted(counts.to_pylist(), key=lambda r: (r["service"], r["operation"]))
+
+
+def asking_ever_sampled(store: Store, analysis: Callable[[], Report]) -> tuple[Report, int]:
+    """The analysis's report, and how many times it asked the store's ever_sampled() (the store's
+    own method, counted: each ask is a query on ClickHouse)."""
+    real = store.ever_sampled  # type: ignore[attr-defined]
+    asks = 0
+
+    def counted() -> bool:
+        nonlocal asks
+        asks += 1
+        return bool(real())
+
+    store.ever_sampled = counted  # type: ignore[attr-defined]
+    try:
+        return analysis(), asks
+    finally:
+        del store.ever_sampled  # type: ignore[attr-defined]
+
+
 def hold(sampler: TailSampler, batch: Any) -> tuple[int, int]:
     """Hold a batch through the sampler's writer; the bounds of its received time."""
     before = time.time_ns()
@@ -83,6 +109,9 @@ def test_held_until_decided_then_kept_or_dropped_whole_with_weights_and_counts(
     assert not s.ever_sampled()
     before, after = hold(sampler, batch_of(everything))
     assert not s.ever_sampled(), "held, not yet decided"
+    # The caller's answer of ever_sampled() chooses how, never what.
+    assert by_operation(s.weighted_span_counts(0, 2**62, ever_sampled=False)) == by_operation(
+        s.weighted_span_counts(0, 2**62))
     # Nothing visible to readers while the traces wait.
     assert s.held_count() == (220, 880)
     assert stored(store, everything) == {}
@@ -126,6 +155,14 @@ def test_held_until_decided_then_kept_or_dropped_whole_with_weights_and_counts(
     assert sum(r["root_traces"] for r in rows) == 20 + len(kept_rest)
     assert sum(r["est_root_traces"] for r in rows) == pytest.approx(20 + 10.0 * len(kept_rest))
     assert sum(r["sampled_spans"] for r in rows) == 4 * len(kept_rest)
+    assert by_operation(s.weighted_span_counts(0, 2**62, ever_sampled=True)) == by_operation(counts_table)
+    # An analysis asks ever_sampled() once, and says the data is sampled (errors: estimates too).
+    everywhere = AnalysisFilter(start_ns=0, end_ns=2**62)
+    errors_report, asks = asking_ever_sampled(store, lambda: analyze_errors(store, everywhere))
+    assert asks == 1 and any(n.startswith("sampled data") for n in errors_report.notes)
+    assert sum(r["est_errors"] for r in errors_report.rows) == 20   # the error traces weigh 1
+    latency_report, asks = asking_ever_sampled(store, lambda: analyze_latency(store, everywhere))
+    assert asks == 1 and latency_report.params["estimated_requests"] == round(20 + 10.0 * len(kept_rest))
     # `tracehouse sampling simulate` reads the stored traces' facts the same way.
     facts = {f.trace_id: f for chunk in s.stored_facts(0, 2**62, 7) for f in facts_of(chunk)}
     assert set(facts) == {t.trace_id for t in errors + kept_rest}
@@ -283,3 +320,10 @@ def test_trace_weights_take_ids_in_any_case_and_without_leading_zeros_and_skip_m
     malformed = ["", "xyz", "00" + full, full + "0", full[:16] + " " + full[16:], full[:31] + "g", " " + zeros]
     assert s.trace_weights(malformed) == {}
     assert s.trace_weights([*malformed, full]) == {full: 1.0}
+    # Kept at weight 1 (and one trace stored unsampled): never sampled, and the caller saying so
+    # changes nothing in the counts.
+    s.write_spans(batch_of([gen_trace(rng, spans=3, error=True)]))
+    assert not s.ever_sampled()
+    unweighted = by_operation(s.weighted_span_counts(0, 2**62, ever_sampled=False))
+    assert unweighted == by_operation(s.weighted_span_counts(0, 2**62))
+    assert sum(r["spans"] for r in unweighted) == 7 and sum(r["est_error_spans"] for r in unweighted) == 1

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 from tracehouse.analytics.critical_path import PathSegment, SpanTiming
 from tracehouse.analytics.parsing import WhatIf
 from tracehouse.analytics.report import COUNT, MS, PERCENT, TEXT, Column, Report
-from tracehouse.analytics.sampled import sampled_counts, trace_weights
+from tracehouse.analytics.sampled import sampled_counts, store_ever_sampled, trace_weights
 from tracehouse.analytics.trace_time import trace_critical_path
 from tracehouse.store import AnalysisFilter, AnalyticsReader
 
@@ -64,6 +64,9 @@ class PathSample:
     paths: list[list[PathSegment]]
     durations: list[int]
     weights: list[float] = field(default_factory=list)   # tail-sampling weight of each (1: unsampled)
+    # store_ever_sampled's answer, asked for the weights (None: not asked, no traces), so the
+    # analysis does not ask the store again.
+    ever_sampled: bool | None = None
 
 
 def sample_paths(reader: AnalyticsReader, flt: AnalysisFilter, max_traces: int = DEFAULT_SAMPLE,
@@ -78,14 +81,15 @@ def sample_paths(reader: AnalyticsReader, flt: AnalysisFilter, max_traces: int =
         trace_ids = trace_ids[:max_traces]
         rows = pc.sum(pc.is_in(table.column("trace_id"), pa.array(trace_ids))).as_py()
         table = table.slice(0, rows)
-    weight_of = trace_weights(reader, trace_ids)
+    ever_sampled = store_ever_sampled(reader) if trace_ids else None
+    weight_of = trace_weights(reader, trace_ids, ever_sampled)
     for tid, spans in zip(trace_ids, traces_of(table), strict=True):
         path = trace_critical_path(spans)  # the one timeline: skew corrected, async work kept
         if path:
             paths.append(path)
             durations.append(sum(seg.self_time_ns for seg in path))
             weights.append(weight_of.get(tid, 1.0))
-    return PathSample(paths, durations, weights)
+    return PathSample(paths, durations, weights, ever_sampled)
 
 
 def predicted_duration(path: Sequence[PathSegment], change: WhatIf) -> int:
@@ -158,7 +162,7 @@ def analyze_latency(reader: AnalyticsReader, flt: AnalysisFilter, what_if: WhatI
     if what_if is not None:
         notes.append("what-if assumes the rest of each critical path stays critical")
     may_be_sampled = table is None or any(w != 1.0 for w in sample.weights)
-    sampled = sampled_counts(reader, flt) if may_be_sampled else None
+    sampled = sampled_counts(reader, flt, sample.ever_sampled) if may_be_sampled else None
     if sampled is not None:   # tail-sampled data: say so; quantiles over kept traces lean slow
         params["estimated_requests"] = round(sampled.est_traces)
         notes.append(sampled.note() + "; quantiles are over stored traces, where slow ones are over-represented")

@@ -48,13 +48,25 @@ class SampledCounts:
                                                                          PERCENT)]
 
 
-def sampled_counts(reader: object, flt: AnalysisFilter) -> SampledCounts | None:
+def store_ever_sampled(reader: object) -> bool:
+    """Whether the store ever kept a trace weighing above 1 (a small query on ClickHouse). An
+    analysis asks once and passes the answer to sampled_counts and trace_weights: a trace kept by
+    another instance meanwhile is then seen by the next analysis, as any span written meanwhile."""
+    return isinstance(reader, SamplingStore) and reader.ever_sampled()
+
+
+def sampled_counts(reader: object, flt: AnalysisFilter, ever_sampled: bool | None = None) -> SampledCounts | None:
     """The window's stored and estimated counts when it holds tail-sampled traces, else None.
     (The window only: service/operation filters select traces, and the estimates are per
-    operation, so the caller picks the operations it shows.)"""
-    if not isinstance(reader, SamplingStore) or not reader.ever_sampled():
+    operation, so the caller picks the operations it shows.) `ever_sampled`: store_ever_sampled's
+    answer when the caller already has it."""
+    if not isinstance(reader, SamplingStore):
         return None
-    table = reader.weighted_span_counts(flt.start_ns or 0, flt.end_ns or _NO_END)
+    if ever_sampled is None:
+        ever_sampled = reader.ever_sampled()
+    if not ever_sampled:
+        return None
+    table = reader.weighted_span_counts(flt.start_ns or 0, flt.end_ns or _NO_END, ever_sampled=True)
     if table.num_rows == 0:
         return None
     rows = table.to_pylist()
@@ -69,10 +81,15 @@ def sampled_counts(reader: object, flt: AnalysisFilter) -> SampledCounts | None:
     )
 
 
-def trace_weights(reader: object, trace_ids: list[str]) -> dict[str, float]:
+def trace_weights(reader: object, trace_ids: list[str], ever_sampled: bool | None = None) -> dict[str, float]:
     """Sampling weights of these (hex) traces; traces stored unsampled are absent (weight 1). A store
     that never kept a trace with a weight above 1 has none to give (one cheap query instead of a
-    look-up of every trace id: on ClickHouse that look-up cost doctor and latency ~0.3 s at 1M traces)."""
-    if not trace_ids or not isinstance(reader, SamplingStore) or not reader.ever_sampled():
+    look-up of every trace id: on ClickHouse that look-up cost doctor and latency ~0.3 s at 1M traces).
+    `ever_sampled`: store_ever_sampled's answer when the caller already has it."""
+    if not trace_ids or not isinstance(reader, SamplingStore):
+        return {}
+    if ever_sampled is None:
+        ever_sampled = reader.ever_sampled()
+    if not ever_sampled:
         return {}
     return reader.trace_weights(trace_ids)

@@ -120,8 +120,14 @@ class SamplingStore(Protocol):
         analyses skip it (on ClickHouse it groups every span of the window)."""
         ...
 
-    def weighted_span_counts(self, start_unix_nano: int, end_unix_nano: int) -> pa.Table:
+    def weighted_span_counts(self, start_unix_nano: int, end_unix_nano: int,
+                             ever_sampled: bool | None = None) -> pa.Table:
         """Per service and operation (spans started in the window): spans, error_spans, est_spans,
         est_error_spans, root_traces, est_root_traces, sampled_spans. est_* weight each span by
-        its trace's sampling weight (1 when stored unsampled)."""
+        its trace's sampling weight (1 when stored unsampled).
+
+        `ever_sampled`: the caller's answer of ever_sampled(), asked once for its whole analysis, so
+        the store need not ask again (None: the store asks, if it needs to). It only chooses how the
+        counts are computed, never what they are: with no trace weighing above 1, the weighted
+        counts equal the unweighted ones."""
         ...

@@ -333,10 +333,12 @@ class ClickHouseSampling:
         rows = self._sampling_select("ever_sampled").rows
         return bool(rows and int(rows[0][0]))
 
-    def weighted_span_counts(self, start_unix_nano: int, end_unix_nano: int) -> pa.Table:
+    def weighted_span_counts(self, start_unix_nano: int, end_unix_nano: int,
+                             ever_sampled: bool | None = None) -> pa.Table:
         final = Raw("FINAL" if self._window_has_copies(AnalysisFilter(start_ns=start_unix_nano,
                                                                        end_ns=end_unix_nano)) else "")
-        name = "weighted_spans" if self.ever_sampled() else "unweighted_spans"
+        sampled = self.ever_sampled() if ever_sampled is None else ever_sampled
+        name = "weighted_spans" if sampled else "unweighted_spans"
         result = self._sampling_select(name, start=start_unix_nano, end=end_unix_nano, final=final)
         columns = [list(c) for c in zip(*result.rows, strict=True)] if result.rows else [[] for _ in
                                                                                           WEIGHTED_SPANS_SCHEMA]

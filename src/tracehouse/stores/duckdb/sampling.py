@@ -177,6 +177,11 @@ def ever_sampled(cur: duckdb.DuckDBPyConnection) -> bool:
     return bool(row and row[0][0])
 
 
-def weighted_span_counts(cur: duckdb.DuckDBPyConnection, start: int, end: int) -> pa.Table:
-    name = "sampling/weighted_spans" if has_tables(cur) else "sampling/unweighted_spans"
+def weighted_span_counts(cur: duckdb.DuckDBPyConnection, start: int, end: int,
+                         ever_sampled: bool | None = None) -> pa.Table:
+    """`ever_sampled` False (the caller knows no trace weighs above 1): the unweighted counts, which
+    are then the same, as on ClickHouse. None or True: weighted when the sampling tables exist (one
+    join, cheap here: no need to ask first)."""
+    weighted = ever_sampled is not False and has_tables(cur)
+    name = "sampling/weighted_spans" if weighted else "sampling/unweighted_spans"
     return cur.sql(sql(name), params={"start": start, "end": end}).to_arrow_table()

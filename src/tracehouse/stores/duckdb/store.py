@@ -452,8 +452,9 @@ class DuckDBStore:
     def ever_sampled(self) -> bool:
         return sampling.ever_sampled(self._cursor())
 
-    def weighted_span_counts(self, start_unix_nano: int, end_unix_nano: int) -> pa.Table:
-        return sampling.weighted_span_counts(self._cursor(), start_unix_nano, end_unix_nano)
+    def weighted_span_counts(self, start_unix_nano: int, end_unix_nano: int,
+                             ever_sampled: bool | None = None) -> pa.Table:
+        return sampling.weighted_span_counts(self._cursor(), start_unix_nano, end_unix_nano, ever_sampled)
 
     # ---- InferredLinkStore (tracehouse.store.links_contract)
     def call_spans(self, start_unix_nano: int, end_unix_nano: int) -> pa.Table:
