@@ -9,22 +9,20 @@ from __future__ import annotations
 
 import json
 import math
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pytest
-from bench.clickhouse_local import ClickHouseServer
+from tests.clickhouse.conftest import CLICKHOUSE_KINDS, clickhouse_store_of, reference_store
 
 from tracehouse.analytics import incidents
 from tracehouse.analytics.doctor import BaselineSpec
 from tracehouse.analytics.report import Report
 from tracehouse.query.analyses import Analyses
 from tracehouse.store import AnalysisFilter, Selection
-from tracehouse.stores.clickhouse import ClickHouseStore, parse_location
-from tracehouse.stores.clickhouse.chdb_transport import ChdbTransport
+from tracehouse.stores.clickhouse import ClickHouseStore
 from tracehouse.stores.duckdb import DuckDBStore
 
 MS = 10**6
@@ -50,28 +48,15 @@ def bounds() -> tuple[int, int, int]:
 
 @pytest.fixture(scope="module")
 def reference(batches: list[pa.Table], tmp_path_factory: pytest.TempPathFactory) -> Iterator[DuckDBStore]:
-    store = DuckDBStore(Path(tmp_path_factory.mktemp("hours")) / "tracehouse.duckdb")
-    for b in batches:
-        store.write_spans(b)
-    yield store
-    store.close()
+    with reference_store(batches, Path(tmp_path_factory.mktemp("hours"))) as store:
+        yield store
 
 
-@pytest.fixture(scope="module", params=["clickhouse-18.16", "chdb"])
+@pytest.fixture(scope="module", params=CLICKHOUSE_KINDS)
 def clickhouse_store(request: pytest.FixtureRequest, batches: list[pa.Table]) -> Iterator[ClickHouseStore]:
-    database = "hours_" + uuid.uuid4().hex[:10]
-    if request.param == "chdb":
-        transport: ChdbTransport = request.getfixturevalue("chdb_transport")
-        store = ClickHouseStore(parse_location(f"clickhouse://chdb/{database}"), transport=transport,
-                                owns_transport=False)
-    else:
-        server: ClickHouseServer = request.getfixturevalue("clickhouse_server")
-        store = ClickHouseStore(parse_location(f"clickhouse://127.0.0.1:{server.http_port}/{database}"))
-    for b in batches:
-        store.write_spans(b)
-    store.write_spans(batches[-1].slice(0, 500))    # a re-sent piece: stored once, unmerged copies until then
-    yield store
-    store.close()
+    with clickhouse_store_of(request, batches, "hours_") as store:
+        store.write_spans(batches[-1].slice(0, 500))    # a re-sent piece: stored once, unmerged copies until then
+        yield store
 
 
 def _plain(value: Any) -> Any:

@@ -14,6 +14,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 from bench.clickhouse_local import ClickHouseServer
+from tests.clickhouse.conftest import CLICKHOUSE_KINDS, clickhouse_store_of, reference_store
 
 from tracehouse.analytics import synthetic
 from tracehouse.query.analyses import Analyses
@@ -21,7 +22,6 @@ from tracehouse.store import AnalysisFilter, Selection
 from tracehouse.stores.clickhouse import ClickHouseStore, parse_location
 from tracehouse.stores.clickhouse import store as clickhouse_store_module
 from tracehouse.stores.clickhouse.analytics import unclean_range
-from tracehouse.stores.clickhouse.chdb_transport import ChdbTransport
 from tracehouse.stores.duckdb import DuckDBStore
 
 START = 1_700_000_000 * 10**9
@@ -35,27 +35,14 @@ def batches() -> list[pa.Table]:
 
 @pytest.fixture(scope="module")
 def duckdb_store(batches: list[pa.Table], tmp_path_factory: pytest.TempPathFactory) -> Iterator[DuckDBStore]:
-    store = DuckDBStore(Path(tmp_path_factory.mktemp("duck")) / "tracehouse.duckdb")
-    for b in batches:
-        store.write_spans(b)
-    yield store
-    store.close()
+    with reference_store(batches, Path(tmp_path_factory.mktemp("duck"))) as store:
+        yield store
 
 
-@pytest.fixture(scope="module", params=["clickhouse-18.16", "chdb"])
+@pytest.fixture(scope="module", params=CLICKHOUSE_KINDS)
 def clickhouse_store(request: pytest.FixtureRequest, batches: list[pa.Table]) -> Iterator[ClickHouseStore]:
-    database = "analytics_" + uuid.uuid4().hex[:10]
-    if request.param == "chdb":
-        transport: ChdbTransport = request.getfixturevalue("chdb_transport")
-        store = ClickHouseStore(parse_location(f"clickhouse://chdb/{database}"), transport=transport,
-                                owns_transport=False)
-    else:
-        server: ClickHouseServer = request.getfixturevalue("clickhouse_server")
-        store = ClickHouseStore(parse_location(f"clickhouse://127.0.0.1:{server.http_port}/{database}"))
-    for b in batches:
-        store.write_spans(b)
-    yield store
-    store.close()
+    with clickhouse_store_of(request, batches, "analytics_") as store:
+        yield store
 
 
 def _filters(batches: list[pa.Table]) -> list[AnalysisFilter]:

@@ -16,14 +16,10 @@ from tracehouse.receiver.sampling.tail import TailSampler
 from tracehouse.stores.duckdb import DuckDBStore
 
 from .generated import GenTrace, batch_of, gen_trace
+from .policies import ERRORS_AND_TEN_PERCENT, KEEP_ALL_AT_ONCE
 
 S = 10**9
-POLICY = """
-decision: {wait_after_root: 2s, max_wait: 30s, max_trace_spans: 500, decision_cache: 10m}
-policies:
-  - {name: errors, error: true}
-  - {name: base, probabilistic: {percent: 10}}
-"""
+POLICY = ERRORS_AND_TEN_PERCENT
 
 
 @pytest.fixture
@@ -138,7 +134,7 @@ def test_a_huge_trace_is_decided_at_the_size_cap_and_does_not_hold_up_others(sto
 
 def test_a_replayed_batch_is_stored_once(store: DuckDBStore) -> None:
     rng = random.Random(9)
-    sampler = TailSampler(store, parse_policy_text("policies: [{always: true}]\ndecision: {wait_after_root: 0s}"))
+    sampler = TailSampler(store, parse_policy_text(KEEP_ALL_AT_ONCE))
     traces = [gen_trace(rng, spans=4) for _ in range(20)]
     sampler.writer().write_spans(batch_of(traces))
     sampler.writer().write_spans(batch_of(traces))      # the spool replays after a crash

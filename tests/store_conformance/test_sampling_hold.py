@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from tests.sampling.generated import GenTrace, batch_of, gen_trace
+from tests.sampling.policies import ERRORS_AND_TEN_PERCENT, KEEP_ALL_AT_ONCE
 from tests.store_conformance.conftest import STORE_FACTORIES, StoreFactory
 
 from tracehouse.analytics.errors import analyze_errors
@@ -33,12 +34,7 @@ from tracehouse.stores.clickhouse import ClickHouseStore
 from tracehouse.stores.clickhouse.results import select
 
 S = 10**9
-POLICY = """
-decision: {wait_after_root: 2s, max_wait: 30s, max_trace_spans: 500, decision_cache: 10m}
-policies:
-  - {name: errors, error: true}
-  - {name: base, probabilistic: {percent: 10}}
-"""
+POLICY = ERRORS_AND_TEN_PERCENT
 # The cluster's DDL and distributed inserts are slow on a loaded machine: it runs the main scenario,
 # the replay, two instances and the cleanup; the other scenarios run on the three other stores.
 NOT_CLUSTER = [f for f in STORE_FACTORIES if f.name != "clickhouse-cluster"]
@@ -228,7 +224,7 @@ def test_a_huge_trace_is_decided_at_the_size_cap_and_does_not_hold_up_others(
 def test_a_replayed_batch_is_stored_once(open_store: Callable[..., Store]) -> None:
     s = sampling(open_store())
     rng = random.Random(9)
-    sampler = TailSampler(s, parse_policy_text("policies: [{always: true}]\ndecision: {wait_after_root: 0s}"))
+    sampler = TailSampler(s, parse_policy_text(KEEP_ALL_AT_ONCE))
     traces = [gen_trace(rng, spans=4) for _ in range(20)]
     hold(sampler, batch_of(traces))
     hold(sampler, batch_of(traces))                           # the spool replays after a crash
@@ -279,7 +275,7 @@ def test_the_cleanup_deletes_released_rows_only(open_store: Callable[..., Store]
     store = open_store()
     assert isinstance(store, ClickHouseStore)
     rng = random.Random(11)
-    sampler = TailSampler(store, parse_policy_text("policies: [{always: true}]\ndecision: {wait_after_root: 0s}"))
+    sampler = TailSampler(store, parse_policy_text(KEEP_ALL_AT_ONCE))
     done = [gen_trace(rng, spans=2) for _ in range(10)]
     waiting = [gen_trace(rng, spans=2, root=False) for _ in range(3)]
     store.hold_spans(batch_of(done), 1_000)
