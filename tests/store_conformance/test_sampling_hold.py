@@ -14,8 +14,10 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from tests.sampling.generated import GenTrace, batch_of, gen_trace
 from tests.sampling.policies import ERRORS_AND_TEN_PERCENT, KEEP_ALL_AT_ONCE
@@ -25,6 +27,7 @@ from tracehouse.analytics.errors import analyze_errors
 from tracehouse.analytics.latency import analyze_latency
 from tracehouse.analytics.report import Report
 from tracehouse.model import TraceQuery
+from tracehouse.otlp.walk import MAX_TIME_UNIX_NANO
 from tracehouse.receiver.sampling.decider import Decider
 from tracehouse.receiver.sampling.policy_file import parse_policy_text
 from tracehouse.receiver.sampling.tail import TailSampler
@@ -323,3 +326,78 @@ def test_trace_weights_take_ids_in_any_case_and_without_leading_zeros_and_skip_m
     unweighted = by_operation(s.weighted_span_counts(0, 2**62, ever_sampled=False))
     assert unweighted == by_operation(s.weighted_span_counts(0, 2**62))
     assert sum(r["spans"] for r in unweighted) == 7 and sum(r["est_error_spans"] for r in unweighted) == 1
+
+
+def _hostile_trace(rng: random.Random, start_ns: int, tenant: str, big: int) -> GenTrace:
+    """Four spans with 18 span and 15 resource attributes each, values from a few bytes to `big`
+    bytes (any Unicode, quotes, backslashes, control characters, JSON-looking text), an event and
+    a link with long values too, starting at `start_ns`."""
+    tid = rng.randbytes(16)
+    ids = [rng.randbytes(8) for _ in range(4)]
+    text = "é€😀\"\\\n\t\x01{\"k\": [1]}</script>" * 64      # ~2.3 KB of hostile text
+    rows = []
+    for i, sid in enumerate(ids):
+        attrs: dict[str, Any] = {f"attr.{k}": text[: 1 + 97 * k] for k in range(12)}
+        attrs |= {"int.max": 2**63 - 1, "int.min": -(2**63), "float": 1e-308, "bool": False,
+                  "list": [text, 1, 2.5, None, True], "map": {"nested": {"deeper": text}}}
+        if i == 1:
+            attrs["attr.big"] = ("x" + text) * (big // (len(text.encode()) + 1))
+        resource = {"service.name": f"svc-{i % 2}", "tenant.id": tenant,
+                    **{f"res.{k}": text[: 500 * k] for k in range(12)}, "res.long": text * 40}
+        rows.append({
+            "trace_id": tid, "span_id": sid, "parent_span_id": None if i == 0 else ids[0],
+            "trace_state": "vendor=" + "v" * 500, "service_name": f"svc-{i % 2}",
+            "span_name": "GET /" + "ü" * 200 if i == 0 else f"op-{i}",
+            "span_kind": 2, "start_time_unix_nano": start_ns + i, "end_time_unix_nano": start_ns + 10 + i,
+            "status_code": 2 if i == 3 else 0, "status_message": text if i == 3 else None,
+            "attributes": orjson.dumps(attrs).decode(), "resource_attributes": orjson.dumps(resource).decode(),
+            "events": orjson.dumps([{"time_unix_nano": start_ns + i, "name": "exception",
+                                     "attributes": {"exception.stacktrace": text * 30}}]).decode(),
+            "links": orjson.dumps([{"trace_id": rng.randbytes(16).hex(), "span_id": rng.randbytes(8).hex(),
+                                    "attributes": {"why": text}}]).decode(),
+            "scope_name": "hostile", "scope_version": "9" * 300,
+        })
+    return GenTrace(tid, rows)
+
+
+def _read_back(store: Store, trace: GenTrace) -> list[dict[str, Any]]:
+    return sorted(store.get_spans([trace.trace_id.hex()]).to_pylist(), key=lambda r: str(r["span_id"]))
+
+
+def test_held_spans_with_many_huge_attributes_at_the_time_edges_read_back_as_if_never_held(
+        open_store: Callable[..., Store], factory: StoreFactory, service: Any, tmp_path: Path) -> None:
+    """Hostile data through the hold: 18 span and 15 resource attributes a span, values up to ~1 MB
+    (the receiver truncates longer ones, docs/receiving.md: the store has no limit of its own, so the
+    hold must keep whatever write_spans keeps), traces starting in 1970 and ending in 2262 (the
+    latest time the receiver accepts). A policy that reads the held attributes keeps two and drops
+    one; the kept traces read back exactly as from a store that never sampled."""
+    s = sampling(open_store())
+    rng = random.Random(13)
+    traces = [_hostile_trace(rng, 0, "acme", 1_000_000),                          # 1970-01-01T00:00:00Z
+              _hostile_trace(rng, MAX_TIME_UNIX_NANO - 13, "acme", 200_000),     # ends 2262-01-01
+              _hostile_trace(rng, 1_700_000_000 * S, "other", 300_000)]
+    policy = ("decision: {wait_after_root: 0s}\n"
+              "policies: [{name: acme, attribute: {key: tenant.id, equals: acme}}]")
+    sampler = TailSampler(s, parse_policy_text(policy))
+    hold(sampler, batch_of(traces))
+    assert s.held_count() == (3, 12)
+    assert sampler.settle_all(2**62) == 3
+    assert s.held_count() == (0, 0)
+    reference = factory.open(tmp_path / "never-sampled", False, service)
+    try:
+        reference.write_spans(batch_of(traces))
+        for kept in traces[:2]:
+            expected = _read_back(reference, kept)
+            assert len(expected) == 4 and any(len(r["attributes"]) > 1_000_000 for r in expected) == (
+                kept is traces[0])
+            assert _read_back(s, kept) == expected
+        assert _read_back(s, traces[2]) == []
+    finally:
+        reference.close()
+    minutes = s.sampling_minutes(0)
+    counted: dict[str, list[int]] = {}
+    for m in minutes:
+        c = counted.setdefault(m.policy, [0, 0, 0, 0])
+        for i, n in enumerate((m.kept_traces, m.dropped_traces, m.kept_spans, m.dropped_spans)):
+            c[i] += n
+    assert counted == {"acme": [2, 0, 8, 0], "(no policy)": [0, 1, 0, 4]}
