@@ -232,9 +232,13 @@ def test_a_replayed_batch_is_stored_once(open_store: Callable[..., Store]) -> No
     hold(sampler, batch_of(traces))
     hold(sampler, batch_of(traces))                           # the spool replays after a crash
     assert s.held_count() == (20, 160)
+    facts = facts_of(s.held_facts([t.trace_id for t in traces]))
+    assert sorted(f.span_count for f in facts) == [4] * 20, "a span held twice counted twice"
     sampler.settle_all(2**62)
     assert s.held_count() == (0, 0)
     assert stored(s, traces) == {t.trace_id: 4 for t in traces}
+    minutes = s.sampling_minutes(0)                           # the spans the readers see, each once
+    assert (sum(m.kept_traces for m in minutes), sum(m.kept_spans for m in minutes)) == (20, 80)
 
 
 @pytest.mark.parametrize("factory", CLICKHOUSE, ids=str)

@@ -38,7 +38,8 @@ _IDS_PER_STATEMENT = 2_000   # the id list appears twice in some statements: ~2 
 # received time from before it reached the server, and instances' clocks differ a little.
 CLEANUP_MARGIN_NS = 10 * 60 * 10**9
 CLEANUP_EVERY_NS = 10 * 60 * 10**9
-_WITH_ATTRIBUTES = Raw("groupArray(attributes) AS attribute_texts, groupUniqArray(resource_attributes) AS resources")
+# held_facts.sql reads one row per span first, its attribute maps as h_attributes and h_resource.
+_WITH_ATTRIBUTES = Raw("groupArray(h_attributes) AS attribute_texts, groupUniqArray(h_resource) AS resources")
 _WITHOUT_ATTRIBUTES = Raw("emptyArrayString() AS attribute_texts, emptyArrayString() AS resources")
 _STORED_WITH_ATTRIBUTES = Raw("groupArray(attributes) AS attribute_texts, "
                               "groupUniqArray(resource_attributes) AS resources")

@@ -14,6 +14,12 @@ SELECT h.trace_id,
            + strlen(coalesce(h.links, '')) + strlen(coalesce(h.span_name, '')))::BIGINT AS approx_bytes,
        CASE WHEN $with_attributes THEN list(h.attributes) END                         AS attributes,
        CASE WHEN $with_attributes THEN list(DISTINCT h.resource_attributes) END       AS resource_attributes
-FROM sampling_held_span h
-SEMI JOIN wanted w ON w.trace_id = h.trace_id
+FROM (
+    -- Each span once: a batch the spool replays after a crash is held again, and write_spans
+    -- stores its spans once (trace, span id, start), so the counts a policy and the per-minute
+    -- rows see are of the spans a reader will see.
+    SELECT DISTINCT ON (s.trace_id, s.span_id, s.start_time_unix_nano) s.*
+    FROM sampling_held_span s
+    SEMI JOIN wanted w ON w.trace_id = s.trace_id
+) h
 GROUP BY h.trace_id;
