@@ -13,11 +13,12 @@ import random
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from bench.clickhouse_local import ClickHouseServer
-from tests.backend.conftest import BackendFactory, wait_for
+from tests.backend.conftest import Backend, BackendFactory, wait_for
 from tests.backend.load import Load
 from tests.backend.otlp_requests import fbaas_request
 from tests.sampling.generated import gen_trace
@@ -253,3 +254,86 @@ def test_tail_sampling_on_clickhouse_keeps_and_drops_whole_traces(
     assert dry.status_code == 200, dry.text
     assert (dry.json()["total"]["traces"], dry.json()["kept"]["traces"]) == (10 + kept_rest, 10)
     assert server.stop(timeout=START) == 0
+
+
+def test_tail_sampling_on_clickhouse_after_kill_9_replays_the_spool_and_counts_each_trace_once(
+        backend: BackendFactory, clickhouse_server: ClickHouseServer, tmp_path: Path) -> None:
+    """kill -9 of a `tracehouse up --store clickhouse://... --sampling FILE` while its traces wait
+    for their decision, at the worst moment: the spans are held in ClickHouse, but the spool has not
+    yet recorded them as stored (the spool's `applied` mark is put back to before the requests, as a
+    crash between the hold's INSERT and that mark leaves it). The restarted instance replays the
+    spool, so every span is held twice; kept traces are visible once, span for span, through the
+    Jaeger API, dropped ones stay dropped, and the per-minute counts count each trace once."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(SAMPLING_POLICY.replace("wait_after_root: 1s", "wait_after_root: 6s")
+                      .replace("percent: 10", "percent: 30"))
+    flags = ("--store", store_url(clickhouse_server), "--sampling", str(policy))
+    first = backend(*flags, start_timeout=START)
+    applied = first.data_dir / "spool" / "applied"
+    before = applied.read_bytes() if applied.exists() else None
+    rng = random.Random(22)
+    now = time.time_ns()
+    errors = [gen_trace(rng, error=True, spans=4, root_service="checkout", start_ns=now) for _ in range(8)]
+    health = [gen_trace(rng, error=True, spans=2, root_service="checkout", root_operation="GET /healthz",
+                        start_ns=now) for _ in range(4)]
+    rest = [gen_trace(rng, spans=5, root_service="checkout", start_ns=now) for _ in range(60)]
+    everything = errors + health + rest
+    for rows in ([r for t in everything for r in t.rows[1:]], [t.rows[0] for t in everything]):
+        response = httpx.post(first.traces_url, content=otlp_request(rows),
+                              headers={"Content-Type": "application/x-protobuf"}, timeout=30)
+        assert response.status_code == 200, response.text
+    spans = sum(len(t.rows) for t in everything)
+
+    def sampling_state(server: Backend) -> dict[str, Any]:
+        body: dict[str, Any] = httpx.get(f"{server.query_url}/api/sampling/minutes", params={"lookback": "1h"},
+                                         timeout=30).json()
+        return body
+
+    wait_for(lambda: sampling_state(first)["held_spans"] == spans and applied.exists()
+             and applied.read_bytes() != before, PROGRESS, "the spans to be held and the spool marked")
+    assert sampling_state(first)["minutes"] == [], "decided before the kill: raise wait_after_root"
+    first.kill9()
+    if before is None:
+        applied.unlink()
+    else:
+        applied.write_bytes(before)
+    second = backend(*flags, data_dir=first.data_dir, start_timeout=START)
+    assert "replaying" in second.log(), second.log()[-2000:]
+    # Held twice now (the replayed rows under new hold ids), 6 s before the replayed roots are due.
+    wait_for(lambda: sampling_state(second)["held_spans"] == 2 * spans, 5, "the spool's replay to be held")
+
+    def per_policy() -> dict[str, list[int]] | None:
+        body = sampling_state(second)
+        counts: dict[str, list[int]] = {}
+        for m in body["minutes"]:
+            c = counts.setdefault(m["policy"], [0, 0, 0, 0])
+            for i, key in enumerate(("kept_traces", "dropped_traces", "kept_spans", "dropped_spans")):
+                c[i] += m[key]
+        decided = sum(c[0] + c[1] for c in counts.values())
+        return counts if body["held_spans"] == 0 and decided >= len(everything) else None
+
+    wait_for(lambda: per_policy() is not None, PROGRESS, "every trace decided after the restart")
+    time.sleep(1)   # a second pass over doubly held rows would show up here
+    counts = per_policy()
+    assert counts is not None
+    assert counts["errors"] == [8, 0, 32, 0]
+    assert counts["health"] == [0, 4, 0, 8]
+    kept_rest = counts["base"][0]
+    assert counts["base"] == [kept_rest, 60 - kept_rest, 5 * kept_rest, 5 * (60 - kept_rest)]
+    assert 1 <= kept_rest <= 40
+    api = httpx.Client(base_url=second.query_url, timeout=30)
+    found = api.get("/api/traces", params={"service": "checkout", "limit": 1000, "lookback": "1h"}).json()["data"]
+    by_id = {t["traceID"]: t for t in found}
+    assert len(found) == len(by_id) == 8 + kept_rest
+    assert {t.trace_id.hex() for t in errors} <= by_id.keys()
+    assert not {t.trace_id.hex() for t in health} & by_id.keys()
+    for t in everything:
+        tid = t.trace_id.hex()
+        one = api.get(f"/api/traces/{tid}")
+        if tid not in by_id:
+            assert one.status_code == 404, (tid, one.text[:200])
+            continue
+        for trace in (by_id[tid], one.json()["data"][0]):
+            span_ids = [s["spanID"] for s in trace["spans"]]
+            assert sorted(span_ids) == sorted(sid.hex() for sid in t.span_ids), "a span missing or twice"
+    assert second.stop(timeout=START) == 0
