@@ -109,6 +109,53 @@ class _Group:
     #: the number of each call's (service, operation, target) in the index's `call_keys`: what its
     #: pair's cost terms depend on besides the orphan's operation
     keys: list[int]
+    #: per request path, then per query (None: the call records none, so any orphan's agrees): the
+    #: positions of the calls with it, ascending, and their ends (`narrowed`); built on first use
+    by_path: dict[str | None, tuple[list[int], list[int]]] | None = None
+    by_query: dict[str | None, tuple[list[int], list[int]]] | None = None
+
+    def _by(self, values: list[str | None]) -> dict[str | None, tuple[list[int], list[int]]]:
+        out: dict[str | None, tuple[list[int], list[int]]] = {}
+        ends = self.ends
+        for k, value in enumerate(values):
+            found = out.get(value)
+            if found is None:
+                found = out[value] = ([], [])
+            found[0].append(k)
+            found[1].append(ends[k])
+        return out
+
+    def narrowed(self, end_lo: int, end_hi: int, path: str | None, query: str | None) -> list[int]:
+        """The positions (ascending) of the calls ending in [end_lo, end_hi] whose path, or query,
+        can be the orphan's (`path`/`query`, not both None): the same calls the scan of the whole
+        range keeps after comparing hints, minus those the chosen field alone rules out. Where
+        paths or queries carry ids (`/item/17`), a hinted orphan skips most calls unread."""
+        chosen: tuple[list[int], list[int]] | None = None
+        wild: tuple[list[int], list[int]] | None = None
+        fewest = -1
+        for value, field_ in ((path, 0), (query, 1)):
+            if value is None:
+                continue
+            if field_ == 0:
+                table = self.by_path
+                if table is None:
+                    table = self.by_path = self._by([c.path for c in self.calls])
+            else:
+                table = self.by_query
+                if table is None:
+                    table = self.by_query = self._by([c.query for c in self.calls])
+            hit, anything = table.get(value), table.get(None)
+            n = (len(hit[0]) if hit is not None else 0) + (len(anything[0]) if anything is not None else 0)
+            if fewest < 0 or n < fewest:
+                chosen, wild, fewest = hit, anything, n
+        out: list[int] = []
+        for part in (chosen, wild):
+            if part is not None:
+                positions, ends = part
+                out += positions[bisect.bisect_left(ends, end_lo):bisect.bisect_right(ends, end_hi)]
+        if chosen is not None and wild is not None:
+            out.sort()
+        return out
 
 
 @dataclass
@@ -368,10 +415,13 @@ def _calls(s: CallSpan, index: _Index, config: EngineConfig, window: tuple[float
     own = _hints(s)
     agree: dict[int, bool] = {}   # per distinct caller hints: do they agree with the orphan's
     table = index.hint_table
+    narrow = s.path is not None or s.query is not None
+    path, query = s.path, s.query
     for group in index.groups_for(s):
         starts, durations, traces, numbers = group.starts, group.durations, group.traces, group.hints
         ends = group.ends
-        for k in range(bisect.bisect_left(ends, end_lo), bisect.bisect_right(ends, end_hi)):
+        for k in (group.narrowed(end_lo, end_hi, path, query) if narrow
+                  else range(bisect.bisect_left(ends, end_lo), bisect.bisect_right(ends, end_hi))):
             start = starts[k]
             if first_start <= start <= last_start and durations[k] >= min_duration and traces[k] != trace:
                 if not plain:
@@ -548,10 +598,13 @@ def _score_calls(s: CallSpan, index: _Index, config: EngineConfig, window: tuple
     last_key = -1
     o_med = o_reach = o_inv = o_inv_tail = o_log = o_log_tail = o_kink = 0.0
     g_med = g_reach = g_inv = g_inv_tail = g_log = g_log_tail = g_kink = graph = 0.0
+    narrow = s.path is not None or s.query is not None
+    path, query = s.path, s.query
     for group in index.groups_for(s):
         starts, ends, durations, traces = group.starts, group.ends, group.durations, group.traces
         numbers, keys, calls = group.hints, group.keys, group.calls
-        for k in range(bisect.bisect_left(ends, end_lo), bisect.bisect_right(ends, end_hi)):
+        for k in (group.narrowed(end_lo, end_hi, path, query) if narrow
+                  else range(bisect.bisect_left(ends, end_lo), bisect.bisect_right(ends, end_hi))):
             start = starts[k]
             if not (first_start <= start <= last_start and durations[k] >= min_duration and traces[k] != trace):
                 continue
