@@ -398,7 +398,13 @@ def _producers(s: CallSpan, index: _Index, config: EngineConfig, window: tuple[f
 def _calls(s: CallSpan, index: _Index, config: EngineConfig, window: tuple[float, float] | None = None,
            offsets: tuple[float, float] | None = None) -> list[tuple[_Group, int]]:
     """`_candidates` of a SERVER orphan, as (group, position) pairs."""
-    out: list[tuple[_Group, int]] = []
+    return [(group, k) for group, positions in _call_positions(s, index, config, window, offsets) for k in positions]
+
+
+def _call_positions(s: CallSpan, index: _Index, config: EngineConfig, window: tuple[float, float] | None = None,
+                    offsets: tuple[float, float] | None = None) -> list[tuple[_Group, list[int]]]:
+    """`_calls` grouped: each group with candidates, and their positions in it (ascending)."""
+    out: list[tuple[_Group, list[int]]] = []
     lo_gap, hi_gap = window if window is not None else (-config.max_offset_ns, config.max_offset_ns)
     # the learned start offsets prune before anything else is compared
     lo_off = max(-config.max_offset_ns, offsets[0]) if offsets is not None else -config.max_offset_ns
@@ -420,6 +426,7 @@ def _calls(s: CallSpan, index: _Index, config: EngineConfig, window: tuple[float
     for group in index.groups_for(s):
         starts, durations, traces, numbers = group.starts, group.durations, group.traces, group.hints
         ends = group.ends
+        found: list[int] = []
         for k in (group.narrowed(end_lo, end_hi, path, query) if narrow
                   else range(bisect.bisect_left(ends, end_lo), bisect.bisect_right(ends, end_hi))):
             start = starts[k]
@@ -431,7 +438,9 @@ def _calls(s: CallSpan, index: _Index, config: EngineConfig, window: tuple[float
                         ok = agree[number] = _hints_agree(table[number], own)
                     if not ok:
                         continue
-                out.append((group, k))
+                found.append(k)
+        if found:
+            out.append((group, found))
     return out
 
 
@@ -754,18 +763,25 @@ def _seed_from(model: GapModel, orphans: list[CallSpan], index: _Index, config: 
             # caller key's edge list looked up once per orphan
             s_start, s_end = s.start, s.end
             per_key: dict[int, list[tuple[float, float, str | None]]] = {}
-            for group, k in _calls(s, index, config):
-                number = group.keys[k]
-                found = per_key.get(number)
-                if found is None:
-                    service, name, _ = index.call_keys[number]
-                    found = lists.get((service, name))
-                    if found is None:
-                        edge = (service, name, s.service, s.name)
-                        orphans_on[edge] = orphans_on.get(edge, 0) + 1
-                        found = lists[(service, name)] = pairs.setdefault(edge, [])
-                    per_key[number] = found
-                found.append((float(s_start - group.starts[k]), float(group.ends[k] - s_end), group.target))
+            for group, positions in _call_positions(s, index, config):
+                starts, ends, keys, target = group.starts, group.ends, group.keys, group.target
+                last_number = -1
+                found: list[tuple[float, float, str | None]] = []
+                for k in positions:
+                    number = keys[k]
+                    if number != last_number:
+                        last_number = number
+                        known = per_key.get(number)
+                        if known is None:
+                            service, name, _ = index.call_keys[number]
+                            known = lists.get((service, name))
+                            if known is None:
+                                edge = (service, name, s.service, s.name)
+                                orphans_on[edge] = orphans_on.get(edge, 0) + 1
+                                known = lists[(service, name)] = pairs.setdefault(edge, [])
+                            per_key[number] = known
+                        found = known
+                    found.append((float(s_start - starts[k]), float(ends[k] - s_end), target))
             continue
         for c in _producers(s, index, config, None, None):
             found = lists.get((c.service, c.name))
