@@ -111,6 +111,8 @@ class _Group:
     keys: list[int]
     #: per request path, then per query (None: the call records none, so any orphan's agrees): the
     #: positions of the calls with it, ascending, and their ends (`narrowed`); built on first use
+    #: the caller key every call of the group has, or -1 where they differ
+    one_key: int = -1
     by_path: dict[str | None, tuple[list[int], list[int]]] | None = None
     by_query: dict[str | None, tuple[list[int], list[int]]] | None = None
 
@@ -203,7 +205,8 @@ class _Index:
                 keys.append(number)
             self.groups.append(_Group(service, target, calls, [c.start for c in calls], [c.end for c in calls],
                                       [c.end - c.start for c in calls], [c.trace_id for c in calls],
-                                      [number_of(_hints(c)) for c in calls], keys))
+                                      [number_of(_hints(c)) for c in calls], keys,
+                                      keys[0] if keys.count(keys[0]) == len(keys) else -1))
         self.producer_hints = [number_of(_hints(c)) for c in self.producers_by_end]
 
     def groups_for(self, s: CallSpan) -> list[_Group]:
@@ -765,6 +768,19 @@ def _seed_from(model: GapModel, orphans: list[CallSpan], index: _Index, config: 
             per_key: dict[int, list[tuple[float, float, str | None]]] = {}
             for group, positions in _call_positions(s, index, config):
                 starts, ends, keys, target = group.starts, group.ends, group.keys, group.target
+                if group.one_key >= 0:   # the common case: one caller operation per target
+                    number = group.one_key
+                    known = per_key.get(number)
+                    if known is None:
+                        service, name, _ = index.call_keys[number]
+                        known = lists.get((service, name))
+                        if known is None:
+                            edge = (service, name, s.service, s.name)
+                            orphans_on[edge] = orphans_on.get(edge, 0) + 1
+                            known = lists[(service, name)] = pairs.setdefault(edge, [])
+                        per_key[number] = known
+                    known += [(float(s_start - starts[k]), float(ends[k] - s_end), target) for k in positions]
+                    continue
                 last_number = -1
                 found: list[tuple[float, float, str | None]] = []
                 for k in positions:

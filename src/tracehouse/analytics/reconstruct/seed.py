@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import bisect
 import math
+import operator
 from collections import Counter, defaultdict
+from itertools import repeat
 
 from tracehouse.analytics.reconstruct.gaps import GapModel
 
@@ -76,7 +78,8 @@ def _peak(values: list[float], span_ns: float, min_count: int,
     # each width is 4 times the last: its bins are the finest bins' indices divided by 4, so the
     # values are binned once
     finest = WIDTHS_NS[0]
-    bins = Counter(int(v // finest) for v in values)
+    # int(v // finest) for each value, mapped in C: every pair of a window passes here
+    bins = Counter(map(int, map(operator.floordiv, values, repeat(float(finest)))))
     for step, width in enumerate(WIDTHS_NS):
         if step:
             coarser: Counter[int] = Counter()
@@ -111,7 +114,7 @@ def seed(model: GapModel, pairs: dict[EdgeKey, list[tuple[float, float, str | No
             continue
         # the tight gap first: the end gap of a synchronous call, the queue delay of a hop
         asynchronous_hop = edge in asynchronous
-        tight = [v[0] if asynchronous_hop else v[1] for v in values]
+        tight = list(map(operator.itemgetter(0 if asynchronous_hop else 1), values))
         floor = max(model.min_edge_samples, int(PEAK_SHARE * orphans.get(edge, 0)))
         ranges = coverage.get(edge) if coverage is not None else None
         peak = _peak(tight, offset_span_ns if asynchronous_hop else end_span_ns, floor,
@@ -198,7 +201,7 @@ def _unmix(values: list[float], ranges: list[tuple[float, float, int]], centre: 
             if running >= mass / 2:
                 new_median = x
                 break
-        new_scale = max(sum(w * abs(x - new_median) for x, w in zip(near, weights, strict=True)) / mass, 1.0)
+        new_scale = max(sum([w * abs(x - new_median) for x, w in zip(near, weights, strict=True)]) / mass, 1.0)
         converged = abs(new_median - median) < 0.01 * scale and abs(new_scale - scale) < 0.01 * scale
         median, scale = new_median, new_scale
         if converged:
