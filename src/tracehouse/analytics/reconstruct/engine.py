@@ -127,7 +127,7 @@ class _Group:
             found[1].append(ends[k])
         return out
 
-    def narrowed(self, end_lo: int, end_hi: int, path: str | None, query: str | None) -> list[int]:
+    def narrowed(self, end_lo: float, end_hi: float, path: str | None, query: str | None) -> list[int]:
         """The positions (ascending) of the calls ending in [end_lo, end_hi] whose path, or query,
         can be the orphan's (`path`/`query`, not both None): the same calls the scan of the whole
         range keeps after comparing hints, minus those the chosen field alone rules out. Where
@@ -766,38 +766,37 @@ def _seed_from(model: GapModel, orphans: list[CallSpan], index: _Index, config: 
             # caller key's edge list looked up once per orphan
             s_start, s_end = s.start, s.end
             per_key: dict[int, list[tuple[float, float, str | None]]] = {}
+
+            def pairs_of(number: int, s: CallSpan = s,
+                         lists: dict[tuple[str, str], list[tuple[float, float, str | None]]] = lists,
+                         per_key: dict[int, list[tuple[float, float, str | None]]] = per_key,
+                         ) -> list[tuple[float, float, str | None]]:
+                """The list of pairs of the edge from caller key `number` into `s` (counted once)."""
+                known = per_key.get(number)
+                if known is None:
+                    service, name, _ = index.call_keys[number]
+                    known = lists.get((service, name))
+                    if known is None:
+                        edge = (service, name, s.service, s.name)
+                        orphans_on[edge] = orphans_on.get(edge, 0) + 1
+                        known = lists[(service, name)] = pairs.setdefault(edge, [])
+                    per_key[number] = known
+                return known
+
             for group, positions in _call_positions(s, index, config):
                 starts, ends, keys, target = group.starts, group.ends, group.keys, group.target
                 if group.one_key >= 0:   # the common case: one caller operation per target
-                    number = group.one_key
-                    known = per_key.get(number)
-                    if known is None:
-                        service, name, _ = index.call_keys[number]
-                        known = lists.get((service, name))
-                        if known is None:
-                            edge = (service, name, s.service, s.name)
-                            orphans_on[edge] = orphans_on.get(edge, 0) + 1
-                            known = lists[(service, name)] = pairs.setdefault(edge, [])
-                        per_key[number] = known
-                    known += [(float(s_start - starts[k]), float(ends[k] - s_end), target) for k in positions]
+                    pairs_of(group.one_key).extend([(float(s_start - starts[k]), float(ends[k] - s_end), target)
+                                                    for k in positions])
                     continue
                 last_number = -1
-                found: list[tuple[float, float, str | None]] = []
+                into: list[tuple[float, float, str | None]] = []
                 for k in positions:
                     number = keys[k]
                     if number != last_number:
                         last_number = number
-                        known = per_key.get(number)
-                        if known is None:
-                            service, name, _ = index.call_keys[number]
-                            known = lists.get((service, name))
-                            if known is None:
-                                edge = (service, name, s.service, s.name)
-                                orphans_on[edge] = orphans_on.get(edge, 0) + 1
-                                known = lists[(service, name)] = pairs.setdefault(edge, [])
-                            per_key[number] = known
-                        found = known
-                    found.append((float(s_start - starts[k]), float(ends[k] - s_end), target))
+                        into = pairs_of(number)
+                    into.append((float(s_start - starts[k]), float(ends[k] - s_end), target))
             continue
         for c in _producers(s, index, config, None, None):
             found = lists.get((c.service, c.name))
