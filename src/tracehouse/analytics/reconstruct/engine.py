@@ -113,6 +113,9 @@ class _Group:
     #: positions of the calls with it, ascending, and their ends (`narrowed`); built on first use
     #: the caller key every call of the group has, or -1 where they differ
     one_key: int = -1
+    #: the longest call's duration: an orphan that lasted longer (a request's root, reached by no
+    #: call at all) skips the group unread
+    longest: int = 0
     by_path: dict[str | None, tuple[list[int], list[int]]] | None = None
     by_query: dict[str | None, tuple[list[int], list[int]]] | None = None
 
@@ -127,7 +130,7 @@ class _Group:
             found[1].append(ends[k])
         return out
 
-    def narrowed(self, end_lo: float, end_hi: float, path: str | None, query: str | None) -> list[int]:
+    def narrowed(self, end_lo: float, end_hi: float, path: str | None, query: str | None) -> Sequence[int]:
         """The positions (ascending) of the calls ending in [end_lo, end_hi] whose path, or query,
         can be the orphan's (`path`/`query`, not both None): the same calls the scan of the whole
         range keeps after comparing hints, minus those the chosen field alone rules out. Where
@@ -150,6 +153,9 @@ class _Group:
             n = (len(hit[0]) if hit is not None else 0) + (len(anything[0]) if anything is not None else 0)
             if fewest < 0 or n < fewest:
                 chosen, wild, fewest = hit, anything, n
+        if 2 * fewest > len(self.ends):
+            # the field rules out too few calls to pay for the merge: the whole range, as unnarrowed
+            return range(bisect.bisect_left(self.ends, end_lo), bisect.bisect_right(self.ends, end_hi))
         out: list[int] = []
         for part in (chosen, wild):
             if part is not None:
@@ -206,7 +212,8 @@ class _Index:
             self.groups.append(_Group(service, target, calls, [c.start for c in calls], [c.end for c in calls],
                                       [c.end - c.start for c in calls], [c.trace_id for c in calls],
                                       [number_of(_hints(c)) for c in calls], keys,
-                                      keys[0] if keys.count(keys[0]) == len(keys) else -1))
+                                      keys[0] if keys.count(keys[0]) == len(keys) else -1,
+                                      max(c.end - c.start for c in calls)))
         self.producer_hints = [number_of(_hints(c)) for c in self.producers_by_end]
 
     def groups_for(self, s: CallSpan) -> list[_Group]:
@@ -427,6 +434,8 @@ def _call_positions(s: CallSpan, index: _Index, config: EngineConfig, window: tu
     narrow = s.path is not None or s.query is not None
     path, query = s.path, s.query
     for group in index.groups_for(s):
+        if group.longest < min_duration:
+            continue
         starts, durations, traces, numbers = group.starts, group.durations, group.traces, group.hints
         ends = group.ends
         found: list[int] = []
@@ -613,6 +622,8 @@ def _score_calls(s: CallSpan, index: _Index, config: EngineConfig, window: tuple
     narrow = s.path is not None or s.query is not None
     path, query = s.path, s.query
     for group in index.groups_for(s):
+        if group.longest < min_duration:
+            continue
         starts, ends, durations, traces = group.starts, group.ends, group.durations, group.traces
         numbers, keys, calls = group.hints, group.keys, group.calls
         for k in (group.narrowed(end_lo, end_hi, path, query) if narrow
