@@ -109,13 +109,13 @@ class _Group:
     #: the number of each call's (service, operation, target) in the index's `call_keys`: what its
     #: pair's cost terms depend on besides the orphan's operation
     keys: list[int]
-    #: per request path, then per query (None: the call records none, so any orphan's agrees): the
-    #: positions of the calls with it, ascending, and their ends (`narrowed`); built on first use
     #: the caller key every call of the group has, or -1 where they differ
     one_key: int = -1
     #: the longest call's duration: an orphan that lasted longer (a request's root, reached by no
     #: call at all) skips the group unread
     longest: int = 0
+    #: per request path, then per query (None: the call records none, so any orphan's agrees): the
+    #: positions of the calls with it, ascending, and their ends (`narrowed`); built on first use
     by_path: dict[str | None, tuple[list[int], list[int]]] | None = None
     by_query: dict[str | None, tuple[list[int], list[int]]] | None = None
 
