@@ -97,9 +97,7 @@ def _run(reader: AnalyticsReader, flt: AnalysisFilter, spec: BaselineSpec | None
     The store's reads (the window's sample and count, then the baseline's count and sample) run on
     worker threads, while this thread works out the window's facts and critical paths: the store
     computes (in its own threads, or in the ClickHouse server) while Python computes. As many reads
-    at once as the reader serves to good effect (`concurrent_reads`): one on the embedded store,
-    whose every read already uses each core and whose memory bound is shared; the window's and the
-    baseline's side by side on a ClickHouse server, where each statement runs on about one core."""
+    at once as the reader serves to good effect (`concurrent_reads`; both stores say one)."""
     window, baseline, how, notes = plan(reader, flt, spec or BaselineSpec())
     if window is None:
         diagnosis = diagnose(Sides([], [], (flt.start_ns, flt.end_ns), (None, None), "", []))
