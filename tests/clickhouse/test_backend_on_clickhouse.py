@@ -21,7 +21,7 @@ from bench.clickhouse_local import ClickHouseServer
 from tests.backend.conftest import Backend, BackendFactory, wait_for
 from tests.backend.load import Load
 from tests.backend.otlp_requests import fbaas_request
-from tests.sampling.generated import gen_trace
+from tests.sampling.generated import GenTrace, gen_trace
 from tests.sampling.otlp import otlp_request
 
 from tracehouse.stores.clickhouse import ClickHouseStore, parse_location
@@ -197,6 +197,30 @@ drop:
 """
 
 
+def sampling_traffic(rng: random.Random, *, errors: int, health: int, rest: int,
+                     rest_spans: int) -> tuple[list[GenTrace], list[GenTrace], list[GenTrace]]:
+    """Traces for SAMPLING_POLICY, all starting now under the root service `checkout`: `errors` of
+    4 spans with an error (kept by the errors policy), `health` health checks of 2 spans with an
+    error (dropped by the drop rule, though the errors policy would keep them), and `rest` of
+    `rest_spans` spans without one (left to the probabilistic policy)."""
+    now = time.time_ns()
+    failing = [gen_trace(rng, error=True, spans=4, root_service="checkout", start_ns=now) for _ in range(errors)]
+    checks = [gen_trace(rng, error=True, spans=2, root_service="checkout", root_operation="GET /healthz",
+                        start_ns=now) for _ in range(health)]
+    others = [gen_trace(rng, spans=rest_spans, root_service="checkout", start_ns=now) for _ in range(rest)]
+    return failing, checks, others
+
+
+def post_split(server: Backend, traces: list[GenTrace]) -> None:
+    """Sends the traces in two OTLP requests, every child span first and the roots a moment later,
+    so each trace is held without its root for a while, as when its services report at different
+    times, and is decided only once its root is in (`wait_after_root` counts from the root)."""
+    for rows in ([r for t in traces for r in t.rows[1:]], [t.rows[0] for t in traces]):
+        response = httpx.post(server.traces_url, content=otlp_request(rows),
+                              headers={"Content-Type": "application/x-protobuf"}, timeout=30)
+        assert response.status_code == 200, response.text
+
+
 def test_tail_sampling_on_clickhouse_keeps_and_drops_whole_traces(
         backend: BackendFactory, clickhouse_server: ClickHouseServer, tmp_path: Path) -> None:
     """`tracehouse up --store clickhouse://... --sampling FILE`: spans wait in ClickHouse (ADR 20);
@@ -205,18 +229,9 @@ def test_tail_sampling_on_clickhouse_keeps_and_drops_whole_traces(
     policy = tmp_path / "policy.yaml"
     policy.write_text(SAMPLING_POLICY)
     server = backend("--store", store_url(clickhouse_server), "--sampling", str(policy), start_timeout=START)
-    rng = random.Random(21)
-    now = time.time_ns()
-    errors = [gen_trace(rng, error=True, spans=4, root_service="checkout", start_ns=now) for _ in range(10)]
-    health = [gen_trace(rng, error=True, spans=2, root_service="checkout", root_operation="GET /healthz",
-                        start_ns=now) for _ in range(5)]
-    rest = [gen_trace(rng, spans=4, root_service="checkout", start_ns=now) for _ in range(150)]
+    errors, health, rest = sampling_traffic(random.Random(21), errors=10, health=5, rest=150, rest_spans=4)
     everything = errors + health + rest
-    # Split across two requests: the children first, the roots a moment later.
-    for rows in ([r for t in everything for r in t.rows[1:]], [t.rows[0] for t in everything]):
-        response = httpx.post(server.traces_url, content=otlp_request(rows),
-                              headers={"Content-Type": "application/x-protobuf"}, timeout=30)
-        assert response.status_code == 200, response.text
+    post_split(server, everything)
     api = httpx.Client(base_url=server.query_url, timeout=30)
 
     def settled() -> dict[str, list[int]] | None:
@@ -271,17 +286,9 @@ def test_tail_sampling_on_clickhouse_after_kill_9_replays_the_spool_and_counts_e
     first = backend(*flags, start_timeout=START)
     applied = first.data_dir / "spool" / "applied"
     before = applied.read_bytes() if applied.exists() else None
-    rng = random.Random(22)
-    now = time.time_ns()
-    errors = [gen_trace(rng, error=True, spans=4, root_service="checkout", start_ns=now) for _ in range(8)]
-    health = [gen_trace(rng, error=True, spans=2, root_service="checkout", root_operation="GET /healthz",
-                        start_ns=now) for _ in range(4)]
-    rest = [gen_trace(rng, spans=5, root_service="checkout", start_ns=now) for _ in range(60)]
+    errors, health, rest = sampling_traffic(random.Random(22), errors=8, health=4, rest=60, rest_spans=5)
     everything = errors + health + rest
-    for rows in ([r for t in everything for r in t.rows[1:]], [t.rows[0] for t in everything]):
-        response = httpx.post(first.traces_url, content=otlp_request(rows),
-                              headers={"Content-Type": "application/x-protobuf"}, timeout=30)
-        assert response.status_code == 200, response.text
+    post_split(first, everything)
     spans = sum(len(t.rows) for t in everything)
 
     def sampling_state(server: Backend) -> dict[str, Any]:
