@@ -2,7 +2,8 @@
 
 The analytics tests compare a ClickHouse store with a DuckDB reference holding the same batches;
 `reference_store` and `clickhouse_store_of` open both, for their module fixtures (a module-scoped
-fixture parametrized by CLICKHOUSE_KINDS gets one ClickHouse store of each kind)."""
+fixture parametrized by CLICKHOUSE_KINDS gets one ClickHouse store of each kind); `filled` is what
+they share."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import pyarrow as pa
 import pytest
 from bench.clickhouse_local import ClickHouseServer
 from tests.backend.conftest import backend
 
+from tracehouse.store.contract import Store
 from tracehouse.stores.clickhouse import ClickHouseStore, parse_location
 from tracehouse.stores.clickhouse.chdb_transport import ChdbTransport
 from tracehouse.stores.duckdb import DuckDBStore
@@ -25,17 +28,25 @@ __all__ = ["CLICKHOUSE_KINDS", "backend", "clickhouse_store_of", "reference_stor
 # One 18.16 server (the session's) and chDB (the modern dialect, in process).
 CLICKHOUSE_KINDS = ["clickhouse-18.16", "chdb"]
 
+StoreT = TypeVar("StoreT", bound=Store)
+
 
 @contextmanager
-def reference_store(batches: Iterable[pa.Table], directory: Path) -> Iterator[DuckDBStore]:
-    """An embedded store in `directory` holding these batches: the reference answers."""
-    store = DuckDBStore(directory / "tracehouse.duckdb")
+def filled(store: StoreT, batches: Iterable[pa.Table]) -> Iterator[StoreT]:
+    """`store`, just opened, holding these batches too; closed on leaving, even if a write fails."""
     try:
         for b in batches:
             store.write_spans(b)
         yield store
     finally:
         store.close()
+
+
+@contextmanager
+def reference_store(batches: Iterable[pa.Table], directory: Path) -> Iterator[DuckDBStore]:
+    """An embedded store in `directory` holding these batches: the reference answers."""
+    with filled(DuckDBStore(directory / "tracehouse.duckdb"), batches) as store:
+        yield store
 
 
 @contextmanager
@@ -52,9 +63,5 @@ def clickhouse_store_of(request: pytest.FixtureRequest, batches: Iterable[pa.Tab
         assert request.param == "clickhouse-18.16", request.param
         server: ClickHouseServer = request.getfixturevalue("clickhouse_server")
         store = ClickHouseStore(parse_location(f"clickhouse://127.0.0.1:{server.http_port}/{database}"))
-    try:
-        for b in batches:
-            store.write_spans(b)
-        yield store
-    finally:
-        store.close()
+    with filled(store, batches) as filled_store:
+        yield filled_store
