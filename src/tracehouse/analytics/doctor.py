@@ -101,7 +101,7 @@ def _run(reader: AnalyticsReader, flt: AnalysisFilter, spec: BaselineSpec | None
     window, baseline, how, notes = plan(reader, flt, spec or BaselineSpec())
     if window is None:
         diagnosis = diagnose(Sides([], [], (flt.start_ns, flt.end_ns), (None, None), "", []))
-        return diagnosis, _context(reader, diagnosis, flt, None) if with_context else None
+        return diagnosis, _window_context(reader, flt, None) if with_context else None
     workers = max(1, min(2, reader.concurrent_reads))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="doctor-reads") as reads:
         window_read = reads.submit(reader.cause_sample, window, max_traces)
@@ -110,10 +110,7 @@ def _run(reader: AnalyticsReader, flt: AnalysisFilter, spec: BaselineSpec | None
         try:
             window_sample = window_read.result()
             inc = trace_facts(window_sample)
-            # The context's critical paths come from the window's sample already read (cause_sample
-            # has trace_sample's columns): a second sample of the window cost 0.25 s at 1M traces.
-            context = analyze_latency(reader, window, max_traces=CONTEXT_SAMPLE,
-                                      table=window_sample) if with_context else None
+            context = _window_context(reader, window, window_sample) if with_context else None
             n_window = window_count.result()
             base_sample, n_base = base_read.result() if base_read is not None else (None, 0)
         except BaseException:
@@ -136,11 +133,14 @@ def _run(reader: AnalyticsReader, flt: AnalysisFilter, spec: BaselineSpec | None
     return diagnosis, context
 
 
-def _context(reader: AnalyticsReader, diagnosis: Diagnosis, flt: AnalysisFilter,
-             window_sample: pa.Table | None) -> Report | None:
-    if diagnosis.window_start_ns is None:
+def _window_context(reader: AnalyticsReader, window: AnalysisFilter, window_sample: pa.Table | None) -> Report | None:
+    """The window's critical paths ("where requests wait"); None when the window has no start (no
+    window given and nothing stored to pick one from). From `window_sample` when the window's sample
+    is read already (cause_sample has trace_sample's columns): a second sample of the window cost
+    0.25 s at 1M traces."""
+    if window.start_ns is None:
         return None
-    return analyze_latency(reader, context_filter(diagnosis, flt), max_traces=CONTEXT_SAMPLE, table=window_sample)
+    return analyze_latency(reader, window, max_traces=CONTEXT_SAMPLE, table=window_sample)
 
 
 def _sample_and_count(reader: AnalyticsReader, flt: AnalysisFilter, max_traces: int) -> tuple[pa.Table, int]:
@@ -179,12 +179,6 @@ def doctor_report(diagnosis: Diagnosis, context: Report | None = None) -> Report
         params["context"] = {"title": "Where requests wait (critical path)",
                              "findings": context.findings, "notes": context.notes}
     return Report("doctor", "tracehouse doctor", findings, columns, rows, params=params, notes=notes)
-
-
-def context_filter(diagnosis: Diagnosis, flt: AnalysisFilter) -> AnalysisFilter:
-    if diagnosis.window_start_ns is None or diagnosis.window_end_ns is None:
-        return flt
-    return _with_window(flt, diagnosis.window_start_ns, diagnosis.window_end_ns)
 
 
 def doctor(reader: AnalyticsReader, flt: AnalysisFilter, spec: BaselineSpec | None = None,
