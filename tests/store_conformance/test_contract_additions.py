@@ -75,24 +75,21 @@ def test_trace_times_of_nothing(written: Store) -> None:
     assert written.trace_times(AnalysisFilter(service="nobody")) == (0, None, None)  # type: ignore[attr-defined]
 
 
-def test_doctor_answers_the_same_with_its_reads_side_by_side_or_one_at_a_time(
-        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    """doctor reads the window and the baseline at once where the store says reads run well so
-    (`concurrent_reads`); its report must not depend on it. 75 traces a side, samples of 30 (more
-    than doctor's minimum support), so both sides take the sampled reads."""
-    store.write_spans(batch([fbaas_trace(BASE_NS + k * SECOND, error_in="buzzer" if k % 7 == 3 else None)
-                             for k in range(150)]))
-    own = store.concurrent_reads  # type: ignore[attr-defined]
-    assert isinstance(own, int) and own >= 1
+def test_doctor_on_fixed_samples_gives_the_embedded_report(store: Store, tmp_path: Path) -> None:
+    """75 traces a side, samples of 30 (more than doctor's minimum support), so both sides take the
+    sampled reads; the report is the embedded store's on the same spans."""
+    sent = batch([fbaas_trace(BASE_NS + k * SECOND, error_in="buzzer" if k % 7 == 3 else None) for k in range(150)])
+    store.write_spans(sent)
+    reference = DuckDBStore(tmp_path / "doctor-reference.duckdb")
+    reference.write_spans(sent)
     flt = AnalysisFilter(start_ns=BASE_NS + 75 * SECOND, end_ns=BASE_NS + 150 * SECOND)
-    reports = []
-    for reads in (own, 1, 2):
-        monkeypatch.setattr(store, "concurrent_reads", reads)
-        reports.append(Analyses(store).doctor(flt, None, sample=30).to_json())
-    notes = " ".join(reports[0]["notes"])
+    report = Analyses(store).doctor(flt, None, sample=30).to_json()
+    expected = Analyses(reference).doctor(flt, None, sample=30).to_json()
+    reference.close()
+    notes = " ".join(report["notes"])
     assert "sample of 30 of the window's 75 traces and 30 of the baseline's 75" in notes
-    assert "hypotheses" in notes and "Too few" not in reports[0]["findings"][0]
-    assert reports[0] == reports[1] == reports[2]
+    assert "hypotheses" in notes and "Too few" not in report["findings"][0]
+    assert report == expected
 
 
 def _metrics(store: Store, **kwargs: Any) -> list[tuple[Any, ...]]:

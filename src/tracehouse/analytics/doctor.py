@@ -94,16 +94,18 @@ def _run(reader: AnalyticsReader, flt: AnalysisFilter, spec: BaselineSpec | None
          with_context: bool) -> tuple[Diagnosis, Report | None]:
     """The diagnosis, and with_context: the window's critical paths, from the window's sample.
 
-    The store's reads (the window's sample and count, then the baseline's count and sample) run on
-    worker threads, while this thread works out the window's facts and critical paths: the store
-    computes (in its own threads, or in the ClickHouse server) while Python computes. As many reads
-    at once as the reader serves to good effect (`concurrent_reads`; both stores say one)."""
+    The store's reads (the window's sample and count, then the baseline's sample and count) run one
+    after another on a worker thread, while this thread works out the window's facts and critical
+    paths: the store computes (in its own threads, or in the ClickHouse server) while Python
+    computes. One read at a time: each of the embedded store's reads uses every core already, and
+    on ClickHouse two side by side slowed each other about 2x on 2 cores (docs/clickhouse.md). If a
+    read or this thread's work fails, the reads still queued are cancelled, the one running is
+    waited for, and the error is raised here."""
     window, baseline, how, notes = plan(reader, flt, spec or BaselineSpec())
     if window is None:
         diagnosis = diagnose(Sides([], [], (flt.start_ns, flt.end_ns), (None, None), "", []))
         return diagnosis, _window_context(reader, flt, None) if with_context else None
-    workers = max(1, min(2, reader.concurrent_reads))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="doctor-reads") as reads:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="doctor-reads") as reads:
         window_read = reads.submit(reader.cause_sample, window, max_traces)
         window_count = reads.submit(lambda: reader.trace_times(window)[0])
         base_read = reads.submit(_sample_and_count, reader, baseline, max_traces) if baseline is not None else None

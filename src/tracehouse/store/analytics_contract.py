@@ -87,12 +87,6 @@ class Selection:
 
 @runtime_checkable
 class AnalyticsReader(Protocol):
-    #: How many analysis reads (samples, counts) may run at once to good effect: 1 where each read
-    #: already uses every core of this process and all reads share one memory bound (the embedded
-    #: store), 2 or more where a server runs them, each with its own bounds. doctor reads its window
-    #: and its baseline side by side when this is 2 or more.
-    concurrent_reads: int
-
     def route_stats(self, flt: AnalysisFilter, slowest_fraction: float | None = None,
                     max_traces: int | None = None) -> pa.Table:
         """One row per route: the traces that make the same calls (caller service:operation ->

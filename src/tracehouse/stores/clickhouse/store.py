@@ -136,11 +136,6 @@ class ClickHouseStore(ClickHouseSampling):
 
     # One INSERT per batch; ClickHouse prefers large blocks (one part each, merged in background).
     preferred_batch_spans = 50_000
-    # One read at a time: on the 2-core test machine, doctor's window and baseline reads side by side
-    # slowed each other about 2x (1M traces: doctor 1.41-1.88 s against 1.50-1.75 s one at a time),
-    # so overlapping the Python work with the reads is the whole gain. A server with cores to spare
-    # may do better with 2 (untested here).
-    concurrent_reads = 1
 
     def __init__(self, location: ClickHouseLocation, read_only: bool = False,
                  transport: Transport | None = None, owns_transport: bool = True,

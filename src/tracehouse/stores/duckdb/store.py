@@ -117,8 +117,6 @@ class DuckDBStore:
     # low load, 70 bytes per span against 68.5 at 122,880 and 96 at 30,720.
     ROW_GROUP_SIZE = 61_440
     preferred_batch_spans = ROW_GROUP_SIZE
-    # Each analysis read already runs on every core, and all share the store's memory limit.
-    concurrent_reads = 1
 
     def __init__(self, path: Path, memory_limit: str = "256MB", read_only: bool = False,
                  sql_memory_bytes: int = 512 * 2**20, disk_reserve_bytes: int = 0) -> None:
