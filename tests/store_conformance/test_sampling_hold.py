@@ -241,6 +241,37 @@ def test_a_replayed_batch_is_stored_once(open_store: Callable[..., Store]) -> No
     assert (sum(m.kept_traces for m in minutes), sum(m.kept_spans for m in minutes)) == (20, 80)
 
 
+def test_a_replayed_batch_does_not_bring_a_trace_to_the_size_cap(open_store: Callable[..., Store]) -> None:
+    """The size cap counts spans (trace, span id, start: what write_spans stores once), not held
+    rows: 6 spans held twice (the spool replays after a crash) are 6 spans under a cap of 8, and the
+    trace is due at its 8th span. A span id sent again with another start is another span."""
+    s = sampling(open_store())
+    rng = random.Random(14)
+    sampler = TailSampler(s, parse_policy_text(
+        "policies: [{always: true}]\ndecision: {wait_after_root: 0s, max_wait: 1h, max_trace_spans: 8}"))
+    trace = gen_trace(rng, spans=8, root=False)               # no root: only the cap (or an hour) makes it due
+    first, moved = trace.rows[0], dict(trace.rows[0], start_time_unix_nano=trace.rows[0]["start_time_unix_nano"] + 1)
+
+    def due() -> list[tuple[bytes, int]]:
+        return list(s.ready_to_decide(2**62, 0, 2**62, 8, 0, 100))
+
+    hold(sampler, batch_of([], trace.rows[:6]))
+    hold(sampler, batch_of([], trace.rows[:6]))               # the replay: 12 rows, 6 spans
+    hold(sampler, batch_of([], [first]))                      # and once more: 13 rows
+    assert due() == [], "held copies counted as spans towards the cap"
+    assert sampler.settle_all() == 0
+    hold(sampler, batch_of([], [trace.rows[6]]))
+    assert due() == []                                        # 7 spans
+    hold(sampler, batch_of([], [moved]))                      # the same span id, another start: 8
+    # Due with its held rows (what the pass reads, its budget: held_spans loads every copy); the
+    # policies and the per-minute counts see its 8 spans.
+    assert due() == [(trace.trace_id, 15)] and s.held_count() == (1, 15)
+    assert [f.span_count for f in facts_of(s.held_facts([trace.trace_id]))] == [8]
+    assert sampler.settle_all() == 1
+    assert stored(s, [trace]) == {trace.trace_id: 8}
+    assert sum(m.kept_spans for m in s.sampling_minutes(0)) == 8
+
+
 @pytest.mark.parametrize("factory", CLICKHOUSE, ids=str)
 def test_two_instances_deciding_the_same_traces_record_and_count_them_once(
         open_store: Callable[..., Store]) -> None:

@@ -66,9 +66,12 @@ class SamplingStore(Protocol):
 
     def ready_to_decide(self, now_unix_nano: int, wait_after_root_ns: int, max_wait_ns: int,
                         max_trace_spans: int, cache_since_unix_nano: int, limit: int) -> list[tuple[bytes, int]]:
-        """(trace id, held spans) of held traces due for a decision, oldest first, at most `limit`:
+        """(trace id, held rows) of held traces due for a decision, oldest first, at most `limit`:
         the root arrived `wait_after_root_ns` ago, or the first span `max_wait_ns` ago, or
-        `max_trace_spans` spans are held, or a decision since `cache_since_unix_nano` exists."""
+        `max_trace_spans` spans are held, or a decision since `cache_since_unix_nano` exists. The
+        cap counts each span once (trace, span id, start), as held_facts does; the held rows count
+        a span held twice (a replayed batch) twice: they are what a pass reads for the trace
+        (held_spans loads every copy), the sampler's per-pass budget."""
         ...
 
     def held_facts(self, trace_ids: Sequence[bytes], with_attributes: bool = False) -> pa.Table:
@@ -94,7 +97,8 @@ class SamplingStore(Protocol):
         ...
 
     def held_count(self) -> tuple[int, int]:
-        """(traces, spans) waiting for a decision."""
+        """(traces, held rows) waiting for a decision: a span held twice (a replayed batch) counts
+        twice until its trace is decided, as it is held twice."""
         ...
 
     def forget_decisions(self, before_unix_nano: int, minutes_before_unix_nano: int) -> None:

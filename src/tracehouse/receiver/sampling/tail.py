@@ -33,6 +33,7 @@ from tracehouse.store import DecidedTrace, SamplingStore, SpanWriter, WriteResul
 log = logging.getLogger(__name__)
 
 MAX_TRACES_PER_PASS = 20_000
+# Counted in held rows (ready_to_decide's): what a pass loads, a replayed span's copies included.
 MAX_SPANS_PER_PASS = 60_000
 # Per-minute counts are kept this long; dropped decisions as long as the policy file's decision_cache.
 MINUTES_KEPT_NS = 7 * 86400 * 10**9

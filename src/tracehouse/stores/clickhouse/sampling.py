@@ -139,12 +139,20 @@ class ClickHouseSampling:
 
     def ready_to_decide(self, now_unix_nano: int, wait_after_root_ns: int, max_wait_ns: int,
                         max_trace_spans: int, cache_since_unix_nano: int, limit: int) -> list[tuple[bytes, int]]:
+        """A trace in ready.sql's answer only because its held rows reach the cap is due if its
+        spans, each counted once, do too (capped_spans.sql). One that does not leaves its place in
+        `limit` empty for this pass: only a replayed trace near the cap, until it is due anyway."""
         if not self.sampling_tables_exist():
             return []
         rows = self._sampling_select("ready", now=now_unix_nano, after_root=wait_after_root_ns,
                                      max_wait=max_wait_ns, max_spans=max_trace_spans,
                                      cache_since=cache_since_unix_nano, limit=max(0, limit)).rows
-        return [(bytes.fromhex(str(tid)), int(spans)) for tid, spans in rows]
+        ready = [(bytes.fromhex(str(tid)), int(held), bool(int(anyway))) for tid, held, anyway in rows]
+        capped: set[bytes] = set()
+        for chunk in _chunks([tid for tid, _, anyway in ready if not anyway]):
+            capped.update(bytes.fromhex(str(r[0])) for r in self._sampling_select(
+                "capped_spans", trace_ids=chunk, max_spans=max_trace_spans).rows)
+        return [(tid, held) for tid, held, anyway in ready if anyway or tid in capped]
 
     def held_facts(self, trace_ids: Sequence[bytes], with_attributes: bool = False) -> pa.Table:
         """Also notes which (hold_id, received) pairs it read per trace: release_held releases
