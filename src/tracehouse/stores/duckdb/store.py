@@ -99,6 +99,18 @@ def _writes(method: _Method) -> _Method:
     return locked  # type: ignore[return-value]
 
 
+def _on_writer(method: _Method) -> _Method:
+    """A read on the write cursor (tail sampling's, in the writer's transaction view): it runs under
+    the write lock, as a SQL snapshot's CHECKPOINT on that cursor does from an HTTP thread, because
+    DuckDB refuses a second call on a busy connection ("connection is busy") instead of waiting. Not
+    a change: the snapshot stays."""
+    @functools.wraps(method)
+    def locked(self: DuckDBStore, *args: Any, **kwargs: Any) -> Any:
+        with self._write_lock:
+            return method(self, *args, **kwargs)
+    return locked  # type: ignore[return-value]
+
+
 class DuckDBStore:
     """A tracehouse store in one DuckDB file. See tracehouse.store.contract for the guarantees.
 
@@ -407,17 +419,21 @@ class DuckDBStore:
         if batch.num_rows:
             sampling.hold_spans(self._sampling_writer(), batch, received_unix_nano)
 
+    @_on_writer
     def ready_to_decide(self, now_unix_nano: int, wait_after_root_ns: int, max_wait_ns: int,
                         max_trace_spans: int, cache_since_unix_nano: int, limit: int) -> list[tuple[bytes, int]]:
         return sampling.ready_to_decide(self._sampling_writer(), now_unix_nano, wait_after_root_ns, max_wait_ns,
                                         max_trace_spans, cache_since_unix_nano, limit)
 
+    @_on_writer
     def held_facts(self, trace_ids: Sequence[bytes], with_attributes: bool = False) -> pa.Table:
         return sampling.held_facts(self._sampling_writer(), trace_ids, with_attributes)
 
+    @_on_writer
     def held_spans(self, trace_ids: Sequence[bytes]) -> pa.Table:
         return sampling.held_spans(self._sampling_writer(), trace_ids)
 
+    @_on_writer
     def prior_decisions(self, trace_ids: Sequence[bytes], cache_since_unix_nano: int) -> dict[bytes, PriorDecision]:
         return sampling.prior_decisions(self._sampling_writer(), trace_ids, cache_since_unix_nano)
 
