@@ -65,8 +65,11 @@ def _one(topology: str, load: float, seed: int, measure_memory: bool, evidence: 
             "link_eq": ours_eq.link_accuracy, "trace_eq": ours_eq.trace_accuracy,
             "fcfs_trace_eq": fcfs_eq.trace_accuracy,
             "bins": [(b.links, b.correct) for b in ours.calibration],
+            # cut links, right, requests, whole: ours, FCFS; then ours with interchangeable siblings
+            # counted right (~) and the taught reference (the same links and requests)
             "counts": (ours.true_links, ours.correct, ours.requests, ours.requests_whole,
-                       fcfs.correct, fcfs.requests_whole),
+                       fcfs.correct, fcfs.requests_whole, ours_eq.correct, ours_eq.requests_whole,
+                       ref.correct, ref.requests_whole),
             "taught_link": ref.link_accuracy, "taught_trace": ref.trace_accuracy}
 
 
@@ -151,12 +154,18 @@ def run() -> dict[str, Any]:
               f"(FCFS {statistics.median(r['fcfs_trace'] for r in top):.1%})")
         # Pooled: every cut link and every request of every topology and seed at the top load, each
         # counted once (the median above weighs a topology of 3-6 sibling calls like one of 2 calls).
-        links, right, requests, whole, fcfs_right, fcfs_whole = (sum(c) for c in zip(*(r["counts"] for r in top),
-                                                                                  strict=True))
+        (links, right, requests, whole, fcfs_right, fcfs_whole, right_eq, whole_eq, taught_right,
+         taught_whole) = (sum(c) for c in zip(*(r["counts"] for r in top), strict=True))
         print(f"{mode}: most concurrent load ({LOADS[-1]}), pooled over every topology and seed: link "
               f"{right / links:.1%} of {links} (FCFS {fcfs_right / links:.1%}), whole trace {whole / requests:.1%} "
               f"of {requests} (FCFS {fcfs_whole / requests:.1%})")
+        print(f"{mode}: the same pooled, interchangeable siblings counted right (link~/trace~): link "
+              f"{right_eq / links:.1%}, whole trace {whole_eq / requests:.1%}; taught reference: link "
+              f"{taught_right / links:.1%}, whole trace {taught_whole / requests:.1%}")
         results[f"pooled@{LOADS[-1]}/{mode}"] = {"link": right / links, "trace": whole / requests,
-                                                 "fcfs_link": fcfs_right / links, "fcfs_trace": fcfs_whole / requests}
+                                                 "fcfs_link": fcfs_right / links, "fcfs_trace": fcfs_whole / requests,
+                                                 "link_eq": right_eq / links, "trace_eq": whole_eq / requests,
+                                                 "taught_link": taught_right / links,
+                                                 "taught_trace": taught_whole / requests}
     print(f"load average at the end {_load()}")
     return results

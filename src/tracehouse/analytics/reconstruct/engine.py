@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from math import exp, log1p
@@ -438,19 +439,21 @@ def _call_positions(s: CallSpan, index: _Index, config: EngineConfig, window: tu
             continue
         starts, durations, traces, numbers = group.starts, group.durations, group.traces, group.hints
         ends = group.ends
-        found: list[int] = []
-        for k in (group.narrowed(end_lo, end_hi, path, query) if narrow
-                  else range(bisect.bisect_left(ends, end_lo), bisect.bisect_right(ends, end_hi))):
-            start = starts[k]
-            if first_start <= start <= last_start and durations[k] >= min_duration and traces[k] != trace:
-                if not plain:
-                    number = numbers[k]
-                    ok = agree.get(number)
-                    if ok is None:
-                        ok = agree[number] = _hints_agree(table[number], own)
-                    if not ok:
-                        continue
-                found.append(k)
+        # the timing bounds in a comprehension (most calls in the end range fail them: shorter than
+        # the orphan), the hints then on the few left
+        found = [k for k in (group.narrowed(end_lo, end_hi, path, query) if narrow
+                             else range(bisect.bisect_left(ends, end_lo), bisect.bisect_right(ends, end_hi)))
+                 if first_start <= starts[k] <= last_start and durations[k] >= min_duration and traces[k] != trace]
+        if found and not plain:
+            kept: list[int] = []
+            for k in found:
+                number = numbers[k]
+                ok = agree.get(number)
+                if ok is None:
+                    ok = agree[number] = _hints_agree(table[number], own)
+                if ok:
+                    kept.append(k)
+            found = kept
         if found:
             out.append((group, found))
     return out
@@ -533,8 +536,8 @@ def _solve(orphans: list[CallSpan], index: _Index, model: GapModel, config: Engi
             # farther still: an overestimate, so the confidence errs low).
             if with_confidence:
                 best = scored[0][0]
-                weight = sum(exp(best - cost) for cost, _, _ in scored[config.candidates_per_span:]
-                             if cost - best < NEGLIGIBLE_NATS)
+                weight = sum([exp(best - cost) for cost, _, _ in scored[config.candidates_per_span:]
+                              if cost - best < NEGLIGIBLE_NATS])
                 if unsearched and unsearched[0]:
                     weight += unsearched[0] * exp(best - scored[-1][0])
                 dropped[len(adjacency)] = (best, weight)
@@ -626,11 +629,12 @@ def _score_calls(s: CallSpan, index: _Index, config: EngineConfig, window: tuple
             continue
         starts, ends, durations, traces = group.starts, group.ends, group.durations, group.traces
         numbers, keys, calls = group.hints, group.keys, group.calls
-        for k in (group.narrowed(end_lo, end_hi, path, query) if narrow
-                  else range(bisect.bisect_left(ends, end_lo), bisect.bisect_right(ends, end_hi))):
+        # the timing bounds first, in a comprehension: most calls in the end range fail them
+        # (shorter than the orphan), and a comprehension rejects them faster than the loop below
+        for k in [k for k in (group.narrowed(end_lo, end_hi, path, query) if narrow
+                              else range(bisect.bisect_left(ends, end_lo), bisect.bisect_right(ends, end_hi)))
+                  if first_start <= starts[k] <= last_start and durations[k] >= min_duration and traces[k] != trace]:
             start = starts[k]
-            if not (first_start <= start <= last_start and durations[k] >= min_duration and traces[k] != trace):
-                continue
             if not plain:
                 number = numbers[k]
                 ok = agree.get(number)
@@ -824,7 +828,7 @@ def _seed_from(model: GapModel, orphans: list[CallSpan], index: _Index, config: 
         for (service, name), found in lists.items():
             edge = (service, name, s.service, s.name)
             first = before.get(edge, 0)
-            mine = sorted(found[first:], key=lambda v: v[0])
+            mine = sorted(found[first:], key=operator.itemgetter(0))
             if len(mine) < 3:
                 del found[first:]
                 continue

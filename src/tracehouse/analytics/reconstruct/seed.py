@@ -13,6 +13,7 @@ inside the peak seed the edge's model; the assignment rounds then refine it.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 import operator
 from collections import Counter, defaultdict
@@ -78,14 +79,17 @@ def _peak(values: list[float], span_ns: float, min_count: int,
     # each width is 4 times the last: its bins are the finest bins' indices divided by 4, so the
     # values are binned once
     finest = WIDTHS_NS[0]
-    # int(v // finest) for each value, mapped in C: every pair of a window passes here
-    bins = Counter(map(int, map(operator.floordiv, values, repeat(float(finest)))))
+    # v // finest for each value, counted in C (as floats: int() once per distinct bin, not per value)
+    bins: dict[int, int] = {int(b): count for b, count in
+                            Counter(map(operator.floordiv, values, repeat(float(finest)))).items()}
     for step, width in enumerate(WIDTHS_NS):
         if step:
-            coarser: Counter[int] = Counter()
+            # a plain dict: a Counter's += on a new key goes through its Python-level __missing__
+            coarser: dict[int, int] = {}
             ratio = width // WIDTHS_NS[step - 1]
             for b, count in bins.items():
-                coarser[b // ratio] += count
+                coarse = b // ratio
+                coarser[coarse] = coarser.get(coarse, 0) + count
             bins = coarser
         background = n * 3 * width / max(span_ns, 3 * width)
         for b in list(bins):
@@ -130,7 +134,7 @@ def seed(model: GapModel, pairs: dict[EdgeKey, list[tuple[float, float, str | No
             # and fitting the pairs inside it would teach a law far too narrow, that the assignment
             # rounds then only narrow further: the law is unmixed from the chance pairs instead.
             median, scale = _unmix(tight, ranges, centre, half)
-            targets = Counter(v[2] for v, t in zip(values, tight, strict=True) if abs(t - median) <= scale)
+            targets = Counter([v[2] for v, t in zip(values, tight, strict=True) if abs(t - median) <= scale])
             target = targets.most_common(1)[0][0] if targets else None
             inside = [(x, 0.0, target) for x in _quantiles(median, scale, QUANTILE_SAMPLES)]
         by_edge[edge] = inside
@@ -186,7 +190,13 @@ def _unmix(values: list[float], ranges: list[tuple[float, float, int]], centre: 
         last = bisect.bisect_right(xs, median + 20 * scale)
         density = 1 / (2 * scale)
         near, owners = xs[first:last], owner[first:last]
-        odds = [exp(-abs(x - median) / scale) * density * d for x, d in zip(near, spaced[first:last], strict=True)]
+        # exp(-|x - median| / scale) on each side of the median without abs(): -|x - median| is
+        # x - median below it and median - x above (a rounded difference only changes sign)
+        mid = bisect.bisect_left(xs, median, first, last)
+        odds = [exp((x - median) / scale) * density * d
+                for x, d in zip(xs[first:mid], spaced[first:mid], strict=True)]
+        odds += [exp((median - x) / scale) * density * d
+                 for x, d in zip(xs[mid:last], spaced[mid:last], strict=True)]
         totals = [(1 - found) / found] * len(spacing)
         for g, o in zip(owners, odds, strict=True):
             totals[g] += o
@@ -195,13 +205,15 @@ def _unmix(values: list[float], ranges: list[tuple[float, float, int]], centre: 
         if mass <= 0:
             break
         found = min(max(mass / len(spacing), 0.05), 0.95)
-        running, new_median = 0.0, median
-        for x, w in zip(near, weights, strict=True):   # in order of delay
-            running += w
-            if running >= mass / 2:
-                new_median = x
-                break
-        new_scale = max(sum([w * abs(x - new_median) for x, w in zip(near, weights, strict=True)]) / mass, 1.0)
+        # the weighted median: the first delay whose running weight reaches half the mass (the
+        # running sums, accumulated in C, only grow: weights are not negative)
+        half_mass = bisect.bisect_left(list(itertools.accumulate(weights)), mass / 2)
+        new_median = near[half_mass] if half_mass < len(near) else median
+        # |x - new_median| on each side without abs(), summed in the same order
+        split = bisect.bisect_left(near, new_median)
+        deviations = [w * (new_median - x) for x, w in zip(near[:split], weights[:split], strict=True)]
+        deviations += [w * (x - new_median) for x, w in zip(near[split:], weights[split:], strict=True)]
+        new_scale = max(sum(deviations) / mass, 1.0)
         converged = abs(new_median - median) < 0.01 * scale and abs(new_scale - scale) < 0.01 * scale
         median, scale = new_median, new_scale
         if converged:
