@@ -125,3 +125,31 @@ def test_the_model_carries_over_and_stays_bounded() -> None:
         assert s.link_accuracy >= 0.95
     assert all(len(samples) <= 50 for samples in model._edges.values())
     assert model.edge_count() <= 10
+
+
+
+def test_the_cycle_collector_is_paused_only_while_it_runs() -> None:
+    """`reconstruct` pauses the cycle collector for its own run (its tuples and lists form no
+    cycles) and gives it back as it found it: running when it was running, also when the engine
+    fails, and off when the caller had turned it off."""
+    import gc
+
+    spans = generate("chain", 300, 2.0, seed=3).call_spans()
+
+    assert gc.isenabled()
+    result = reconstruct(spans)
+    # objects allocated since the last pass: past the threshold that starts one, so none ran
+    pending = gc.get_count()[0]
+    assert pending > gc.get_threshold()[0]
+    assert result.links and gc.isenabled()
+    garbage = [[] for _ in range(2_000)]  # the collector runs again afterwards
+    assert gc.get_count()[0] < pending and garbage
+    with pytest.raises(AttributeError):
+        reconstruct([*spans, None])  # type: ignore[list-item]
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        reconstruct(spans)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
