@@ -107,6 +107,23 @@ class Assignment:
             row, base = owner, d
 
     def _augment(self, start: int) -> None:
+        # The common case first: the search's first pop (the least (distance, taken, column) of the
+        # row's own arcs) is a free column, so the search would end there, having scanned this row
+        # alone: the row takes it, its dual rises by the distance, nothing else moves. The same
+        # arithmetic as `_search`'s first scan, without its dictionaries and heap.
+        u, v, row_of = self.u, self.v, self.row_of
+        ur = u[start]
+        first: tuple[float, int, int] | None = None
+        for j, c in self.adj[start]:
+            entry = (0.0 + c - ur - v[j], 0 if row_of[j] < 0 else 1, j)
+            if first is None or entry < first:
+                first = entry
+        if first is not None and first[1] == 0:
+            low, _, j = first
+            u[start] += low
+            row_of[j] = start
+            self.col_of[start] = j
+            return
         sink, _, settled, pred, scanned = self._search(start)
         u, v, col_of, row_of = self.u, self.v, self.col_of, self.row_of
         low = settled[sink]

@@ -92,10 +92,10 @@ def _peak(values: list[float], span_ns: float, min_count: int,
                 coarser[coarse] = coarser.get(coarse, 0) + count
             bins = coarser
         background = n * 3 * width / max(span_ns, 3 * width)
-        for b in list(bins):
-            count = bins[b] + bins.get(b - 1, 0) + bins.get(b + 1, 0)
-            if count < min_count:
-                continue
+        # each bin's 3-bin count in a comprehension; the few past the floor are weighed below
+        get = bins.get
+        for b, count in [(b, count) for b, c in bins.items()
+                         if (count := c + get(b - 1, 0) + get(b + 1, 0)) >= min_count]:
             if coverage is not None:
                 background = coverage.expected((b - 1) * width, (b + 2) * width)
             z = (count - background) / math.sqrt(background + 1)
