@@ -5,8 +5,9 @@ For each topology (bench/reconstruct_data.py; `held_out` was never used to choos
 defaults) and each load (mean overlapping requests per service, idle to heavily concurrent), over
 several seeds: link accuracy (cut links rejoined to the right caller), whole-trace accuracy (every
 cut link of a request right, and no true root given a parent), the same for FCFS, a calibration
-table (confidence bins against accuracy), throughput (spans per second through the engine alone)
-and the peak memory the engine allocated (tracemalloc, Python objects; first seed, a separate run).
+table (confidence bins against accuracy), throughput (spans per second through the engine alone,
+and per second of a same-run CPU reference, bench/cpu_reference.py) and the peak memory the
+engine allocated (tracemalloc, Python objects; first seed, a separate run).
 
     python -m bench.run reconstruct
 """
@@ -20,6 +21,7 @@ import time
 import tracemalloc
 from typing import Any
 
+from bench.cpu_reference import reference_rate
 from bench.reconstruct_data import TOPOLOGIES, generate
 from tracehouse.analytics.reconstruct import EngineConfig, fcfs_baseline, reconstruct, taught
 from tracehouse.analytics.reconstruct.scoring import CONFIDENCE_BINS, score
@@ -39,9 +41,11 @@ EVIDENCE = (("attrs", True), ("timing", False))
 def _one(topology: str, load: float, seed: int, measure_memory: bool, evidence: bool = True) -> dict[str, Any]:
     data = generate(topology, REQUESTS, load, seed=seed, evidence=evidence)
     spans = data.call_spans()
+    before = reference_rate()
     began, cpu = time.perf_counter(), time.process_time()
     result = reconstruct(spans)
     seconds, cpu_seconds = time.perf_counter() - began, time.process_time() - cpu
+    reference = (before * reference_rate()) ** 0.5   # the host's speed around this run
     peak = 0
     if measure_memory:  # a second run: tracemalloc slows Python down several times
         tracemalloc.start()
@@ -59,6 +63,7 @@ def _one(topology: str, load: float, seed: int, measure_memory: bool, evidence: 
     ours_eq = score(result.links, data.truth, data.request_of, data.interchangeable)
     fcfs_eq = score(fcfs_links, data.truth, data.request_of, data.interchangeable)
     return {"concurrency": data.concurrency, "spans": len(data.rows), "seconds": seconds, "cpu_seconds": cpu_seconds,
+            "reference": reference,
             "peak_bytes": peak,
             "link": ours.link_accuracy, "trace": ours.trace_accuracy, "fcfs_link": fcfs.link_accuracy,
             "fcfs_trace": fcfs.trace_accuracy, "false_links": ours.false_links,
@@ -86,13 +91,15 @@ def run() -> dict[str, Any]:
           "services without); timing: the same requests with every shared attribute stripped.\n"
           "link/trace: strict; ~: a link to an interchangeable sibling call (same parent span, same endpoint)\n"
           "counts as right. conc: measured mean overlapping requests per service. spans/s: wall clock; cpu sp/s:\n"
-          "per second of this process's CPU time (the machine is shared: wall-clock rates follow the load).\n"
+          "per second of this process's CPU time (the machine is shared: wall-clock rates follow the load,\n"
+          "and CPU time itself stretches with the host's: the summary divides by a same-run CPU reference).\n"
           "taught: one assignment under gap models taught the true pairs (nothing learned from the fragments):\n"
           "the reference for how much better learning could do; what stays wrong there the timing cannot tell.")
     print(f"{'topology':12} {'evidence':8} {'load':>5} {'conc':>5} {'link':>7} {'trace':>7} {'fcfs link':>9} "
           f"{'fcfs trace':>10} {'link~':>7} {'trace~':>7} {'fcfs tr~':>8} {'spans/s':>8} {'cpu sp/s':>8} "
           f"{'peak MiB':>8} {'taught':>7} {'taught tr':>9}")
     results: dict[str, Any] = {}
+    references: list[float] = []
     n_bins = len(CONFIDENCE_BINS) - 1
     tallies = {(mode, top): [[0, 0] for _ in range(n_bins)] for mode, _ in EVIDENCE for top in (False, True)}
     for topology in TOPOLOGIES:
@@ -106,6 +113,10 @@ def run() -> dict[str, Any]:
                 med["peak_bytes"] = runs[0]["peak_bytes"]
                 rate = statistics.median(r["spans"] / r["seconds"] for r in runs)
                 cpu_rate = statistics.median(r["spans"] / max(r["cpu_seconds"], 1e-9) for r in runs)
+                # CPU spans/s per million reference iterations per CPU second (bench.cpu_reference)
+                per_reference = statistics.median(r["spans"] / max(r["cpu_seconds"], 1e-9) / r["reference"]
+                                                  for r in runs)
+                references.extend(r["reference"] for r in runs)
                 peak = f"{med['peak_bytes'] / 2**20:8.1f}" if med["peak_bytes"] else f"{'-':>8}"
                 print(f"{topology:12} {mode:8} {load:5.1f} {med['concurrency']:5.1f} {med['link']:7.1%} "
                       f"{med['trace']:7.1%} {med['fcfs_link']:9.1%} {med['fcfs_trace']:10.1%} {med['link_eq']:7.1%} "
@@ -114,6 +125,7 @@ def run() -> dict[str, Any]:
                       flush=True)
                 results[f"{topology}@{load}/{mode}"] = {**med, "spans_per_second": rate,
                                                        "cpu_spans_per_second": cpu_rate,
+                                                       "per_reference": per_reference,
                                                        "counts": [sum(c) for c in zip(*(r["counts"] for r in runs),
                                                                                       strict=True)]}
                 for r in runs:
@@ -152,6 +164,9 @@ def run() -> dict[str, Any]:
               f"(FCFS {statistics.median(r['fcfs_link'] for r in top):.1%}), "
               f"whole trace {statistics.median(r['trace'] for r in top):.1%} "
               f"(FCFS {statistics.median(r['fcfs_trace'] for r in top):.1%})")
+        print(f"{mode}: throughput against the same-run CPU reference, median over every topology and load: "
+              f"{statistics.median(r['per_reference'] for r in every):.0f} CPU spans/s per million reference "
+              f"iterations/s (lowest {min(r['per_reference'] for r in every):.0f})")
         # Pooled: every cut link and every request of every topology and seed at the top load, each
         # counted once (the median above weighs a topology of 3-6 sibling calls like one of 2 calls).
         (links, right, requests, whole, fcfs_right, fcfs_whole, right_eq, whole_eq, taught_right,
@@ -167,5 +182,10 @@ def run() -> dict[str, Any]:
                                                  "link_eq": right_eq / links, "trace_eq": whole_eq / requests,
                                                  "taught_link": taught_right / links,
                                                  "taught_trace": taught_whole / requests}
+    print(f"CPU reference (bench/cpu_reference.py) around every timed run: median "
+          f"{statistics.median(references):.2f} million iterations per CPU second (lowest {min(references):.2f}, "
+          f"highest {max(references):.2f})")
+    results["cpu_reference"] = {"median": statistics.median(references), "low": min(references),
+                                "high": max(references)}
     print(f"load average at the end {_load()}")
     return results
