@@ -3,8 +3,9 @@
 The machines here are virtual and shared: a fixed pure-Python loop ran at 3.9 to 6.7 million
 iterations per CPU second in five consecutive runs on an otherwise idle machine, so CPU time
 itself stretches with the host's load. A rate quoted alone cannot be compared across runs; the
-same rate divided by this loop's, measured just before and just after it, can (the ratio moved
-far less than either figure when the same code ran twice).
+same rate divided by this loop's, measured just before and just after it, takes out the part of
+that drift that lasts longer than a run (not the faster jitter: medians over seeds and topologies
+are still needed).
 
 The loop does what the reconstruction engine does most: dictionary look-ups and stores keyed by
 small integers, and integer arithmetic, in the interpreter.
