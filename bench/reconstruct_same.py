@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 
 from bench.reconstruct_data import TOPOLOGIES, generate
 from tracehouse.analytics.reconstruct import fcfs_baseline, reconstruct
@@ -42,4 +41,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-    sys.exit(0)
