@@ -80,12 +80,14 @@ def test_doctor_on_fixed_samples_gives_the_embedded_report(store: Store, tmp_pat
     sampled reads; the report is the embedded store's on the same spans."""
     sent = batch([fbaas_trace(BASE_NS + k * SECOND, error_in="buzzer" if k % 7 == 3 else None) for k in range(150)])
     store.write_spans(sent)
-    reference = DuckDBStore(tmp_path / "doctor-reference.duckdb")
-    reference.write_spans(sent)
     flt = AnalysisFilter(start_ns=BASE_NS + 75 * SECOND, end_ns=BASE_NS + 150 * SECOND)
     report = Analyses(store).doctor(flt, None, sample=30).to_json()
-    expected = Analyses(reference).doctor(flt, None, sample=30).to_json()
-    reference.close()
+    reference = DuckDBStore(tmp_path / "doctor-reference.duckdb")
+    try:
+        reference.write_spans(sent)
+        expected = Analyses(reference).doctor(flt, None, sample=30).to_json()
+    finally:
+        reference.close()
     notes = " ".join(report["notes"])
     assert "sample of 30 of the window's 75 traces and 30 of the baseline's 75" in notes
     assert "hypotheses" in notes and "Too few" not in report["findings"][0]
