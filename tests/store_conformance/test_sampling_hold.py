@@ -363,12 +363,15 @@ def test_trace_weights_take_ids_in_any_case_and_without_leading_zeros_and_skip_m
     assert sum(r["spans"] for r in unweighted) == 7 and sum(r["est_error_spans"] for r in unweighted) == 1
 
 
-def _hostile_trace(rng: random.Random, start_ns: int, tenant: str, big: int) -> GenTrace:
-    """Four spans with 18 span and 15 resource attributes each, values from a few bytes to `big`
+def _hostile_trace(rng: random.Random, start_ns: int, tenant: str, big: int, *, spans: int = 4,
+                   root: bool = True) -> GenTrace:
+    """`spans` spans with 18 span and 15 resource attributes each, values from a few bytes to `big`
     bytes (any Unicode, quotes, backslashes, control characters, JSON-looking text), an event and
-    a link with long values too, starting at `start_ns`."""
+    a link with long values too, starting at `start_ns`; the first span is the root, or (`root`
+    False) the child of a span never seen, the others its children."""
     tid = rng.randbytes(16)
-    ids = [rng.randbytes(8) for _ in range(4)]
+    ids = [rng.randbytes(8) for _ in range(spans)]
+    first_parent = None if root else rng.randbytes(8)
     text = "é€😀\"\\\n\t\x01{\"k\": [1]}</script>" * 64      # ~2.3 KB of hostile text
     rows = []
     for i, sid in enumerate(ids):
@@ -380,7 +383,7 @@ def _hostile_trace(rng: random.Random, start_ns: int, tenant: str, big: int) -> 
         resource = {"service.name": f"svc-{i % 2}", "tenant.id": tenant,
                     **{f"res.{k}": text[: 500 * k] for k in range(12)}, "res.long": text * 40}
         rows.append({
-            "trace_id": tid, "span_id": sid, "parent_span_id": None if i == 0 else ids[0],
+            "trace_id": tid, "span_id": sid, "parent_span_id": first_parent if i == 0 else ids[0],
             "trace_state": "vendor=" + "v" * 500, "service_name": f"svc-{i % 2}",
             "span_name": "GET /" + "ü" * 200 if i == 0 else f"op-{i}",
             "span_kind": 2, "start_time_unix_nano": start_ns + i, "end_time_unix_nano": start_ns + 10 + i,
@@ -436,3 +439,35 @@ def test_held_spans_with_many_huge_attributes_at_the_time_edges_read_back_as_if_
         for i, n in enumerate((m.kept_traces, m.dropped_traces, m.kept_spans, m.dropped_spans)):
             c[i] += n
     assert counted == {"acme": [2, 0, 8, 0], "(no policy)": [0, 1, 0, 4]}
+
+
+def test_a_replayed_hostile_batch_does_not_bring_a_trace_to_the_size_cap(open_store: Callable[..., Store]) -> None:
+    """The replay and the size cap with the hostile spans of the test above: 18 span and 15 resource
+    attributes, a value of ~1 MB, times in 1970 and up to 2262. Two traces one span under a cap of 8,
+    both held twice (the spool replays after a crash): 14 rows each, 7 spans, not due. The eighth
+    span of one brings it to the cap: it alone is decided, with its 8 spans stored once."""
+    s = sampling(open_store())
+    rng = random.Random(15)
+    sampler = TailSampler(s, parse_policy_text(
+        "policies: [{always: true}]\ndecision: {wait_after_root: 0s, max_wait: 1h, max_trace_spans: 8}"))
+    # No roots: only the cap (or an hour) makes them due. The 1970 starts are a trace's start time,
+    # not its arrival: max_wait counts from the arrival.
+    under = _hostile_trace(rng, 0, "acme", 1_000_000, spans=7, root=False)              # 1970-01-01T00:00:00Z
+    at = _hostile_trace(rng, MAX_TIME_UNIX_NANO - 17, "acme", 200_000, spans=8, root=False)  # ends 2262-01-01
+    replayed = batch_of([], under.rows + at.rows[:7])
+
+    def due() -> list[tuple[bytes, int]]:
+        return list(s.ready_to_decide(2**62, 0, 2**62, 8, 0, 100))
+
+    hold(sampler, replayed)
+    hold(sampler, replayed)                                   # the replay: 28 rows, 14 spans
+    assert s.held_count() == (2, 28)
+    assert due() == [], "held copies of hostile spans counted as spans towards the cap"
+    assert sampler.settle_all() == 0
+    hold(sampler, batch_of([], [at.rows[7]]))                 # its 8th span: at the cap
+    assert due() == [(at.trace_id, 15)]
+    assert sorted(f.span_count for f in facts_of(s.held_facts([under.trace_id, at.trace_id]))) == [7, 8]
+    assert sampler.settle_all() == 1
+    assert s.held_count() == (1, 14)
+    assert stored(s, [under, at]) == {at.trace_id: 8}
+    assert sum(m.kept_spans for m in s.sampling_minutes(0)) == 8
