@@ -72,12 +72,13 @@ def _roll_back(cur: duckdb.DuckDBPyConnection) -> None:
         cur.execute("ROLLBACK")
 
 
-def _unavailable(exc: BaseException) -> BaseException:
-    """A write error as the contract states it: disk or I/O trouble (a full disk, a failed write)
-    becomes StoreUnavailableError, which writers retry; anything else is left as it is."""
+def _unavailable(exc: BaseException, doing: str = "write") -> BaseException:
+    """A write's (or a read's: _reads) error as the contract states it: disk or I/O trouble (a full
+    disk, a failed write) becomes StoreUnavailableError, which writers retry; anything else is left
+    as it is."""
     if isinstance(exc, duckdb.IOException) or (
             isinstance(exc, duckdb.Error) and _DISK_TROUBLE.search(str(exc))):
-        return StoreUnavailableError(f"the store cannot write for now: {str(exc).strip().splitlines()[0]}")
+        return StoreUnavailableError(f"the store cannot {doing} for now: {str(exc).strip().splitlines()[0]}")
     return exc
 
 
@@ -109,6 +110,23 @@ def _on_writer(method: _Method) -> _Method:
         with self._write_lock:
             return method(self, *args, **kwargs)
     return locked  # type: ignore[return-value]
+
+
+def _reads(method: _Method) -> _Method:
+    """An analytics read: disk or I/O trouble becomes StoreUnavailableError, as on writes. A read
+    writes too: a sort or join past the memory limit spills to the temp directory beside the store,
+    and on a full disk DuckDB raised its own IOException, which the API and the CLI, expecting the
+    contract's StoreError, answered as an internal error. Anything else is left as it is."""
+    @functools.wraps(method)
+    def translated(self: DuckDBStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except duckdb.Error as exc:
+            error = _unavailable(exc, "read")
+            if error is exc:
+                raise
+            raise error from exc
+    return translated  # type: ignore[return-value]
 
 
 class DuckDBStore:
@@ -359,23 +377,29 @@ class DuckDBStore:
     def _analytics(self) -> DuckDBAnalytics:
         return DuckDBAnalytics(self._cursor())
 
+    @_reads
     def route_stats(self, flt: AnalysisFilter, slowest_fraction: float | None = None,
                     max_traces: int | None = None) -> pa.Table:
         return self._analytics().route_stats(flt, slowest_fraction, max_traces)
 
+    @_reads
     def origin_stats(self, flt: AnalysisFilter, service: str, operation: str | None = None,
                      max_traces: int | None = None) -> pa.Table:
         return self._analytics().origin_stats(flt, service, operation, max_traces)
 
+    @_reads
     def attribute_contrast(self, flt: AnalysisFilter, selection: Selection, max_traces: int) -> pa.Table:
         return self._analytics().attribute_contrast(flt, selection, max_traces)
 
+    @_reads
     def error_hotspots(self, flt: AnalysisFilter) -> pa.Table:
         return self._analytics().error_hotspots(flt)
 
+    @_reads
     def trace_sample(self, flt: AnalysisFilter, max_traces: int) -> pa.Table:
         return self._analytics().trace_sample(flt, max_traces)
 
+    @_reads
     def export_spans(self, flt: AnalysisFilter) -> pa.Table:
         return self._analytics().export_spans(flt)
 
@@ -385,21 +409,31 @@ class DuckDBStore:
         cursor = self._new_cursor()
         try:
             yield from DuckDBAnalytics(cursor).export_span_batches(flt)
+        except duckdb.Error as exc:   # as _reads does: a generator's errors come at each batch
+            error = _unavailable(exc, "read")
+            if error is exc:
+                raise
+            raise error from exc
         finally:
             cursor.close()
 
+    @_reads
     def count_traces(self, flt: AnalysisFilter) -> int:
         return self._analytics().count_traces(flt)
 
+    @_reads
     def cause_sample(self, flt: AnalysisFilter, max_traces: int) -> pa.Table:
         return self._analytics().cause_sample(flt, max_traces)
 
+    @_reads
     def trace_times(self, flt: AnalysisFilter) -> tuple[int, int | None, int | None]:
         return self._analytics().trace_times(flt)
 
+    @_reads
     def sql_catalog(self) -> list[CatalogTable]:
         return self._analytics().sql_catalog()
 
+    @_reads
     def sql_examples(self) -> list[ExampleQuery]:
         return self._analytics().sql_examples()
 
