@@ -39,8 +39,10 @@ class StoreBusyError(StoreError):
 
 
 class StoreUnavailableError(StoreError):
-    """The store cannot write for now (its disk is full, an I/O error): nothing of the batch was
-    stored, and the same batch may succeed later. Writers retry it rather than set it aside."""
+    """The store cannot write or read for now (its disk is full, an I/O error, a server that does
+    not answer). On a write nothing of the batch was stored, and the same batch may succeed later:
+    writers retry it rather than set it aside. On a read nothing is wrong with the question: the
+    API answers 503 and the same read may succeed later."""
 
 
 class SqlRefusedError(StoreError):
