@@ -24,6 +24,7 @@ BENCHES = {
     "hostile": "bench.hostile_bench",
     "doctor": "bench.doctor_bench",
     "reconstruct": "bench.reconstruct_bench",
+    "reconstruct_oracle": "bench.reconstruct_oracle",
     "security": "bench.security_bench",
     "overload": "bench.overload_bench",
     "scale": "bench.scale_bench",
