@@ -43,6 +43,7 @@ def test_the_recreated_topology_rules_out_no_true_pair_and_a_wrong_one_would() -
     _, checks = oracle(data, topo)
     assert checks.rows > 0 and checks.failed_attempts > 0
     assert checks.true_filtered == checks.true_missing == checks.stranded == checks.wrong_root == 0
+    assert checks.extra == {}  # every parent span's calls fit its operation's calls (no fallback)
     topo.skew_ms["svc1"] += 5.0
     _, wrong = oracle(data, topo)
     assert wrong.true_missing > 0
