@@ -9,12 +9,10 @@ and no worker thread left behind, and once the disk has room the same store give
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
-from typing import Any
 
-import pyarrow as pa
 import pytest
+from tests.analytics.failing_reads import BreaksBeforeTheBaseline, doctor_threads, failed_doctor
 from tests.backend.small_fs import fill, small_filesystem
 from tests.store_conformance.traces import BASE_NS, batch, fbaas_trace
 
@@ -27,40 +25,6 @@ SIDE = 2_000            # traces a side, all in each side's sample
 USER_BYTES = 3_000      # a root attribute this long (random hex): ~6 MB a side to sort within 32 MB
 DOCTOR = 120.0          # doctor failing: seconds here, unless it hangs
 pytestmark = pytest.mark.timeout(600)
-
-
-class FillsTheDiskBeforeTheBaseline:
-    """The real store as doctor's reader, recording each read (which, of which side, on which
-    thread), that fills the store's filesystem just before its first read of a side other than the
-    window: the window's sample and count are read by then, and the baseline's sample is what fails."""
-
-    def __init__(self, store: DuckDBStore, filesystem: Path, window: AnalysisFilter) -> None:
-        self._store = store
-        self._filesystem = filesystem
-        self._window_start = window.start_ns
-        self.reads: list[tuple[str, str, str]] = []
-        self.ballast: Path | None = None
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
-
-    def _side(self, flt: AnalysisFilter) -> str:
-        return "window" if flt.start_ns == self._window_start else "baseline"
-
-    def cause_sample(self, flt: AnalysisFilter, max_traces: int) -> pa.Table:
-        side = self._side(flt)
-        self.reads.append(("sample", side, threading.current_thread().name))
-        if side == "baseline":
-            self.ballast = fill(self._filesystem)
-        return self._store.cause_sample(flt, max_traces)
-
-    def trace_times(self, flt: AnalysisFilter) -> tuple[int, int | None, int | None]:
-        self.reads.append(("count", self._side(flt), threading.current_thread().name))
-        return self._store.trace_times(flt)
-
-
-def doctor_threads() -> list[str]:
-    return [t.name for t in threading.enumerate() if t.name.startswith("doctor")]
 
 
 def test_a_full_disk_while_the_baseline_spills(tmp_path: Path) -> None:
@@ -76,32 +40,14 @@ def test_a_full_disk_while_the_baseline_spills(tmp_path: Path) -> None:
             assert "the baseline is the 3.33333m before the window" in " ".join(normal["notes"])
             assert doctor_threads() == []
 
-            reader = FillsTheDiskBeforeTheBaseline(store, fs, window)
-            outcome: list[BaseException] = []
-
-            def run() -> None:
-                try:
-                    doctor(reader, window, None, SIDE)
-                except BaseException as exc:   # handed to the test's thread to assert on
-                    outcome.append(exc)
-
-            caller = threading.Thread(target=run, name="caller")
-            caller.start()
-            caller.join(DOCTOR)
-            assert not caller.is_alive(), f"doctor hung on a full disk; reads: {reader.reads}"
-            assert reader.ballast is not None
-            assert len(outcome) == 1, "doctor returned a report though the baseline could not spill"
-            error = outcome[0]
+            ballast: list[Path] = []
+            reader = BreaksBeforeTheBaseline(store, window, lambda: ballast.append(fill(fs)))
+            error = failed_doctor(reader, window, SIDE, DOCTOR)
+            assert len(ballast) == 1
             assert isinstance(error, StoreUnavailableError), repr(error)
             assert str(error).startswith("the store cannot read for now: ") and "No space left on device" in str(error)
-            # The window's count for the plan (on the caller's thread), then the window's reads on the
-            # worker thread, which succeeded; the baseline's count, after its sample, was never read.
-            assert [(what, side) for what, side, _ in reader.reads] == [
-                ("count", "window"), ("sample", "window"), ("count", "window"), ("sample", "baseline")]
-            assert {thread for _, _, thread in reader.reads[1:]} == {"doctor-reads_0"}
-            assert doctor_threads() == []
 
-            reader.ballast.unlink()   # room again: the same store, the same report
+            ballast[0].unlink()   # room again: the same store, the same report
             assert doctor(store, window, None, SIDE).to_json() == normal
             assert doctor_threads() == []
         finally:
