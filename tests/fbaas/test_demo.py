@@ -51,14 +51,24 @@ def test_demo_sends_1_to_15_finds_the_planted_delay_in_fizzer_and_stops_everythi
     assert all(nothing_listens_on(port) for port in ports.values())
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["Ctrl-C", "SIGTERM"])
-def test_demo_serves_until_interrupted_then_stops_every_child(tmp_path: Path, sig: signal.Signals) -> None:
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize(("sig", "background"),
+                         [(signal.SIGINT, False), (signal.SIGINT, True), (signal.SIGTERM, False)],
+                         ids=["Ctrl-C", "Ctrl-C, started in the background", "SIGTERM"])
+def test_demo_serves_until_interrupted_then_stops_every_child(tmp_path: Path, sig: signal.Signals,
+                                                              background: bool) -> None:
+    """`background`: started with SIGINT ignored, as a background job of a non-interactive shell is
+    (`tracehouse demo &` in a script, or a CI step run that way), for which Python installs no
+    KeyboardInterrupt: the demo must still stop on the Ctrl-C it asks for."""
     args, ports = port_args()
     output = tmp_path / "demo.out"
     with output.open("w") as out:
         demo = subprocess.Popen([*PYTHON_TRACEHOUSE, "demo", "--data", str(tmp_path / "data"), "--delay-ms", "0",
                                  *args], stdout=out, stderr=subprocess.STDOUT, env=clean_env({"COLUMNS": "200"}),
-                                start_new_session=True)
+                                start_new_session=True, preexec_fn=_ignore_sigint if background else None)
     try:
         wait_until(lambda: "Press Ctrl-C" in output.read_text() or demo.poll() is not None, 120,
                    "the demo to start serving")

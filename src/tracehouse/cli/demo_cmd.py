@@ -226,17 +226,22 @@ def print_report(console: Console, traces: list[list[SpanTiming]], delay_ms: flo
 
 
 @contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM ends the demo the way Ctrl-C does, so the children are stopped either way."""
+def signals_as_interrupt() -> Iterator[None]:
+    """Ctrl-C (SIGINT) and SIGTERM end the demo the same way, so the children are stopped either way.
+    SIGINT is handled here, not left to Python's default: a process started with SIGINT ignored (a
+    background job of a non-interactive shell inherits that) gets no KeyboardInterrupt from Python,
+    and the demo would serve on after the Ctrl-C it asks for (the backend handles both signals
+    itself, app/server.py)."""
 
     def interrupt(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def stop_children(console: Console, children: list[Child]) -> None:
@@ -294,7 +299,7 @@ def demo(data_dir: Path | None, delay_ms: float, calls: str, no_wait: bool, samp
     logs.mkdir(parents=True, exist_ok=True)
     console = Console(highlight=False)
     children: list[Child] = []
-    with sigterm_as_interrupt():
+    with signals_as_interrupt():
         try:
             _run(console, plan, data, logs, delay_ms, calls, no_wait, children, sampling, no_propagation)
         except KeyboardInterrupt:
